@@ -1,0 +1,20 @@
+// Command reprobuild builds reproducible Python runtimes from an HCL recipe.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reprobuild:", err)
+		os.Exit(exitCode(err))
+	}
+}
