@@ -52,6 +52,9 @@ type Python struct {
 	Implementation string
 	Source         string // channel | base
 	Range          hcl.Range
+	// VersionRange is where version was written, so a solver conflict on the python
+	// spec can point at it.
+	VersionRange hcl.Range
 }
 
 // Channel is a conda channel with optional mirrors and allow-list.

@@ -1,0 +1,1 @@
+python { version = "3.11"

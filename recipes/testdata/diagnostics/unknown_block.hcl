@@ -1,0 +1,4 @@
+channel "conda-forge" { url = "https://conda.anaconda.org/conda-forge" }
+dependecies {
+  conda = ["numpy"]
+}

@@ -1,0 +1,1 @@
+platform { targets = ["linux-64", "linux-arm64", "linux-64"] }

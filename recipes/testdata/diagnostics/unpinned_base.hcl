@@ -1,0 +1,2 @@
+reproducibility { level = "bitwise" }
+image "app" { base = "debian:bookworm-slim" }

@@ -1,0 +1,5 @@
+variable "cuda" {}
+hardware {
+  cuda = var.cuda
+  cpu  = var.cpu
+}

@@ -1,0 +1,4 @@
+image "app" {
+  tags = "registry.example/lab/app:1.0"
+}
+hardware { gpus = "two" }
