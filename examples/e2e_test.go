@@ -13,8 +13,12 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprobuild/reprobuild/internal/testutil"
 )
@@ -425,5 +429,67 @@ func TestPushToRegistry(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(bundle, "rootfs/opt/env/bin/hello-reprobuild")); err != nil {
 		t.Fatalf("umoci unpacked no environment: %v", err)
+	}
+}
+
+// debianBase packs the debootstrap root filesystem made by .ci/debian-rootfs.sh
+// (REPROBUILD_DEBIAN_ROOTFS) into an OCI layout and returns "oci:DIR@sha256:...".
+func debianBase(t *testing.T) string {
+	t.Helper()
+	tarPath := os.Getenv("REPROBUILD_DEBIAN_ROOTFS")
+	if tarPath == "" {
+		testutil.Unavailable(t, "REPROBUILD_DEBIAN_ROOTFS is not set (run .ci/debian-rootfs.sh and export its output)")
+	}
+	layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCIUncompressedLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
+		Architecture: runtime.GOARCH, OS: "linux",
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{mustDiffID(t, layer)}},
+		Config: v1.Config{Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "debian")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + dir + "@" + d.String()
+}
+
+// TestDebianPythonRuns layers noarch python packages on a real Debian root filesystem
+// with python3 (python { source = "base" }), then runs an entry point and an import with
+// runc.
+func TestDebianPythonRuns(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := debianBase(t)
+	ws := workspace(t)
+	out := filepath.Join(t.TempDir(), "oci")
+	o := runOpts{dir: filepath.Join(ws, "debian-python"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	mustRun(t, o, "lock", "-f", "reprobuild.hcl", "--offline", "--var", "base="+base)
+	buildImage(t, o, "reprobuild.hcl", out, "--var", "base="+base)
+	rootfs := filepath.Join(t.TempDir(), "bundle", "rootfs")
+	unpackLayout(t, out, rootfs)
+	env := []string{"PATH=/opt/env/bin:/usr/bin:/bin", "PYTHONPATH=/opt/env/lib/python3.11/site-packages"}
+	if got, want := runcRun(t, rootfs, env, "/opt/env/bin/hello-py"), "hello-py 0.2.0 on python 3.11\n"; got != want {
+		t.Fatalf("entry point hello-py printed %q, want %q", got, want)
+	}
+	got := runcRun(t, rootfs, env, "/usr/bin/python3", "-c", "import sample, hello_py; print(sample.__file__)")
+	if want := "/opt/env/lib/python3.11/site-packages/sample.py\n"; got != want {
+		t.Fatalf("import printed %q, want %q", got, want)
 	}
 }
