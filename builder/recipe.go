@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -125,4 +126,39 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// NewLock returns a lock for r with everything the recipe itself decides filled in:
+// format version, recipe hash, channels (names and URLs as written; mirrors are a
+// build-time choice), solver settings, base reference and digest, data sources. The
+// solver fills Targets.
+func NewLock(r *recipes.Recipe) *lock.Lock {
+	l := &lock.Lock{
+		Version:    lock.FormatVersion,
+		RecipeHash: r.Hash(),
+		Solver:     lock.Solver{ChannelPriority: r.Solver.ChannelPriority, ExcludeNewer: r.Solver.ExcludeNewer},
+		Base:       SplitBase(r.Image.Base),
+	}
+	for _, c := range r.Channels {
+		l.Channels = append(l.Channels, lock.Channel{Name: c.Name, URL: c.URL})
+	}
+	for _, d := range r.Data {
+		l.Data = append(l.Data, lock.Data{Name: d.Name, URL: d.URL, SHA256: d.SHA256, Path: d.Path, Mode: d.Mode})
+	}
+	return l
+}
+
+// SplitBase splits a recipe base ("scratch", "REF@sha256:HEX", "oci:PATH@sha256:HEX", or an
+// unpinned "REF") into the lock's reference and digest.
+func SplitBase(base string) lock.Base {
+	if i := strings.LastIndex(base, "@sha256:"); i >= 0 {
+		return lock.Base{Ref: base[:i], Digest: base[i+1:]}
+	}
+	return lock.Base{Ref: base}
+}
+
+// CheckLock reports whether l is still the lock of r (`reprobuild lock --check`): nil,
+// or a *lock.StaleError listing every reason.
+func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
+	return lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()})
 }

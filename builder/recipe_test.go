@@ -110,3 +110,47 @@ func read(t *testing.T, path string) []byte {
 	}
 	return b
 }
+
+func TestNewLockAndCheck(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reprobuild.hcl")
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	writeFile(t, path, `image "a" { base = "registry.example/debian@`+digest+`" }
+channel "cf" {
+  url     = "https://conda.anaconda.org/conda-forge"
+  mirrors = ["https://mirror.example/conda-forge"]
+}
+solver { exclude_newer = "2024-05-16T00:00:00Z" }
+data "w" {
+  url    = "https://example.org/w"
+  sha256 = "`+strings.Repeat("0f", 32)+`"
+  path   = "/data/w"
+}
+`)
+	r, err := LoadRecipe(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLock(r)
+	want := &lock.Lock{
+		Version:    lock.FormatVersion,
+		RecipeHash: r.Hash(),
+		Channels:   []lock.Channel{{Name: "cf", URL: "https://conda.anaconda.org/conda-forge"}},
+		Solver:     lock.Solver{ChannelPriority: "strict", ExcludeNewer: "2024-05-16T00:00:00Z"},
+		Base:       lock.Base{Ref: "registry.example/debian", Digest: digest},
+		Data:       []lock.Data{{Name: "w", URL: "https://example.org/w", SHA256: strings.Repeat("0f", 32), Path: "/data/w", Mode: "bake"}},
+	}
+	if diff := cmp.Diff(want, l); diff != "" {
+		t.Errorf("NewLock (-want +got):\n%s", diff)
+	}
+	// No target yet: CheckLock says linux-64 is missing.
+	err = CheckLock(r, l)
+	var se *lock.StaleError
+	if !errors.As(err, &se) || len(se.Reasons) != 1 || !strings.Contains(se.Reasons[0], "target linux-64 is not locked") {
+		t.Errorf("CheckLock = %v, want only the missing target", err)
+	}
+	l.Targets = []lock.Target{{Platform: "linux-64"}}
+	if err := CheckLock(r, l); err != nil {
+		t.Errorf("CheckLock of a complete lock: %v", err)
+	}
+}
