@@ -80,6 +80,11 @@ func Parse(filename string, src []byte, opts ...Option) (*Recipe, hcl.Diagnostic
 	d.diags = diags
 	d.decode(file.Body, o)
 	sortDiagnostics(d.diags)
+	for _, diag := range d.diags {
+		if diag.Severity == hcl.DiagWarning {
+			d.recipe.Warnings = append(d.recipe.Warnings, diag)
+		}
+	}
 	return d.recipe, d.diags
 }
 
