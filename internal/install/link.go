@@ -179,7 +179,12 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 		mp.SHA256 = hex.EncodeToString(sum[:])
 		size := int64(len(data))
 		mp.Size = &size
-		if ph, ok := places[m.name]; ok {
+		ph, ok := places[m.name]
+		if !ok && m.typ == tar.TypeLink {
+			// The copy of a hardlinked file needs the same replacement as its target.
+			ph, ok = places[m.linkname]
+		}
+		if ok {
 			mp.Placeholder, mp.FileMode = ph.text, ph.mode
 			data, err = ReplacePrefix(data, ph.text, o.Prefix, ph.mode, rec.Subdir)
 			if err != nil {
