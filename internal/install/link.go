@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -191,7 +192,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 			mp.Placeholder, mp.FileMode = ph.text, ph.mode
 			data, err = ReplacePrefix(data, ph.text, o.Prefix, ph.mode, rec.Subdir)
 			if err != nil {
-				if err == errPadding {
+				if errors.Is(err, ErrPadding) {
 					return nil, &PaddingError{Package: pkg, Path: m.name, Placeholder: ph.text, Prefix: o.Prefix}
 				}
 				return nil, fmt.Errorf("package %s: %s: %w", pkg, m.name, err)
