@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -22,8 +23,22 @@ const (
 	condaForge  = "https://conda.anaconda.org/conda-forge"
 )
 
-// repodata reads the real conda-forge subset into records keyed by file name.
+// repodataCache keeps each decoded subdir: the fixtures are built in many subtests.
+var repodataCache sync.Map
+
+// repodata reads the real conda-forge subset into records sorted by file name. Callers
+// get their own copy.
 func repodata(t testing.TB, subdir string) []conda.PackageRecord {
+	t.Helper()
+	if v, ok := repodataCache.Load(subdir); ok {
+		return slices.Clone(v.([]conda.PackageRecord))
+	}
+	out := readRepodata(t, subdir)
+	repodataCache.Store(subdir, out)
+	return slices.Clone(out)
+}
+
+func readRepodata(t testing.TB, subdir string) []conda.PackageRecord {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repodataDir, subdir, "repodata.json"))
 	if err != nil {
