@@ -62,7 +62,9 @@ func TestAuditThreats(t *testing.T) {
 		}, []threatKey{{ThreatBaseUnpinned, SeverityHigh, LevelPinned, "debian:bookworm-slim", ""}}, LevelBestEffort},
 		{"base pinned only by the lock", func(in *AuditInput) { in.Recipe.Image.Base = "debian:bookworm-slim" },
 			[]threatKey{{ThreatBaseUnpinned, SeverityMedium, LevelBitwise, "debian:bookworm-slim", ""}}, LevelPinned},
-		{"pip dependencies", func(in *AuditInput) { in.Recipe.Dependencies.Pip = append(in.Recipe.Dependencies.Pip, in.Recipe.Dependencies.Conda[0]) },
+		{"pip dependencies", func(in *AuditInput) {
+			in.Recipe.Dependencies.Pip = append(in.Recipe.Dependencies.Pip, in.Recipe.Dependencies.Conda[0])
+		},
 			[]threatKey{{ThreatPipUnlocked, SeverityHigh, LevelPinned, "1 pip specs", ""}}, LevelBestEffort},
 		{"no exclude_newer", func(in *AuditInput) { in.Recipe.Solver.ExcludeNewer = "" },
 			[]threatKey{{ThreatNoExcludeNewer, SeverityMedium, LevelBitwise, "", ""}}, LevelPinned},
@@ -78,7 +80,9 @@ func TestAuditThreats(t *testing.T) {
 		}, []threatKey{{ThreatChannelNoMirror, SeverityLow, "", "conda-forge", MitigationVendor}}, LevelBitwise},
 		{"plain http mirror", func(in *AuditInput) { in.Recipe.Channels[0].Mirrors = []string{"http://mirror.example/cf"} },
 			[]threatKey{{ThreatChannelInsecure, SeverityLow, "", "conda-forge", ""}}, LevelBitwise},
-		{"link scripts", func(in *AuditInput) { in.LinkScripts = map[string][]string{"ca-certificates": {"post-link"}, "six": nil} },
+		{"link scripts", func(in *AuditInput) {
+			in.LinkScripts = map[string][]string{"ca-certificates": {"post-link"}, "six": nil}
+		},
 			[]threatKey{{ThreatLinkScripts, SeverityMedium, LevelBitwise, "ca-certificates", ""}}, LevelPinned},
 		{"gpu without cuda", func(in *AuditInput) { in.Recipe.Hardware.GPUs = 2 },
 			[]threatKey{{ThreatGPUWithoutCUDA, SeverityMedium, LevelPinned, "", ""}}, LevelBestEffort},
