@@ -44,10 +44,10 @@ const (
 
 type vnode struct {
 	op       vop
-	ver      Version        // operand of comparison operators
-	prefix   Version        // the startswith operand of "~="
+	ver      Version  // operand of comparison operators
+	prefix   Version  // the startswith operand of "~="
 	rx       *pyRegex // opRegex
-	text     string         // the leaf's canonical text
+	text     string   // the leaf's canonical text
 	children []*vnode
 	exact    bool
 	// badPrefix records that "~=" lacks a prefix conda could parse; conda raises at
