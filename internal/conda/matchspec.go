@@ -919,10 +919,17 @@ func (b *buildNumberMatcher) match(n int64) bool {
 	case bnExact:
 		return n == b.value
 	case bnOp:
-		v, err := ParseVersion(strconv.FormatInt(n, 10))
-		if err != nil {
+		if n < 0 {
+			// conda cannot parse "-1" as a version and fails; treat it as no match.
 			return false
 		}
+		// The version of str(n) is epoch 0 and one numeric segment; build it on the stack.
+		var comps [2]vcomp
+		var ends [2]int32
+		comps[0] = vcomp{kind: kNum}
+		comps[1] = vcomp{kind: kNum, num: uint64(n)}
+		ends[0], ends[1] = 1, 2
+		v := Version{comps: comps[:], ends: ends[:], nver: 2}
 		node := vnode{op: b.op, ver: b.ver}
 		return node.match(&v)
 	}
