@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -98,6 +99,18 @@ func TestCheck(t *testing.T) {
 				t.Errorf("error %q should be one line saying what to run", err)
 			}
 		})
+	}
+}
+
+func TestStaleErrorMessage(t *testing.T) {
+	var reasons []string
+	for i := range 8 {
+		reasons = append(reasons, fmt.Sprintf("reason %d", i))
+	}
+	got := (&StaleError{Reasons: reasons}).Error()
+	want := "lock is stale (8 problems: reason 0; reason 1; reason 2; reason 3; reason 4; and 3 more); run `reprobuild lock`"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
 
