@@ -32,10 +32,14 @@ func (e *RecipeError) Error() string {
 	return fmt.Sprintf("recipe %s has %d %s; fix them and run again:\n%s", e.Path, n, noun, e.rendered)
 }
 
-// LoadRecipe reads and validates the recipe at path with the given --var values. A recipe
-// with errors gives a *RecipeError that carries every diagnostic, rendered with source
-// snippets. Warnings stay in Recipe.Warnings (render them with RenderWarnings).
+// LoadRecipe reads and validates the recipe at path (a file, or a directory holding
+// reprobuild.hcl) with the given --var values. A recipe with errors gives a *RecipeError
+// that carries every diagnostic, rendered with source snippets. Warnings stay in
+// Recipe.Warnings (render them with RenderWarnings).
 func LoadRecipe(path string, vars map[string]string) (*recipes.Recipe, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, recipes.DefaultFilename)
+	}
 	r, diags := recipes.ParseFile(path, recipes.WithVariables(vars))
 	if !diags.HasErrors() {
 		return r, nil

@@ -70,6 +70,9 @@ func TestLockReadWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if byDir, err := LoadRecipe(dir, nil); err != nil || byDir.Hash() != r.Hash() {
+		t.Errorf("LoadRecipe(dir) = %v, want the recipe in it", err)
+	}
 	if got, want := LockPath(r), filepath.Join(dir, "reprobuild.lock"); got != want {
 		t.Errorf("LockPath = %q, want %q", got, want)
 	}
