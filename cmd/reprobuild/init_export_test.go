@@ -84,7 +84,7 @@ func TestInitThenExport(t *testing.T) {
 	for _, bad := range [][]string{
 		{"export", "-f", recipe},
 		{"export", "-f", recipe, "--format", "yaml"},
-		{"export", "-f", recipe, "--format", "explicit", "--platform", "win-64"},
+		{"export", "-f", recipe, "--format", "explicit", "--platform", "linux-ppc64le"},
 		{"export", "-f", recipe, "--format", "explicit", "--var", "novalue"},
 		{"init"},
 		{"init", "--from", src, "-o", dir},
