@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -165,4 +166,37 @@ func SplitBase(base string) lock.Base {
 // or a *lock.StaleError listing every reason.
 func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
 	return lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()})
+}
+
+// VirtualPackages are the virtual packages a target of r offers the solver: glibc and
+// CUDA from the recipe, conda's defaults otherwise. hardware.cpu applies to the targets
+// of its own family (an "x86_64_v3" to linux-64, not to linux-aarch64), which then keep
+// their generic microarchitecture.
+func VirtualPackages(r *recipes.Recipe, platform string) ([]conda.PackageRecord, error) {
+	p, err := conda.ParsePlatform(platform)
+	if err != nil {
+		return nil, err
+	}
+	spec := conda.VirtualSpec{Platform: p, Glibc: r.Platform.Glibc, Cuda: r.Hardware.Cuda}
+	if cpu := r.Hardware.CPU; cpu != "" {
+		generic := ""
+		for _, v := range conda.VirtualPackages(conda.VirtualSpec{Platform: p}) {
+			if v.Name == "__archspec" {
+				generic = v.Build
+			}
+		}
+		if generic != "" && strings.HasPrefix(cpu, generic) {
+			spec.Archspec = cpu
+		}
+	}
+	return conda.VirtualPackages(spec), nil
+}
+
+// LockVirtual turns virtual package records into the lock's form.
+func LockVirtual(recs []conda.PackageRecord) []lock.VirtualPackage {
+	out := make([]lock.VirtualPackage, 0, len(recs))
+	for _, v := range recs {
+		out = append(out, lock.VirtualPackage{Name: v.Name, Version: v.Version, Build: v.Build})
+	}
+	return out
 }

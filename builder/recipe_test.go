@@ -157,3 +157,48 @@ data "w" {
 		t.Errorf("CheckLock of a complete lock: %v", err)
 	}
 }
+
+func TestVirtualPackages(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reprobuild.hcl")
+	writeFile(t, path, `platform {
+  targets = ["linux-64", "linux-aarch64"]
+  glibc   = "2.17"
+}
+hardware {
+  cuda = "12.4"
+  cpu  = "x86_64_v3"
+}
+`)
+	r, err := LoadRecipe(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		platform string
+		want     []lock.VirtualPackage
+	}{
+		{"linux-64", []lock.VirtualPackage{
+			{Name: "__archspec", Version: "1", Build: "x86_64_v3"}, {Name: "__cuda", Version: "12.4", Build: "0"},
+			{Name: "__glibc", Version: "2.17", Build: "0"}, {Name: "__linux", Version: "4.18", Build: "0"}, {Name: "__unix", Version: "0", Build: "0"},
+		}},
+		{"linux-aarch64", []lock.VirtualPackage{
+			{Name: "__archspec", Version: "1", Build: "aarch64"}, {Name: "__cuda", Version: "12.4", Build: "0"},
+			{Name: "__glibc", Version: "2.17", Build: "0"}, {Name: "__linux", Version: "4.18", Build: "0"}, {Name: "__unix", Version: "0", Build: "0"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.platform, func(t *testing.T) {
+			recs, err := VirtualPackages(r, tt.platform)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, LockVirtual(recs)); diff != "" {
+				t.Errorf("virtual packages (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := VirtualPackages(r, "linux-128"); err == nil {
+		t.Error("unknown platform accepted")
+	}
+}
