@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -163,9 +164,43 @@ func SplitBase(base string) lock.Base {
 }
 
 // CheckLock reports whether l is still the lock of r (`reprobuild lock --check`): nil,
-// or a *lock.StaleError listing every reason.
+// or a *lock.StaleError listing every reason. Beyond lock.Check it compares what the
+// recipe decides directly (channels, solver settings, base, data) with what the lock
+// records, which catches a hand-edited lock whose recipe hash still matches.
 func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
-	return lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()})
+	var reasons []string
+	hashOK := l.RecipeHash == r.Hash()
+	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
+		var se *lock.StaleError
+		if !errors.As(err, &se) {
+			return err
+		}
+		reasons = append(reasons, se.Reasons...)
+	}
+	if hashOK {
+		want := NewLock(r)
+		if !slices.Equal(want.Channels, l.Channels) {
+			reasons = append(reasons, fmt.Sprintf("the lock's channels %v are not the recipe's %v", l.Channels, want.Channels))
+		}
+		if want.Solver != l.Solver {
+			reasons = append(reasons, fmt.Sprintf("the lock's solver settings %+v are not the recipe's %+v", l.Solver, want.Solver))
+		}
+		// An unpinned base is pinned when locking, so only a pinned one must match exactly.
+		if l.Base.Ref != want.Base.Ref || (want.Base.Digest != "" && l.Base.Digest != want.Base.Digest) {
+			reasons = append(reasons, fmt.Sprintf("the lock's base %s %s is not the recipe's %s", l.Base.Ref, l.Base.Digest, r.Image.Base))
+		}
+		byName := func(a, b lock.Data) int { return strings.Compare(a.Name, b.Name) }
+		wd, ld := slices.Clone(want.Data), slices.Clone(l.Data)
+		slices.SortFunc(wd, byName)
+		slices.SortFunc(ld, byName)
+		if !slices.Equal(wd, ld) {
+			reasons = append(reasons, "the lock's data sources are not the recipe's")
+		}
+	}
+	if len(reasons) > 0 {
+		return &lock.StaleError{Reasons: reasons}
+	}
+	return nil
 }
 
 // VirtualPackages are the virtual packages a target of r offers the solver: glibc and

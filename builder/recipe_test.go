@@ -156,6 +156,29 @@ data "w" {
 	if err := CheckLock(r, l); err != nil {
 		t.Errorf("CheckLock of a complete lock: %v", err)
 	}
+	// Hand edits that leave the recipe hash alone are still caught.
+	edits := []struct {
+		name   string
+		edit   func(l *lock.Lock)
+		reason string
+	}{
+		{"channel url", func(l *lock.Lock) { l.Channels[0].URL = "https://evil.example/cf" }, "channels"},
+		{"exclude_newer", func(l *lock.Lock) { l.Solver.ExcludeNewer = "" }, "solver settings"},
+		{"base digest", func(l *lock.Lock) { l.Base.Digest = "sha256:" + strings.Repeat("cd", 32) }, "base"},
+		{"data sha256", func(l *lock.Lock) { l.Data[0].SHA256 = strings.Repeat("1f", 32) }, "data sources"},
+	}
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			l := NewLock(r)
+			l.Targets = []lock.Target{{Platform: "linux-64"}}
+			e.edit(l)
+			err := CheckLock(r, l)
+			var se *lock.StaleError
+			if !errors.As(err, &se) || len(se.Reasons) != 1 || !strings.Contains(se.Reasons[0], e.reason) {
+				t.Errorf("CheckLock = %v, want one reason about %s", err, e.reason)
+			}
+		})
+	}
 }
 
 func TestVirtualPackages(t *testing.T) {
