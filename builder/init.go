@@ -242,7 +242,7 @@ func (w *recipeWriter) writeChannels(chs [][2]string) {
 	}
 }
 
-var simpleVersionRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(\.\*|\*)?$`)
+var simpleVersionRe = regexp.MustCompile(`^([0-9]+\.[0-9]+(?:\.[0-9]+)?)(\.\*|\*)?$`)
 
 // convertSpec turns conda's environment.yml spec forms ("numpy=1.26", "numpy=1.26.4=py_0",
 // "numpy==1.26") into the space-separated form a recipe uses.

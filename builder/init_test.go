@@ -156,6 +156,43 @@ dependencies:
 	}
 }
 
+func TestConvertSpec(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"numpy", "numpy"},
+		{"numpy=1.26", "numpy 1.26.*"},
+		{"numpy=1.26.*", "numpy 1.26.*"},
+		{"numpy=1.26.4=py311_0", "numpy 1.26.4 py311_0"},
+		{"numpy==1.26.4", "numpy ==1.26.4"},
+		{"numpy>=1.26,<2", "numpy >=1.26,<2"},
+		{"numpy >=1.26", "numpy >=1.26"},
+		{"conda-forge::numpy=1.26", "conda-forge::numpy 1.26.*"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := convertSpec(tt.in); got != tt.want {
+				t.Errorf("convertSpec(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestInitPythonPatch(t *testing.T) {
+	dir := t.TempDir()
+	env := filepath.Join(dir, "environment.yml")
+	writeFile(t, env, "channels: [conda-forge]\ndependencies:\n  - python=3.8.5\n  - numpy\n")
+	res, err := Init(InitOptions{From: env, OutDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadRecipe(res.RecipePath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Python == nil || r.Python.Version != "3.8.5" || r.PythonSpec() != "python 3.8.5.*" {
+		t.Errorf("python block %+v, want version 3.8.5", r.Python)
+	}
+}
+
 func TestInitFromRealEnvironments(t *testing.T) {
 	for _, p := range []string{"repo2docker/buildpacks/environment.py-3.10.yml", "rattler/environments/conda_lock_dev.environment.yaml", "conda-lock/zlib/environment.yml"} {
 		t.Run(p, func(t *testing.T) {
