@@ -211,3 +211,32 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestHasPrefixOnly covers packages older than paths.json, whose placeholders are listed
+// in info/has_prefix: a bare path means the default placeholder in text mode, and a
+// placeholder may be quoted.
+func TestHasPrefixOnly(t *testing.T) {
+	const quoted = "/build env/placeholder_placeholder"
+	payload := []rawMember{
+		{name: "info/has_prefix", data: []byte("etc/default.conf\n\"" + quoted + "\" text etc/quoted.conf\n" + install.DefaultPlaceholder + " binary lib/libx.so\n")},
+		{name: "etc/default.conf", data: []byte("root=" + install.DefaultPlaceholder + "\n")},
+		{name: "etc/quoted.conf", data: []byte("root=" + quoted + "\n")},
+		{name: "lib/libx.so", data: []byte("\x00" + install.DefaultPlaceholder + "/lib\x00")},
+	}
+	file := writeRaw(t, t.TempDir(), ".tar.bz2", payload, false)
+	tr, err := install.Link(context.Background(), install.Package{Archive: file}, install.Options{Prefix: "/env", PythonVersion: "3.11.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entryMap(tr)
+	want := map[string]string{
+		"env/etc/default.conf": "root=/env\n",
+		"env/etc/quoted.conf":  "root=/env\n",
+		"env/lib/libx.so":      "\x00/env/lib" + string(make([]byte, len(install.DefaultPlaceholder)-len("/env"))) + "\x00",
+	}
+	for p, w := range want {
+		if got := string(es[p].Data); got != w {
+			t.Errorf("%s = %q, want %q", p, got, w)
+		}
+	}
+}

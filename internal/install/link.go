@@ -44,6 +44,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
+	if o.PythonVersion != "" {
+		o.PythonVersion = majorMinor(o.PythonVersion) // "3.11.5" places files like "3.11"
+	}
 	if o.MaxUnpackedSize <= 0 {
 		o.MaxUnpackedSize = DefaultMaxUnpackedSize
 	}
