@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -238,5 +239,30 @@ func TestHasPrefixOnly(t *testing.T) {
 		if got := string(es[p].Data); got != w {
 			t.Errorf("%s = %q, want %q", p, got, w)
 		}
+	}
+}
+
+// TestDirectoryMembers checks that only empty stored directories are recorded as such in
+// conda-meta; others are implied by their contents.
+func TestDirectoryMembers(t *testing.T) {
+	payload := []rawMember{
+		{name: "share/", typ: tar.TypeDir, mode: 0o700},
+		{name: "share/a", data: []byte("a")},
+		{name: "var/empty/", typ: tar.TypeDir, mode: 0o700},
+	}
+	file := writeRaw(t, t.TempDir(), ".tar.bz2", payload, false)
+	tr, err := install.Link(context.Background(), install.Package{Archive: file}, install.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entryMap(tr)
+	for _, p := range []string{"opt/env/share", "opt/env/var", "opt/env/var/empty"} {
+		if e := es[p]; e.Type != install.TypeDir || e.Mode != 0o755 {
+			t.Errorf("%s = %+v, want a 0755 directory", p, e)
+		}
+	}
+	meta := string(es["opt/env/conda-meta/evil-1-0.json"].Data)
+	if strings.Count(meta, `"path_type": "directory"`) != 1 || !strings.Contains(meta, `"_path": "var/empty"`) {
+		t.Errorf("conda-meta should list exactly var/empty as a directory:\n%s", meta)
 	}
 }
