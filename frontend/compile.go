@@ -120,8 +120,14 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	if len(tgt.Packages) > 0 {
 		linker = c.linker()
 	}
+	// Groups are merged in lock (install) order, so a path two groups write keeps the
+	// later one, the rule install.LinkAll applies inside a group.
 	pkgs := append([]conda.PackageRecord(nil), tgt.Packages...)
-	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
+	for _, p := range pkgs {
+		if p.Name == "python" {
+			c.python = majorMinor(p.Version)
+		}
+	}
 	for gi, group := range c.o.Group(pkgs) {
 		if len(group) == 0 {
 			continue
@@ -187,6 +193,7 @@ type compiler struct {
 	plat   ocispecs.Platform
 	sm     *llb.SourceMap
 	locals map[string]*Local
+	python string // major.minor of the target's python, for noarch python packages
 }
 
 func (c *compiler) defaults() {
@@ -395,8 +402,13 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 	meta := llb.Scratch().File(llb.Mkfile(path.Base(RecordsFile), 0o644, records),
 		llb.WithCustomNamef("[reprobuild] records for group %d", i))
 
+	args := []string{c.linkerPath(), "link", "--prefix", c.o.Prefix}
+	if c.python != "" {
+		args = append(args, "--python-version", c.python)
+	}
+	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
 	run := llb.Scratch().Run(
-		llb.Args([]string{c.linkerPath(), "link", "--prefix", c.o.Prefix, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir}),
+		llb.Args(args),
 		linker,
 		llb.AddMount(PkgsDir, pkgs, llb.Readonly),
 		llb.AddMount(MetaDir, meta, llb.Readonly),
@@ -451,6 +463,15 @@ func (c *compiler) data(d lock.Data) (llb.State, error) {
 	}
 	return llb.Scratch().File(llb.Copy(src, from, dst, &llb.CopyInfo{CreateDestPath: true}),
 		llb.WithCustomNamef("[reprobuild] bake data %s at %s", d.Name, dst), c.loc(rng...)), nil
+}
+
+// majorMinor keeps the first two components of a version ("3.11.9" -> "3.11").
+func majorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
 }
 
 func validSHA256(s string) bool {

@@ -172,7 +172,7 @@ func TestGraphShape(t *testing.T) {
 	if d := cmp.Diff(wantSources, sources); d != "" {
 		t.Errorf("sources (-want +got):\n%s", d)
 	}
-	link := "/.reprobuild/reprobuild link --prefix /opt/env --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
+	link := "/.reprobuild/reprobuild link --prefix /opt/env --python-version 3.11 --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
 	if d := cmp.Diff([]string{link, link, link}, execs); d != "" {
 		t.Errorf("link steps (-want +got):\n%s", d)
 	}
