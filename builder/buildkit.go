@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/client"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/progress/progressui"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 
@@ -43,6 +45,9 @@ type BuildKitOptions struct {
 	// LinkerDir is the host directory holding the static binary "reprobuild".
 	Linker    frontend.Linker
 	LinkerDir string
+	// LinkPlatform is the platform the linker binary runs on; nil means the platform
+	// this program was built for when the linker is a local binary, else each target's.
+	LinkPlatform *ocispecs.Platform
 	// Group splits packages into cached link steps; nil means one step per package.
 	Group frontend.GroupFunc
 	// Config returns the image config JSON for a platform (the embedded engine's
@@ -236,6 +241,7 @@ func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, e
 	for _, sd := range subdirs {
 		b, err := frontend.Compile(opts.Lock, opts.Recipe, frontend.Options{
 			Platform:     sd,
+			LinkPlatform: linkPlatform(opts),
 			Linker:       opts.Linker,
 			Group:        opts.Group,
 			RecipeSource: opts.RecipeSource,
@@ -263,4 +269,16 @@ func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, e
 		}
 	}
 	return targets, locals, nil
+}
+
+// linkPlatform defaults a local linker binary to this program's own platform: the CLI
+// sends its own (static) executable.
+func linkPlatform(opts BuildKitOptions) *ocispecs.Platform {
+	if opts.LinkPlatform != nil {
+		return opts.LinkPlatform
+	}
+	if opts.Linker.Image != "" && opts.Linker.Local == "" {
+		return nil
+	}
+	return &ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
 }

@@ -391,29 +391,29 @@ func TestBuildKitEngine(t *testing.T) {
 	})
 }
 
-// TestBuildKitMultiPlatform builds an index for two platforms; its targets hold only
-// baked data, so no exec needs an emulator.
+// TestBuildKitMultiPlatform builds an index for two platforms with a noarch package
+// and baked data; link steps run on the host platform, so no emulator is needed.
 func TestBuildKitMultiPlatform(t *testing.T) {
 	bk := testutil.StartBuildkitd(t)
 	ctx := context.Background()
-	dataDir := t.TempDir()
+	bin := linkerDir(t)
+	dir := t.TempDir()
 	payload := []byte("weights v1\n")
-	if err := os.WriteFile(filepath.Join(dataDir, "w.bin"), payload, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "w.bin"), payload, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dataDir)))
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	defer srv.Close()
 	sum := sha256Hex(payload)
-	l := &lock.Lock{
-		Version: lock.FormatVersion,
-		Base:    lock.Base{Ref: "scratch"},
-		Data:    []lock.Data{{Name: "w", URL: srv.URL + "/w.bin", SHA256: sum, Path: "/data/w.bin", Mode: "bake"}},
-		Targets: []lock.Target{{Platform: "linux-64"}, {Platform: "linux-aarch64"}},
-	}
+	noarch := testPackages(t, filepath.Join(dir, "channel"))[1:]
+	l := fileLock(filepath.Join(dir, "channel"), noarch)
+	l.Data = []lock.Data{{Name: "w", URL: srv.URL + "/w.bin", SHA256: sum, Path: "/data/w.bin", Mode: "bake"}}
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: noarch}, {Platform: "linux-aarch64", Packages: noarch}}
+
 	var digests []string
 	for i := 0; i < 2; i++ {
 		tarPath := filepath.Join(t.TempDir(), "index.tar")
-		res, err := BuildKit(ctx, BuildKitOptions{Addr: bk.Addr(), Lock: l, SourceDateEpoch: epoch, OCITar: tarPath})
+		res, err := BuildKit(ctx, BuildKitOptions{Addr: bk.Addr(), Lock: l, LinkerDir: bin, SourceDateEpoch: epoch, OCITar: tarPath})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -434,6 +434,7 @@ func TestBuildKitMultiPlatform(t *testing.T) {
 			t.Fatal(err)
 		}
 		var archs []string
+		var trees [][]testutil.TreeEntry
 		for _, m := range iim.Manifests {
 			if m.Platform != nil {
 				archs = append(archs, m.Platform.Architecture)
@@ -442,16 +443,30 @@ func TestBuildKitMultiPlatform(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Platform == nil || cfg.Architecture != m.Platform.Architecture {
+				t.Errorf("manifest platform %v, config architecture %s", m.Platform, cfg.Architecture)
+			}
 			tree, err := testutil.TreeFromImage(img)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff([]testutil.TreeEntry{{Path: "data", Type: "dir", Mode: 0o755}, {Path: "data/w.bin", Type: "file", Mode: 0o644, SHA256: sum}}, tree); d != "" {
-				t.Errorf("%s tree (-want +got):\n%s", m.Platform, d)
-			}
+			trees = append(trees, tree)
 		}
 		if d := cmp.Diff([]string{"amd64", "arm64"}, archs); d != "" {
 			t.Errorf("index platforms (-want +got):\n%s", d)
+		}
+		if len(trees) == 2 {
+			if d := cmp.Diff(trees[0], trees[1]); d != "" {
+				t.Errorf("noarch content differs between platforms:\n%s", d)
+			}
+			want := testutil.TreeEntry{Path: "data/w.bin", Type: "file", Mode: 0o644, SHA256: sum}
+			if !containsEntry(trees[0], want) || !containsEntry(trees[0], testutil.TreeEntry{Path: "opt/env/share/zoneinfo/UTC", Type: "file", Mode: 0o644, SHA256: sha256Hex([]byte("TZif-ish\n"))}) {
+				t.Errorf("tree lacks the baked data or the package file: %v", trees[0])
+			}
 		}
 		if i == 0 {
 			if err := bk.Client(t).Prune(ctx, nil, client.PruneAll); err != nil {
@@ -462,6 +477,15 @@ func TestBuildKitMultiPlatform(t *testing.T) {
 	if digests[0] != digests[1] {
 		t.Errorf("index digests differ across a prune: %v", digests)
 	}
+}
+
+func containsEntry(tree []testutil.TreeEntry, e testutil.TreeEntry) bool {
+	for _, x := range tree {
+		if x == e {
+			return true
+		}
+	}
+	return false
 }
 
 func TestBuildKitOptionErrors(t *testing.T) {

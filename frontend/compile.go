@@ -69,6 +69,10 @@ type Options struct {
 	Prefix string
 	Linker Linker
 	Group  GroupFunc
+	// LinkPlatform, when set, is where link steps run: the platform of the linker
+	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
+	// image without emulation. Nil runs them on the target platform.
+	LinkPlatform *ocispecs.Platform
 	// RecipeSource is the recipe file's bytes; when set, steps carry source locations
 	// so a failing step points at its recipe line.
 	RecipeSource []byte
@@ -273,8 +277,15 @@ func (c *compiler) linker() llb.RunOption {
 			llb.WithCustomName("[reprobuild] linker binary"))
 		return llb.AddMount(LinkerDir, st, llb.Readonly)
 	}
-	st := llb.Image(c.o.Linker.Image, llb.Platform(c.plat), llb.WithCustomName("[reprobuild] linker image"))
+	st := llb.Image(c.o.Linker.Image, llb.Platform(c.linkPlatform()), llb.WithCustomName("[reprobuild] linker image"))
 	return llb.AddMount(LinkerDir, st, llb.SourcePath(path.Dir(c.o.Linker.ImagePath)), llb.Readonly)
+}
+
+func (c *compiler) linkPlatform() ocispecs.Platform {
+	if c.o.LinkPlatform != nil {
+		return *c.o.LinkPlatform
+	}
+	return c.plat
 }
 
 func (c *compiler) linkerPath() string {
@@ -407,7 +418,7 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 		args = append(args, "--python-version", c.python)
 	}
 	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
-	run := llb.Scratch().Run(
+	run := llb.Scratch().Platform(c.linkPlatform()).Run(
 		llb.Args(args),
 		linker,
 		llb.AddMount(PkgsDir, pkgs, llb.Readonly),

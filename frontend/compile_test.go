@@ -335,3 +335,28 @@ func sortInts(s []int32) {
 		}
 	}
 }
+
+func TestLinkPlatform(t *testing.T) {
+	l := sampleLock()
+	l.Targets[0].Platform = "linux-aarch64"
+	host := ocispecsPlatform("amd64")
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		want string
+	}{
+		{"target platform by default", Options{}, "arm64"},
+		{"linker's platform when given", Options{LinkPlatform: &host}, "amd64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, op := range ops(t, marshal(t, l, nil, tc.opt)) {
+				if op.GetExec() != nil && op.Platform.Architecture != tc.want {
+					t.Errorf("link step runs on %s, want %s", op.Platform.Architecture, tc.want)
+				}
+				if s := op.GetSource(); s != nil && strings.HasPrefix(s.Identifier, "docker-image://") && op.Platform.Architecture != "arm64" {
+					t.Errorf("base pulled for %s, want arm64", op.Platform.Architecture)
+				}
+			}
+		})
+	}
+}
