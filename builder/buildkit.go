@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/moby/buildkit/client"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/progress/progressui"
@@ -117,6 +119,20 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		mounts[l.Name] = fs
 	}
 
+	stores := map[string]content.Store{}
+	for _, t := range targets {
+		for _, st := range t.Build.OCIStores {
+			if _, ok := stores[st.ID]; ok {
+				continue
+			}
+			cs, err := local.NewStore(st.Dir)
+			if err != nil {
+				return nil, fmt.Errorf("buildkit: OCI layout %s: %w", st.Dir, err)
+			}
+			stores[st.ID] = cs
+		}
+	}
+
 	c, err := client.New(ctx, opts.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to buildkitd at %s: %w", opts.Addr, err)
@@ -126,6 +142,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	solveOpt := client.SolveOpt{
 		CompatibilityVersion: BuildKitCompatibilityVersion,
 		LocalMounts:          mounts,
+		OCIStores:            stores,
 		CacheExports:         opts.CacheExports,
 		CacheImports:         opts.CacheImports,
 	}

@@ -352,6 +352,35 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("OCI layout base", func(t *testing.T) {
+		baseDir, err := filepath.Abs("../examples/bases/busybox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := fileLock(chDir, recs)
+		l.Base = lock.Base{Ref: "oci:" + baseDir, Digest: "sha256:b62d72d4c45fe80379be0be099e66f6ff223df2e965164c002afe26cd277619c"}
+		res, tarPath := build(t, l)
+		img := ociImage(t, tarPath)
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(layers) != 1+len(recs) {
+			t.Errorf("got %d layers, want the base layer + %d groups", len(layers), len(recs))
+		}
+		tree, err := testutil.TreeFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(testutil.Under(tree, "bin/busybox")) != 1 || len(testutil.Under(tree, "opt/env/bin/hello")) != 1 {
+			t.Errorf("tree lacks the base's busybox or the package: %v", tree)
+		}
+		again, _ := build(t, l)
+		if again.Digest != res.Digest {
+			t.Errorf("OCI base build not stable: %s then %s", res.Digest, again.Digest)
+		}
+	})
+
 	t.Run("tampered archive fails at its recipe line", func(t *testing.T) {
 		src := []byte("channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello >=1\"]\n}\n")
 		r, diags := recipes.Parse("reprobuild.hcl", src)

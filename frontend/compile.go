@@ -87,12 +87,23 @@ type Local struct {
 	Include []string
 }
 
+// OCIStore is an OCI image layout directory the solve must provide as a content store
+// under ID (an "oci:PATH" base).
+type OCIStore struct {
+	ID  string
+	Dir string
+}
+
+// BaseStoreID is the store id of an OCI layout base.
+const BaseStoreID = "reprobuild-base"
+
 // Build is a compiled target: the root filesystem graph and what solving it needs.
 type Build struct {
-	State    llb.State
-	Platform ocispecs.Platform
-	Subdir   string
-	Locals   []Local
+	State     llb.State
+	Platform  ocispecs.Platform
+	Subdir    string
+	Locals    []Local
+	OCIStores []OCIStore
 }
 
 // Compile turns one target of the lock into an LLB graph. r may be nil (no source
@@ -154,7 +165,7 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	}
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
-	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform}
+	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -198,6 +209,7 @@ type compiler struct {
 	sm     *llb.SourceMap
 	locals map[string]*Local
 	python string // major.minor of the target's python, for noarch python packages
+	stores []OCIStore
 }
 
 func (c *compiler) defaults() {
@@ -258,7 +270,7 @@ func (c *compiler) base() (llb.State, error) {
 	case ref == "" || ref == "scratch":
 		return llb.Scratch(), nil
 	case strings.HasPrefix(ref, "oci:"):
-		return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "an OCI layout base needs the embedded engine; push it to a registry and use REF@sha256:..."}
+		return c.ociBase(ref, rng)
 	}
 	if !strings.Contains(ref, "@") {
 		if c.l.Base.Digest == "" {
@@ -267,6 +279,24 @@ func (c *compiler) base() (llb.State, error) {
 		ref += "@" + c.l.Base.Digest
 	}
 	return llb.Image(ref, llb.Platform(c.plat), llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
+}
+
+// ociBase reads a base from an OCI layout directory the client provides as a content
+// store; a relative path is taken from the recipe's directory.
+func (c *compiler) ociBase(ref string, rng hcl.Range) (llb.State, error) {
+	dir, dgst, _ := strings.Cut(strings.TrimPrefix(ref, "oci:"), "@")
+	if dgst == "" {
+		dgst = c.l.Base.Digest
+	}
+	if _, err := digest.Parse(dgst); err != nil {
+		return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "not pinned by a valid digest; relock to pin it"}
+	}
+	if !path.IsAbs(dir) && c.r != nil && c.r.Dir != "" {
+		dir = path.Join(c.r.Dir, dir)
+	}
+	c.stores = append(c.stores, OCIStore{ID: BaseStoreID, Dir: dir})
+	return llb.OCILayout("reprobuild.local/base@"+dgst, llb.OCIStore("", BaseStoreID), llb.Platform(c.plat),
+		llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }
 
 func (c *compiler) linker() llb.RunOption {

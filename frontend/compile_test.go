@@ -254,7 +254,7 @@ func TestCompileErrors(t *testing.T) {
 			Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
 		{"unpinned base", func(l *lock.Lock) { l.Base.Digest = "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
-		{"oci base", func(l *lock.Lock) { l.Base.Ref = "oci:/x" },
+		{"oci base without digest", func(l *lock.Lock) { l.Base.Ref, l.Base.Digest = "oci:/x", "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"unknown platform", func(l *lock.Lock) {},
 			Options{Platform: "osx-arm64"}, func(err error) bool { return strings.Contains(err.Error(), "no target for platform osx-arm64") }},
@@ -358,5 +358,36 @@ func TestLinkPlatform(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestOCILayoutBase(t *testing.T) {
+	l := sampleLock()
+	l.Base = lock.Base{Ref: "oci:../bases/busybox", Digest: "sha256:" + sha}
+	r := sampleRecipe()
+	r.Dir = "/src/examples/quickstart"
+	b, err := Compile(l, r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]OCIStore{{ID: BaseStoreID, Dir: "/src/examples/bases/busybox"}}, b.OCIStores); d != "" {
+		t.Errorf("stores (-want +got):\n%s", d)
+	}
+	def, err := b.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteDefinition(def, &buf); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, op := range ops(t, buf.Bytes()) {
+		if s := op.GetSource(); s != nil && s.Identifier == "oci-layout://reprobuild.local/base@sha256:"+sha {
+			found = s.Attrs[pb.AttrOCILayoutStoreID] == BaseStoreID
+		}
+	}
+	if !found {
+		t.Error("no oci-layout source for the base with the store id")
 	}
 }
