@@ -37,12 +37,15 @@ const DefaultLinkerLocal = "reprobuild-bin"
 const LinkerBinary = "reprobuild"
 
 // Linker says where the build finds the static reprobuild binary that runs the link
-// step. Exactly one of Local and Image is used; Local wins when both are set.
+// step. One of Local, Image and State is used, in that order of preference.
 type Linker struct {
 	// Local names a local context whose root holds the binary as "reprobuild".
 	Local string
 	// Image is an image reference, pinned by digest, holding the binary at ImagePath.
-	Image     string
+	Image string
+	// State is a filesystem holding the binary at ImagePath (the gateway frontend
+	// passes its own image).
+	State     *llb.State
 	ImagePath string // default /usr/local/bin/reprobuild
 }
 
@@ -222,7 +225,7 @@ func (c *compiler) defaults() {
 	if c.o.Group == nil {
 		c.o.Group = OnePerPackage
 	}
-	if c.o.Linker.Local == "" && c.o.Linker.Image == "" {
+	if c.o.Linker.Local == "" && c.o.Linker.Image == "" && c.o.Linker.State == nil {
 		c.o.Linker.Local = DefaultLinkerLocal
 	}
 	if c.o.Linker.ImagePath == "" {
@@ -307,7 +310,12 @@ func (c *compiler) linker() llb.RunOption {
 			llb.WithCustomName("[reprobuild] linker binary"))
 		return llb.AddMount(LinkerDir, st, llb.Readonly)
 	}
-	st := llb.Image(c.o.Linker.Image, llb.Platform(c.linkPlatform()), llb.WithCustomName("[reprobuild] linker image"))
+	var st llb.State
+	if c.o.Linker.Image != "" {
+		st = llb.Image(c.o.Linker.Image, llb.Platform(c.linkPlatform()), llb.WithCustomName("[reprobuild] linker image"))
+	} else {
+		st = *c.o.Linker.State
+	}
 	return llb.AddMount(LinkerDir, st, llb.SourcePath(path.Dir(c.o.Linker.ImagePath)), llb.Readonly)
 }
 
