@@ -2,11 +2,13 @@ package builder
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -298,4 +300,35 @@ func linkPlatform(opts BuildKitOptions) *ocispecs.Platform {
 		return nil
 	}
 	return &ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+}
+
+// NotStaticError reports a reprobuild binary that cannot run inside a BuildKit step:
+// link steps run on an empty root filesystem, so the binary must be static.
+type NotStaticError struct {
+	Path   string
+	Reason string
+}
+
+func (e *NotStaticError) Error() string {
+	return fmt.Sprintf("%s cannot run the BuildKit link step (%s): build reprobuild with CGO_ENABLED=0 and name it %q, or use a linker image",
+		e.Path, e.Reason, frontend.LinkerBinary)
+}
+
+// LinkerDir checks that exe (the CLI's own executable) can serve as the local linker
+// context and returns its directory: it must be a static ELF binary named "reprobuild".
+func LinkerDir(exe string) (string, error) {
+	if filepath.Base(exe) != frontend.LinkerBinary {
+		return "", &NotStaticError{Path: exe, Reason: "not named " + frontend.LinkerBinary}
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return "", &NotStaticError{Path: exe, Reason: "not a Linux ELF binary: " + err.Error()}
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return "", &NotStaticError{Path: exe, Reason: "dynamically linked"}
+		}
+	}
+	return filepath.Dir(exe), nil
 }

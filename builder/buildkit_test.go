@@ -315,6 +315,50 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("reprobuild llb | buildctl build gives the same digest", func(t *testing.T) {
+		bctl := bk.Buildctl()
+		if bctl == "" {
+			testutil.Unavailable(t, "buildctl not found")
+		}
+		proj := t.TempDir()
+		recipe := filepath.Join(proj, "reprobuild.hcl")
+		src := "channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n"
+		if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		l := fileLock(chDir, recs)
+		data, err := lock.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfgPath := filepath.Join(proj, "cfg.json")
+		dir := t.TempDir()
+		rb := filepath.Join(bin, "reprobuild") + " llb -f " + recipe
+		script := rb + " --config-out " + cfgPath + " >/dev/null && " + rb +
+			" | " + bctl + " --addr " + bk.Addr() + " build --local channel-local=" + chDir + " --local reprobuild-bin=" + bin +
+			" --metadata-file " + filepath.Join(dir, "meta.json") +
+			" --output \"type=oci,dest=" + filepath.Join(dir, "out.tar") + ",source-date-epoch=1700000000,rewrite-timestamp=true,\\\"containerimage.config=$(sed 's/\"/\"\"/g' " + cfgPath + ")\\\"\""
+		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("%s\n%v\n%s", script, err, out)
+		}
+		var m map[string]any
+		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		// The CLI's image config comes from the recipe (no runtime block here), the
+		// builder's from a nil recipe: both are the default config, so digests match.
+		if got := m["containerimage.digest"]; got != first.Digest {
+			t.Errorf("reprobuild llb | buildctl build gave %v, builder.BuildKit %s", got, first.Digest)
+		}
+	})
+
 	t.Run("push to the registry", func(t *testing.T) {
 		ref := reg.Host() + "/reprobuild/hello:test"
 		o := base
@@ -551,4 +595,32 @@ func (w testWriter) Write(p []byte) (int, error) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+func TestLinkerDir(t *testing.T) {
+	static := linkerDir(t)
+	got, err := LinkerDir(filepath.Join(static, "reprobuild"))
+	if err != nil || got != static {
+		t.Errorf("LinkerDir(static reprobuild) = %q, %v", got, err)
+	}
+	dir := t.TempDir()
+	dyn := filepath.Join(dir, "reprobuild")
+	if err := exec.Command("cp", "/bin/sh", dyn).Run(); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(t.TempDir(), "reprobuild")
+	if err := os.WriteFile(text, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dyn, "dynamically linked"},
+		{text, "not a Linux ELF"},
+		{filepath.Join(static, "..", filepath.Base(static), "reprobuild.test"), "not named"},
+	} {
+		_, err := LinkerDir(tc.path)
+		var ns *NotStaticError
+		if !errors.As(err, &ns) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LinkerDir(%s) error = %v, want %q", tc.path, err, tc.want)
+		}
+	}
 }

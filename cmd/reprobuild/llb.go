@@ -12,6 +12,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
@@ -87,6 +88,11 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 		dir := loc.Dir
 		if dir == "" {
 			dir = "DIR-WITH-STATIC-reprobuild"
+			if exe, err := os.Executable(); err == nil {
+				if d, err := builder.LinkerDir(exe); err == nil {
+					dir = d
+				}
+			}
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "llb: this build needs --local %s=%s\n", loc.Name, dir)
 	}
