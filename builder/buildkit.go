@@ -16,6 +16,10 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/moby/buildkit/client"
+	// Address schemes beyond unix:// and tcp://, as buildctl accepts them.
+	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
+	_ "github.com/moby/buildkit/client/connhelper/kubepod"
+	_ "github.com/moby/buildkit/client/connhelper/ssh"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	"github.com/moby/buildkit/util/progress/progressui"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -34,9 +38,12 @@ const BuildKitCompatibilityVersion = 30
 
 // BuildKitOptions configures a BuildKit build. Lock, Addr and one output are required.
 type BuildKitOptions struct {
-	// Addr is the buildkitd address (unix://, tcp://, kube-pod://, docker-container://);
-	// the CLI takes it from --buildkit-addr or BUILDKIT_HOST.
+	// Addr is the buildkitd address (unix://, tcp://, kube-pod://, docker-container://,
+	// ssh://); the CLI takes it from --buildkit-addr or BUILDKIT_HOST.
 	Addr string
+	// TLS files for a tcp:// daemon (as buildctl --tlscacert/--tlscert/--tlskey).
+	TLSServerName, TLSCACert, TLSCert, TLSKey string
+
 	Lock *lock.Lock
 	// Recipe and RecipeSource are optional: they give the runtime config and let a
 	// failing step point at its recipe line.
@@ -135,7 +142,14 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		}
 	}
 
-	c, err := client.New(ctx, opts.Addr)
+	var copts []client.ClientOpt
+	if opts.TLSCACert != "" {
+		copts = append(copts, client.WithServerConfig(opts.TLSServerName, opts.TLSCACert))
+	}
+	if opts.TLSCert != "" || opts.TLSKey != "" {
+		copts = append(copts, client.WithCredentials(opts.TLSCert, opts.TLSKey))
+	}
+	c, err := client.New(ctx, opts.Addr, copts...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to buildkitd at %s: %w", opts.Addr, err)
 	}
