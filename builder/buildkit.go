@@ -90,6 +90,14 @@ type BuildKitResult struct {
 	Platforms []string
 	// ExporterResponse is buildkitd's raw exporter response.
 	ExporterResponse map[string]string
+	// Steps are the steps BuildKit ran or found in its cache, in first-seen order.
+	Steps []BuildKitStep
+}
+
+// BuildKitStep is one step of the solve as BuildKit reported it.
+type BuildKitStep struct {
+	Name   string
+	Cached bool
 }
 
 // ErrNoOutput is returned when neither OCITar nor Push is set.
@@ -238,7 +246,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	if err := eg.Wait(); err != nil {
 		return nil, logs.explain(opts.Addr, err)
 	}
-	out := &BuildKitResult{Digest: resp.ExporterResponse["containerimage.digest"], ExporterResponse: resp.ExporterResponse}
+	out := &BuildKitResult{Digest: resp.ExporterResponse["containerimage.digest"], ExporterResponse: resp.ExporterResponse, Steps: logs.steps()}
 	for _, t := range targets {
 		out.Platforms = append(out.Platforms, t.Build.Subdir)
 	}

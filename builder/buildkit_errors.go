@@ -42,17 +42,25 @@ type stepLogs struct {
 	names  map[digest.Digest]string
 	logs   map[digest.Digest][]byte
 	failed []digest.Digest
+	cached map[digest.Digest]bool
+	order  []digest.Digest
 }
 
 func newStepLogs() *stepLogs {
-	return &stepLogs{names: map[digest.Digest]string{}, logs: map[digest.Digest][]byte{}}
+	return &stepLogs{names: map[digest.Digest]string{}, logs: map[digest.Digest][]byte{}, cached: map[digest.Digest]bool{}}
 }
 
 func (s *stepLogs) add(st *client.SolveStatus) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range st.Vertexes {
+		if _, seen := s.names[v.Digest]; !seen {
+			s.order = append(s.order, v.Digest)
+		}
 		s.names[v.Digest] = v.Name
+		if v.Cached {
+			s.cached[v.Digest] = true
+		}
 		if v.Error != "" {
 			s.failed = append(s.failed, v.Digest)
 		}
@@ -92,4 +100,15 @@ func lastLines(s string, n int) string {
 		lines[i] = strings.TrimSpace(l)
 	}
 	return strings.Join(lines, " | ")
+}
+
+// steps lists every step the solve reported, in first-seen order.
+func (s *stepLogs) steps() []BuildKitStep {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]BuildKitStep, 0, len(s.order))
+	for _, d := range s.order {
+		out = append(out, BuildKitStep{Name: s.names[d], Cached: s.cached[d]})
+	}
+	return out
 }

@@ -464,6 +464,51 @@ func TestBuildKitEngine(t *testing.T) {
 	})
 }
 
+// TestBuildKitRegistryCache exports the build cache to a registry from one daemon and
+// imports it into a fresh one, as a team sharing a cache would.
+func TestBuildKitRegistryCache(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	a := testutil.StartBuildkitd(t, testutil.WithHTTPRegistry(reg.Host()))
+	b := testutil.StartBuildkitd(t, testutil.WithHTTPRegistry(reg.Host()))
+	ctx := context.Background()
+	chDir := t.TempDir()
+	recs := testPackages(t, chDir)
+	cacheRef := reg.Host() + "/reprobuild/cache:buildcache"
+	o := BuildKitOptions{Lock: fileLock(chDir, recs), LinkerDir: linkerDir(t), SourceDateEpoch: epoch}
+
+	o.Addr = a.Addr()
+	o.OCITar = filepath.Join(t.TempDir(), "a.tar")
+	o.CacheExports = []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": cacheRef, "mode": "max", "registry.insecure": "true"}}}
+	first, err := BuildKit(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	o.Addr = b.Addr()
+	o.OCITar = filepath.Join(t.TempDir(), "b.tar")
+	o.CacheExports = nil
+	o.CacheImports = []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": cacheRef, "registry.insecure": "true"}}}
+	second, err := BuildKit(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Digest != first.Digest {
+		t.Errorf("fresh daemon with imported cache gave %s, first daemon %s", second.Digest, first.Digest)
+	}
+	links, cached := 0, 0
+	for _, s := range second.Steps {
+		if strings.HasPrefix(s.Name, "[reprobuild] link ") {
+			links++
+			if s.Cached {
+				cached++
+			}
+		}
+	}
+	if links != len(recs) || cached != links {
+		t.Errorf("%d of %d link steps came from the registry cache, want all %d: %+v", cached, links, len(recs), second.Steps)
+	}
+}
+
 // TestBuildKitMultiPlatform builds an index for two platforms with a noarch package
 // and baked data; link steps run on the host platform, so no emulator is needed.
 func TestBuildKitMultiPlatform(t *testing.T) {

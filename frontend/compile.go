@@ -107,6 +107,10 @@ type Build struct {
 	Subdir    string
 	Locals    []Local
 	OCIStores []OCIStore
+	// History describes the layers the graph adds on top of the base, one entry per
+	// merge input; ScratchBase says the image has no other layers.
+	History     []ocispecs.History
+	ScratchBase bool
 }
 
 // Compile turns one target of the lock into an LLB graph. r may be nil (no source
@@ -155,6 +159,7 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 			return nil, err
 		}
 		parts = append(parts, st)
+		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild link " + groupName(group), Comment: historyComment})
 	}
 	for _, d := range l.Data {
 		if d.Mode != "bake" {
@@ -165,10 +170,12 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 			return nil, err
 		}
 		parts = append(parts, st)
+		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild bake data " + d.Name + " at " + d.Path, Comment: historyComment})
 	}
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
-	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores}
+	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores,
+		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch"}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -205,15 +212,19 @@ func pickTarget(l *lock.Lock, platform string) (*lock.Target, error) {
 }
 
 type compiler struct {
-	l      *lock.Lock
-	r      *recipes.Recipe
-	o      Options
-	plat   ocispecs.Platform
-	sm     *llb.SourceMap
-	locals map[string]*Local
-	python string // major.minor of the target's python, for noarch python packages
-	stores []OCIStore
+	l       *lock.Lock
+	r       *recipes.Recipe
+	o       Options
+	plat    ocispecs.Platform
+	sm      *llb.SourceMap
+	locals  map[string]*Local
+	python  string // major.minor of the target's python, for noarch python packages
+	stores  []OCIStore
+	history []ocispecs.History
 }
+
+// historyComment marks the history entries reprobuild writes.
+const historyComment = "reprobuild"
 
 func (c *compiler) defaults() {
 	if c.o.Prefix == "" && c.r != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/pkgmaker"
 	"github.com/reprobuild/reprobuild/internal/testutil"
+	"github.com/reprobuild/reprobuild/recipes"
 )
 
 // staticBinaries builds reprobuild and reprobuild-frontend with CGO_ENABLED=0.
@@ -136,12 +137,18 @@ func TestGatewayFrontend(t *testing.T) {
 	}
 	viaFrontend, _ := m["containerimage.digest"].(string)
 
-	// The same lock through builder.BuildKit (local linker binary) gives the same image.
+	if _, err := frontendConfig(t, filepath.Join(out, "image.tar")); err != nil {
+		t.Fatal(err)
+	}
+	// The same recipe and lock through builder.BuildKit (local linker binary) give the
+	// same image.
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
 	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
-		Addr: bk.Addr(), Lock: l, LinkerDir: bin, SourceDateEpoch: 1700000000,
+		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, SourceDateEpoch: 1700000000,
 		OCITar: filepath.Join(t.TempDir(), "direct.tar"),
-		Recipe: nil,
-		Config: func(string) ([]byte, error) { return frontendConfig(t, filepath.Join(out, "image.tar")) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -151,8 +158,8 @@ func TestGatewayFrontend(t *testing.T) {
 	}
 }
 
-// frontendConfig returns the raw config blob of the image the frontend wrote, so the
-// direct build uses byte-identical config and only the file trees are compared.
+// frontendConfig reads the config of the image the frontend wrote and checks it carries
+// the recipe's runtime block.
 func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
 	dir := t.TempDir()
 	if err := testutil.ExtractTar(tarPath, dir); err != nil {
@@ -178,8 +185,6 @@ func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
 	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, img.Config.Cmd); d != "" {
 		t.Errorf("frontend image cmd (-want +got):\n%s", d)
 	}
-	// Drop what BuildKit fills in itself, keep what the frontend chose.
-	img.RootFS, img.History, img.Created = ocispecs.RootFS{}, nil, nil
 	return json.Marshal(img)
 }
 
