@@ -172,7 +172,7 @@ func TestGraphShape(t *testing.T) {
 	if d := cmp.Diff(wantSources, sources); d != "" {
 		t.Errorf("sources (-want +got):\n%s", d)
 	}
-	link := "/.reprobuild/reprobuild link --prefix /opt/env --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
+	link := "/.reprobuild/reprobuild link --prefix /opt/env --python-version 3.11 --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
 	if d := cmp.Diff([]string{link, link, link}, execs); d != "" {
 		t.Errorf("link steps (-want +got):\n%s", d)
 	}
@@ -254,7 +254,7 @@ func TestCompileErrors(t *testing.T) {
 			Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
 		{"unpinned base", func(l *lock.Lock) { l.Base.Digest = "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
-		{"oci base", func(l *lock.Lock) { l.Base.Ref = "oci:/x" },
+		{"oci base without digest", func(l *lock.Lock) { l.Base.Ref, l.Base.Digest = "oci:/x", "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"unknown platform", func(l *lock.Lock) {},
 			Options{Platform: "osx-arm64"}, func(err error) bool { return strings.Contains(err.Error(), "no target for platform osx-arm64") }},
@@ -333,5 +333,61 @@ func sortInts(s []int32) {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
+	}
+}
+
+func TestLinkPlatform(t *testing.T) {
+	l := sampleLock()
+	l.Targets[0].Platform = "linux-aarch64"
+	host := ocispecsPlatform("amd64")
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		want string
+	}{
+		{"target platform by default", Options{}, "arm64"},
+		{"linker's platform when given", Options{LinkPlatform: &host}, "amd64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, op := range ops(t, marshal(t, l, nil, tc.opt)) {
+				if op.GetExec() != nil && op.Platform.Architecture != tc.want {
+					t.Errorf("link step runs on %s, want %s", op.Platform.Architecture, tc.want)
+				}
+				if s := op.GetSource(); s != nil && strings.HasPrefix(s.Identifier, "docker-image://") && op.Platform.Architecture != "arm64" {
+					t.Errorf("base pulled for %s, want arm64", op.Platform.Architecture)
+				}
+			}
+		})
+	}
+}
+
+func TestOCILayoutBase(t *testing.T) {
+	l := sampleLock()
+	l.Base = lock.Base{Ref: "oci:../bases/busybox", Digest: "sha256:" + sha}
+	r := sampleRecipe()
+	r.Dir = "/src/examples/quickstart"
+	b, err := Compile(l, r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]OCIStore{{ID: BaseStoreID, Dir: "/src/examples/bases/busybox"}}, b.OCIStores); d != "" {
+		t.Errorf("stores (-want +got):\n%s", d)
+	}
+	def, err := b.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteDefinition(def, &buf); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, op := range ops(t, buf.Bytes()) {
+		if s := op.GetSource(); s != nil && s.Identifier == "oci-layout://reprobuild.local/base@sha256:"+sha {
+			found = s.Attrs[pb.AttrOCILayoutStoreID] == BaseStoreID
+		}
+	}
+	if !found {
+		t.Error("no oci-layout source for the base with the store id")
 	}
 }
