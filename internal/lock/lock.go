@@ -58,6 +58,18 @@ type Target struct {
 	Virtual []VirtualPackage `json:"virtual,omitempty"`
 	// Packages are sorted by name.
 	Packages []conda.PackageRecord `json:"packages"`
+	// Pip are PyPI packages carried over from an imported lock (conda-lock can hold
+	// them). reprobuild cannot install them yet; Check reports them.
+	Pip []PipPackage `json:"pip,omitempty"`
+}
+
+// PipPackage is a PyPI package pinned by URL and hash, as conda-lock records it.
+type PipPackage struct {
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	URL     string   `json:"url"`
+	SHA256  string   `json:"sha256,omitempty"`
+	Depends []string `json:"depends,omitempty"`
 }
 
 // VirtualPackage is a virtual package assumed present on a target.
