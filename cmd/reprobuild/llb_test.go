@@ -56,16 +56,6 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 	return recipe, rec, chDir
 }
 
-func run(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	cmd := newRootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
-}
 
 func TestLLBCommand(t *testing.T) {
 	recipe, _, chDir := writeProject(t)
