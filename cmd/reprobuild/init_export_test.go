@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/lock"
 )
-
 
 func urls(l *lock.Lock) []string {
 	var out []string

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,7 +54,6 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 	}
 	return recipe, rec, chDir
 }
-
 
 func TestLLBCommand(t *testing.T) {
 	recipe, _, chDir := writeProject(t)
