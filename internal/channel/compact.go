@@ -218,4 +218,3 @@ func decodeCompact(data []byte) (*conda.Repodata, error) {
 	}
 	return rd, nil
 }
-

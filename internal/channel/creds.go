@@ -26,7 +26,9 @@ type Credentials struct {
 	byKey map[string]Credential
 }
 
-func (c Credentials) String() string { return fmt.Sprintf("[%d host credentials redacted]", len(c.byKey)) }
+func (c Credentials) String() string {
+	return fmt.Sprintf("[%d host credentials redacted]", len(c.byKey))
+}
 
 // envKey is the REPROBUILD_AUTH_ suffix for a host: upper case, every character other
 // than a letter or digit turned into '_'.

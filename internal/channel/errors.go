@@ -37,7 +37,9 @@ func (e *StatusError) Error() string {
 }
 
 // permanent reports whether retrying the same URL cannot help.
-func (e *StatusError) permanent() bool { return e.Status >= 400 && e.Status < 500 && e.Status != 408 && e.Status != 429 }
+func (e *StatusError) permanent() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != 408 && e.Status != 429
+}
 
 // OfflineError is something offline mode needed but the cache does not hold.
 type OfflineError struct {

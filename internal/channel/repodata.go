@@ -43,7 +43,7 @@ func hashHex(b []byte) string {
 }
 
 func (c *Client) metaPath(ch Channel, subdir string) string {
-	return filepath.Join(c.dir, "repodata", "meta", hashHex([]byte(ch.URL + "\x00" + subdir))[:32] + ".json")
+	return filepath.Join(c.dir, "repodata", "meta", hashHex([]byte(ch.URL + "\x00" + subdir))[:32]+".json")
 }
 
 func (c *Client) compactPath(ch Channel, rawSHA string) string {
