@@ -65,7 +65,11 @@ func newChannelServer(t *testing.T) *channelServer {
 	return s
 }
 
-func (s *channelServer) put(path string, data []byte) { s.mu.Lock(); s.files[path] = data; s.mu.Unlock() }
+func (s *channelServer) put(path string, data []byte) {
+	s.mu.Lock()
+	s.files[path] = data
+	s.mu.Unlock()
+}
 
 func (s *channelServer) set(path string, b behaviour) { s.mu.Lock(); s.behave[path] = b; s.mu.Unlock() }
 
@@ -75,7 +79,11 @@ func (s *channelServer) setOnce(path string, b behaviour) {
 	s.mu.Unlock()
 }
 
-func (s *channelServer) count(path string) int { s.mu.Lock(); defer s.mu.Unlock(); return s.requests[path] }
+func (s *channelServer) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[path]
+}
 
 func (s *channelServer) totalRequests() int { s.mu.Lock(); defer s.mu.Unlock(); return s.total }
 
