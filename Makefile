@@ -1,0 +1,23 @@
+# The one command that runs every test: `make test`.
+GO ?= go
+
+.PHONY: test vet fmt-check build quickstart bench
+
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 75m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v /testdata/)); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/reprobuild ./cmd/reprobuild
+
+quickstart:
+	$(GO) run ./cmd/reprobuild image -f examples/quickstart/reprobuild.hcl --offline --output oci:out/quickstart
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
