@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,18 +12,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/lock"
 )
 
-func runCLI(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	root := newRootCommand()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errOut.String(), err
-}
-
-func lockURLs(l *lock.Lock) []string {
+func urls(l *lock.Lock) []string {
 	var out []string
 	for _, t := range l.Targets {
 		for _, p := range t.Packages {
@@ -48,7 +36,7 @@ func TestInitThenExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	stdout, stderr, err := runCLI(t, "init", "--from", src, "-o", dir)
+	stdout, stderr, err := run(t, "init", "--from", src, "-o", dir)
 	if err != nil {
 		t.Fatalf("init: %v\n%s", err, stderr)
 	}
@@ -56,7 +44,7 @@ func TestInitThenExport(t *testing.T) {
 		t.Errorf("init output %q does not name the lock", stdout)
 	}
 	recipe := filepath.Join(dir, "reprobuild.hcl")
-	stdout, _, err = runCLI(t, "export", "-f", recipe, "--format", "conda-lock")
+	stdout, _, err = run(t, "export", "-f", recipe, "--format", "conda-lock")
 	if err != nil {
 		t.Fatalf("export conda-lock: %v", err)
 	}
@@ -64,21 +52,21 @@ func TestInitThenExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(lockURLs(orig), lockURLs(back)); diff != "" {
+	if diff := cmp.Diff(urls(orig), urls(back)); diff != "" {
 		t.Errorf("conda-lock export (-input +export):\n%s", diff)
 	}
 	outFile := filepath.Join(dir, "explicit.txt")
-	if _, _, err := runCLI(t, "export", "-f", dir, "--format", "explicit", "--platform", "linux-64", "-o", outFile); err != nil {
+	if _, _, err := run(t, "export", "-f", dir, "--format", "explicit", "--platform", "linux-64", "-o", outFile); err != nil {
 		t.Fatalf("export explicit: %v", err)
 	}
-	ex, err := lock.ImportExplicit(readTestFile(t, outFile))
+	ex, err := lock.ImportExplicit(mustRead(t, outFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := len(ex.Targets[0].Packages), len(orig.Target("linux-64").Packages); got != want {
 		t.Errorf("explicit export has %d packages, want %d", got, want)
 	}
-	if _, _, err := runCLI(t, "export", "-f", recipe, "--format", "environment"); err != nil {
+	if _, _, err := run(t, "export", "-f", recipe, "--format", "environment"); err != nil {
 		t.Errorf("export environment: %v", err)
 	}
 	for _, bad := range [][]string{
@@ -89,13 +77,13 @@ func TestInitThenExport(t *testing.T) {
 		{"init"},
 		{"init", "--from", src, "-o", dir},
 	} {
-		if _, _, err := runCLI(t, bad...); err == nil || strings.Contains(err.Error(), "not implemented") {
+		if _, _, err := run(t, bad...); err == nil || strings.Contains(err.Error(), "not implemented") {
 			t.Errorf("%v: error %v, want a specific failure", bad, err)
 		}
 	}
 }
 
-func readTestFile(t *testing.T, p string) []byte {
+func mustRead(t *testing.T, p string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -54,17 +53,6 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 		t.Fatal(err)
 	}
 	return recipe, rec, chDir
-}
-
-func run(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	cmd := newRootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
 }
 
 func TestLLBCommand(t *testing.T) {
