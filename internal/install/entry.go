@@ -39,4 +39,8 @@ type Entry struct {
 type PackageTree struct {
 	Record  conda.PackageRecord
 	Entries []Entry
+	// LinkScripts names the actions ("pre-link", "post-link", "pre-unlink") for which
+	// the package ships a script (bin/.<name>-<action>.sh). They are never run; audit
+	// reports them.
+	LinkScripts []string
 }

@@ -121,3 +121,14 @@ func cut(s string) string {
 	}
 	return s
 }
+
+func BenchmarkCheck(b *testing.B) {
+	l, err := ImportCondaLock(read(b, "../../testdata/conda/lockfiles/conda-lock/test-lockfile/conda-lock.yml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Check(l, Want{RecipeHash: "x"})
+	}
+}

@@ -1,0 +1,495 @@
+package examples
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
+)
+
+// cli is the reprobuild binary built once for the end-to-end tests (static, like a
+// release build, so the BuildKit engine can run it inside a build too).
+var cli string
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "reprobuild-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cli = filepath.Join(dir, "reprobuild")
+	build := exec.Command("go", "build", "-trimpath", "-o", cli, "../cmd/reprobuild")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building reprobuild: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// workspace copies the examples (recipes, channel, bases) into a fresh directory, so a
+// build cannot depend on where the repository is checked out.
+func workspace(t *testing.T) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "some where", "examples")
+	for _, d := range []string{"channel", "bases", "quickstart", "multiarch", "debian-python"} {
+		if err := os.CopyFS(filepath.Join(dst, d), os.DirFS(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// run runs the CLI with a controlled environment: nothing of the host's environment that
+// could shape output reaches it unless the test puts it in env.
+type runOpts struct {
+	dir   string
+	env   []string
+	umask string
+}
+
+func run(t *testing.T, o runOpts, args ...string) (string, error) {
+	t.Helper()
+	script := `umask ` + o.umask + ` && exec "$@"`
+	if o.umask == "" {
+		script = `exec "$@"`
+	}
+	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "sh", cli}, args...)...)
+	cmd.Dir = o.dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, o.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("reprobuild %s: %v\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+func mustRun(t *testing.T, o runOpts, args ...string) string {
+	t.Helper()
+	out, err := run(t, o, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+type imageResult struct {
+	Digest string `json:"digest"`
+}
+
+func buildImage(t *testing.T, o runOpts, recipe, out string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"image", "-f", recipe, "--offline", "--output", "oci:" + out, "--json"}, extra...)
+	stdout := mustRun(t, o, args...)
+	var res imageResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("reprobuild image --json printed %q: %v", stdout, err)
+	}
+	if !strings.HasPrefix(res.Digest, "sha256:") {
+		t.Fatalf("reprobuild image --json printed no digest: %q", stdout)
+	}
+	return res.Digest
+}
+
+// goldenExamples build without external inputs, so their digests are committed.
+var goldenExamples = []string{"quickstart", "multiarch"}
+
+// TestLockByteStable locks each example in two directories with different environments
+// and compares the bytes with each other and with the committed lock.
+func TestLockByteStable(t *testing.T) {
+	for _, ex := range goldenExamples {
+		t.Run(ex, func(t *testing.T) {
+			var locks [][]byte
+			for i, env := range [][]string{
+				{"TZ=UTC", "GOMAXPROCS=1"},
+				{"TZ=Asia/Kathmandu", "GOMAXPROCS=2", "LANG=de_DE.UTF-8"},
+			} {
+				ws := workspace(t)
+				umask := []string{"022", "077"}[i]
+				o := runOpts{dir: ws, env: append(env, "REPROBUILD_CACHE="+t.TempDir()), umask: umask}
+				mustRun(t, o, "lock", "-f", filepath.Join(ex, "reprobuild.hcl"), "--offline")
+				b, err := os.ReadFile(filepath.Join(ws, ex, "reprobuild.lock"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				locks = append(locks, b)
+				// --check passes on a fresh lock.
+				mustRun(t, o, "lock", "-f", filepath.Join(ex, "reprobuild.hcl"), "--check")
+			}
+			if !bytes.Equal(locks[0], locks[1]) {
+				t.Fatalf("lock differs between two directories/environments")
+			}
+			golden := filepath.Join(ex, "reprobuild.lock")
+			if *update {
+				if err := os.WriteFile(golden, locks[0], 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./examples -run TestLockByteStable -update)", err)
+			}
+			if !bytes.Equal(want, locks[0]) {
+				t.Fatalf("lock of %s differs from the committed %s; run go test ./examples -run TestLockByteStable -update if the change is intended", ex, golden)
+			}
+		})
+	}
+}
+
+// TestLockCheckDetectsChange edits a dependency and expects lock --check to fail with
+// exit code 1 and a reason.
+func TestLockCheckDetectsChange(t *testing.T) {
+	ws := workspace(t)
+	o := runOpts{dir: ws, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	recipe := filepath.Join("quickstart", "reprobuild.hcl")
+	mustRun(t, o, "lock", "-f", recipe, "--offline")
+	src, err := os.ReadFile(filepath.Join(ws, recipe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), `"test-package",`, `"test-package", "_r-mutex",`, 1)
+	if edited == string(src) {
+		t.Fatal("could not edit the quickstart recipe")
+	}
+	if err := os.WriteFile(filepath.Join(ws, recipe), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, o, "lock", "-f", recipe, "--check")
+	var ee *exec.ExitError
+	if err == nil || !strings.Contains(err.Error(), "exit status 1") {
+		t.Fatalf("lock --check on a changed recipe: want exit status 1, got %v (%T %v)", err, ee, err)
+	}
+	if !strings.Contains(err.Error(), "stale") && !strings.Contains(err.Error(), "changed") {
+		t.Fatalf("lock --check gave no reason: %v", err)
+	}
+}
+
+// TestImageGoldenDigest builds each example twice, in different directories, with
+// different TZ, umask, GOMAXPROCS, cwd and a cold then a warm cache, and compares the
+// digests with each other and with the committed golden digest.
+func TestImageGoldenDigest(t *testing.T) {
+	for _, ex := range goldenExamples {
+		t.Run(ex, func(t *testing.T) {
+			cache := t.TempDir()
+			var digests []string
+			for i := range 2 {
+				ws := workspace(t)
+				env := []string{"REPROBUILD_CACHE=" + cache, fmt.Sprintf("GOMAXPROCS=%d", i+1),
+					[]string{"TZ=UTC", "TZ=America/St_Johns"}[i]}
+				o := runOpts{dir: filepath.Join(ws, ex), env: env, umask: []string{"022", "027"}[i]}
+				digests = append(digests, buildImage(t, o, "reprobuild.hcl", filepath.Join(t.TempDir(), "out")))
+			}
+			if digests[0] != digests[1] {
+				t.Fatalf("digests differ between two builds: %s vs %s", digests[0], digests[1])
+			}
+			golden := filepath.Join(ex, "digest.golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(digests[0]+"\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./examples -run TestImageGoldenDigest -update)", err)
+			}
+			if strings.TrimSpace(string(want)) != digests[0] {
+				t.Fatalf("%s built to %s, committed golden digest is %s; if the change is intended run go test ./examples -run TestImageGoldenDigest -update", ex, digests[0], strings.TrimSpace(string(want)))
+			}
+		})
+	}
+}
+
+// TestSourceDateEpochOverride checks SOURCE_DATE_EPOCH changes the image (created time)
+// and nothing else breaks; the golden digests above are built without it.
+func TestSourceDateEpochOverride(t *testing.T) {
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	cache := t.TempDir()
+	a := buildImage(t, runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + cache}}, "reprobuild.hcl", filepath.Join(t.TempDir(), "a"))
+	b := buildImage(t, runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + cache, "SOURCE_DATE_EPOCH=1700000000"}}, "reprobuild.hcl", filepath.Join(t.TempDir(), "b"))
+	c := buildImage(t, runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + cache, "SOURCE_DATE_EPOCH=1700000000"}}, "reprobuild.hcl", filepath.Join(t.TempDir(), "c"))
+	if a == b {
+		t.Fatalf("SOURCE_DATE_EPOCH=1700000000 did not change the digest (%s)", a)
+	}
+	if b != c {
+		t.Fatalf("the same SOURCE_DATE_EPOCH gave two digests: %s vs %s", b, c)
+	}
+}
+
+// unpackLayout flattens the single image of an OCI layout into dir (a rootfs).
+func unpackLayout(t *testing.T, layoutDir, rootfs string) {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(layoutDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Manifests) == 0 {
+		t.Fatal("empty layout")
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		// A multi-platform output: take the linux/amd64 image of the nested index.
+		child, err2 := idx.ImageIndex(m.Manifests[0].Digest)
+		if err2 != nil {
+			t.Fatal(err)
+		}
+		cm, _ := child.IndexManifest()
+		for _, d := range cm.Manifests {
+			if d.Platform != nil && d.Platform.Architecture == runtime.GOARCH {
+				img, err = child.Image(d.Digest)
+				break
+			}
+		}
+		if err != nil || img == nil {
+			t.Fatalf("no %s image in the layout", runtime.GOARCH)
+		}
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(rootfs, filepath.FromSlash(h.Name))
+		if !strings.HasPrefix(p, filepath.Clean(rootfs)+string(filepath.Separator)) {
+			t.Fatalf("layer entry %q escapes the rootfs", h.Name)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, os.FileMode(h.Mode)&os.ModePerm|dirSticky(h.Mode)); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeReg:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode)&os.ModePerm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.Copy(f, tr); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			os.Chmod(p, os.FileMode(h.Mode)&os.ModePerm)
+		case tar.TypeSymlink:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.Remove(p)
+			if err := os.Symlink(h.Linkname, p); err != nil {
+				t.Fatal(err)
+			}
+		case tar.TypeLink:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.Link(filepath.Join(rootfs, filepath.FromSlash(h.Linkname)), p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func dirSticky(mode int64) os.FileMode {
+	if mode&0o1000 != 0 {
+		return os.ModeSticky
+	}
+	return 0
+}
+
+// runcRun runs args in rootfs with runc and returns stdout.
+func runcRun(t *testing.T, rootfs string, env []string, args ...string) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	runc := testutil.RequireBinary(t, "runc", "REPROBUILD_RUNC")
+	bundle := filepath.Dir(rootfs)
+	spec := exec.Command(runc, "spec")
+	spec.Dir = bundle
+	if out, err := spec.CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	cfgPath := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = args
+	proc["env"] = env
+	cfg["root"] = map[string]any{"path": filepath.Base(rootfs), "readonly": true}
+	raw, _ = json.Marshal(cfg)
+	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("reprobuild-e2e-%d", os.Getpid())
+	cmd := exec.Command(runc, "run", "--bundle", bundle, id)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	exec.Command(runc, "delete", "-f", id).Run()
+	if err != nil {
+		t.Fatalf("runc run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestQuickstartRunsWithRunc runs the quickstart image's program with runc: a shell
+// script from the conda environment, interpreted by the busybox base's /bin/sh, printing
+// its prefix-replaced install path.
+func TestQuickstartRunsWithRunc(t *testing.T) {
+	ws := workspace(t)
+	out := filepath.Join(t.TempDir(), "oci")
+	buildImage(t, runOpts{dir: filepath.Join(ws, "quickstart"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}, "reprobuild.hcl", out)
+	rootfs := filepath.Join(t.TempDir(), "bundle", "rootfs")
+	unpackLayout(t, out, rootfs)
+	got := runcRun(t, rootfs, []string{"PATH=/opt/env/bin:/bin"}, "/opt/env/bin/hello-reprobuild")
+	if want := "hello from reprobuild, installed in /opt/env\n"; got != want {
+		t.Fatalf("hello-reprobuild printed %q, want %q", got, want)
+	}
+	data, err := os.ReadFile(filepath.Join(rootfs, "opt/env/share/hello-reprobuild/prefix.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "/opt/env\n" {
+		t.Fatalf("prefix.txt = %q, want the replaced prefix", data)
+	}
+}
+
+// TestPushToRegistry pushes the quickstart to a real registry server and reads it back
+// with skopeo (inspect, and copy to an OCI layout) and umoci, independent readers.
+func TestPushToRegistry(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	skopeo := testutil.RequireBinary(t, "skopeo", "REPROBUILD_SKOPEO")
+	umoci := testutil.RequireBinary(t, "umoci", "REPROBUILD_UMOCI")
+	ws := workspace(t)
+	ref := reg.Host() + "/lab/quickstart:1"
+	o := runOpts{dir: filepath.Join(ws, "quickstart"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	local := buildImage(t, o, "reprobuild.hcl", filepath.Join(t.TempDir(), "oci"))
+	stdout := mustRun(t, o, "image", "-f", "reprobuild.hcl", "--offline", "--push", "--tag", ref, "--json")
+	var res imageResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("image --push --json printed %q: %v", stdout, err)
+	}
+	if res.Digest != local {
+		t.Fatalf("pushed digest %s differs from the layout build %s", res.Digest, local)
+	}
+	out, err := exec.Command(skopeo, "inspect", "--tls-verify=false", "docker://"+ref).CombinedOutput()
+	if err != nil {
+		t.Fatalf("skopeo inspect: %v\n%s", err, out)
+	}
+	var insp struct{ Digest string }
+	if err := json.Unmarshal(out, &insp); err != nil {
+		t.Fatalf("skopeo inspect output: %v\n%s", err, out)
+	}
+	if insp.Digest != local {
+		t.Fatalf("skopeo sees digest %s, want %s", insp.Digest, local)
+	}
+	dst := filepath.Join(t.TempDir(), "copy")
+	if out, err := exec.Command(skopeo, "copy", "--src-tls-verify=false", "docker://"+ref, "oci:"+dst+":1").CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(umoci, "stat", "--image", dst+":1").CombinedOutput(); err != nil {
+		t.Fatalf("umoci stat: %v\n%s", err, out)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	if out, err := exec.Command(umoci, "unpack", "--image", dst+":1", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "rootfs/opt/env/bin/hello-reprobuild")); err != nil {
+		t.Fatalf("umoci unpacked no environment: %v", err)
+	}
+}
+
+// debianBase packs the debootstrap root filesystem made by .ci/debian-rootfs.sh
+// (REPROBUILD_DEBIAN_ROOTFS) into an OCI layout and returns "oci:DIR@sha256:...".
+func debianBase(t *testing.T) string {
+	t.Helper()
+	tarPath := os.Getenv("REPROBUILD_DEBIAN_ROOTFS")
+	if tarPath == "" {
+		testutil.Unavailable(t, "REPROBUILD_DEBIAN_ROOTFS is not set (run .ci/debian-rootfs.sh and export its output)")
+	}
+	layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCIUncompressedLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1), layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
+		Architecture: runtime.GOARCH, OS: "linux",
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{mustDiffID(t, layer)}},
+		Config: v1.Config{Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "debian")
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + dir + "@" + d.String()
+}
+
+// TestDebianPythonRuns layers noarch python packages on a real Debian root filesystem
+// with python3 (python { source = "base" }), then runs an entry point and an import with
+// runc.
+func TestDebianPythonRuns(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := debianBase(t)
+	ws := workspace(t)
+	out := filepath.Join(t.TempDir(), "oci")
+	o := runOpts{dir: filepath.Join(ws, "debian-python"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	mustRun(t, o, "lock", "-f", "reprobuild.hcl", "--offline", "--var", "base="+base)
+	buildImage(t, o, "reprobuild.hcl", out, "--var", "base="+base)
+	rootfs := filepath.Join(t.TempDir(), "bundle", "rootfs")
+	unpackLayout(t, out, rootfs)
+	env := []string{"PATH=/opt/env/bin:/usr/bin:/bin", "PYTHONPATH=/opt/env/lib/python3.11/site-packages"}
+	if got, want := runcRun(t, rootfs, env, "/opt/env/bin/hello-py"), "hello-py 0.2.0 on python 3.11\n"; got != want {
+		t.Fatalf("entry point hello-py printed %q, want %q", got, want)
+	}
+	got := runcRun(t, rootfs, env, "/usr/bin/python3", "-c", "import sample, hello_py; print(sample.__file__)")
+	if want := "/opt/env/lib/python3.11/site-packages/sample.py\n"; got != want {
+		t.Fatalf("import printed %q, want %q", got, want)
+	}
+}

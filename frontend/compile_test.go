@@ -1,0 +1,393 @@
+package frontend
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+func pkg(name, version, url string) conda.PackageRecord {
+	fn := url[strings.LastIndex(url, "/")+1:]
+	return conda.PackageRecord{Name: name, Version: version, Build: "0", Subdir: "linux-64", Fn: fn, URL: url, SHA256: sha}
+}
+
+// sampleLock has http and file:// packages, a pinned base and baked data.
+func sampleLock() *lock.Lock {
+	return &lock.Lock{
+		Version: lock.FormatVersion,
+		Channels: []lock.Channel{
+			{Name: "local", URL: "file:///srv/channel"},
+			{Name: "conda-forge", URL: "https://conda.anaconda.org/conda-forge"},
+		},
+		Base: lock.Base{Ref: "docker.io/library/busybox", Digest: "sha256:" + sha},
+		Data: []lock.Data{
+			{Name: "weights", URL: "https://example.org/w.bin", SHA256: sha, Path: "/data/w.bin", Mode: "bake"},
+			{Name: "big", URL: "https://example.org/big.bin", SHA256: sha, Path: "/data/big.bin", Mode: "mount"},
+		},
+		Targets: []lock.Target{{
+			Platform: "linux-64",
+			Packages: []conda.PackageRecord{
+				pkg("zlib", "1.3", "https://conda.anaconda.org/conda-forge/linux-64/zlib-1.3-0.conda"),
+				pkg("python", "3.11.9", "https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-0.conda"),
+				pkg("mytool", "0.1", "file:///srv/channel/noarch/mytool-0.1-0.tar.bz2"),
+			},
+		}},
+	}
+}
+
+const sampleRecipeSrc = `image "x" { base = "busybox" }
+dependencies {
+  conda = ["python 3.11.*", "conda-forge::zlib"]
+}
+`
+
+func sampleRecipe() *recipes.Recipe {
+	rng := func(line, c0, c1 int) hcl.Range {
+		return hcl.Range{Filename: "reprobuild.hcl", Start: hcl.Pos{Line: line, Column: c0}, End: hcl.Pos{Line: line, Column: c1}}
+	}
+	return &recipes.Recipe{
+		Filename: "reprobuild.hcl",
+		Image:    recipes.Image{Name: "x", Base: "busybox", Range: rng(1, 1, 30)},
+		Dependencies: recipes.Dependencies{Conda: []recipes.Spec{
+			{Text: "python 3.11.*", Range: rng(3, 12, 27)},
+			{Text: "conda-forge::zlib", Range: rng(3, 29, 48)},
+		}},
+		Runtime: recipes.Runtime{Entrypoint: []string{"python"}, Env: map[string]string{"B": "2", "A": "1"}},
+	}
+}
+
+func marshal(t *testing.T, l *lock.Lock, r *recipes.Recipe, o Options) []byte {
+	t.Helper()
+	b, err := Compile(l, r, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := b.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteDefinition(def, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestGolden(t *testing.T) {
+	opts := Options{RecipeSource: []byte(sampleRecipeSrc)}
+	got := marshal(t, sampleLock(), sampleRecipe(), opts)
+	golden := filepath.Join("testdata", "sample.llb")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("definition differs from %s (%d vs %d bytes); if intended, run go test -update", golden, len(got), len(want))
+	}
+	// Same input, fresh values: same bytes.
+	if again := marshal(t, sampleLock(), sampleRecipe(), opts); !bytes.Equal(got, again) {
+		t.Error("two marshals of the same input differ")
+	}
+}
+
+// ops decodes a definition into its ops, for structural checks.
+func ops(t *testing.T, data []byte) []*pb.Op {
+	t.Helper()
+	def, err := llb.ReadFrom(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*pb.Op
+	for _, d := range def.Def {
+		var op pb.Op
+		if err := op.UnmarshalVT(d); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &op)
+	}
+	return out
+}
+
+func TestGraphShape(t *testing.T) {
+	data := marshal(t, sampleLock(), sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+	var sources, execs, merges []string
+	for _, op := range ops(t, data) {
+		switch {
+		case op.GetSource() != nil:
+			s := op.GetSource()
+			id := s.Identifier
+			if c := s.Attrs[pb.AttrHTTPChecksum]; c != "" {
+				id += " checksum=" + c
+			}
+			if p := s.Attrs[pb.AttrIncludePatterns]; p != "" {
+				id += " include=" + p
+			}
+			if u := s.Attrs[pb.AttrLocalUniqueID]; u != "" {
+				id += " uid=" + u
+			}
+			sources = append(sources, id)
+		case op.GetExec() != nil:
+			e := op.GetExec()
+			execs = append(execs, strings.Join(e.Meta.Args, " ")+" net="+e.Network.String())
+		case op.GetMerge() != nil:
+			merges = append(merges, "merge")
+		}
+	}
+	wantSources := []string{
+		"docker-image://docker.io/library/busybox@sha256:" + sha,
+		"local://channel-local include=[\"noarch/mytool-0.1-0.tar.bz2\"] uid=reprobuild",
+		"https://conda.anaconda.org/conda-forge/linux-64/python-3.11.9-0.conda checksum=sha256:" + sha,
+		"https://conda.anaconda.org/conda-forge/linux-64/zlib-1.3-0.conda checksum=sha256:" + sha,
+		"https://example.org/w.bin checksum=sha256:" + sha,
+		"local://reprobuild-bin include=[\"reprobuild\"] uid=reprobuild",
+	}
+	sortStrings(sources)
+	sortStrings(wantSources)
+	if d := cmp.Diff(wantSources, sources); d != "" {
+		t.Errorf("sources (-want +got):\n%s", d)
+	}
+	link := "/.reprobuild/reprobuild link --prefix /opt/env --python-version 3.11 --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
+	if d := cmp.Diff([]string{link, link, link}, execs); d != "" {
+		t.Errorf("link steps (-want +got):\n%s", d)
+	}
+	if len(merges) != 1 {
+		t.Errorf("got %d merges, want 1 (base + 3 groups + data)", len(merges))
+	}
+}
+
+func TestSourceLocations(t *testing.T) {
+	data := marshal(t, sampleLock(), sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+	def, err := llb.ReadFrom(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := def.Source
+	if src == nil || len(src.Infos) != 1 {
+		t.Fatalf("want one source info (the recipe), got %+v", src)
+	}
+	if src.Infos[0].Filename != "reprobuild.hcl" || string(src.Infos[0].Data) != sampleRecipeSrc {
+		t.Errorf("source info = %q", src.Infos[0].Filename)
+	}
+	// python and zlib steps point at their spec lines; the base at the image block.
+	var lines []int32
+	for _, locs := range src.Locations {
+		for _, l := range locs.Locations {
+			for _, r := range l.Ranges {
+				lines = append(lines, r.Start.Line)
+			}
+		}
+	}
+	sortInts(lines)
+	if d := cmp.Diff([]int32{1, 3, 3}, lines); d != "" {
+		t.Errorf("source lines (-want +got):\n%s", d)
+	}
+}
+
+func TestGroupsMerge(t *testing.T) {
+	all := func(p []conda.PackageRecord) [][]conda.PackageRecord { return [][]conda.PackageRecord{p} }
+	data := marshal(t, sampleLock(), nil, Options{Group: all})
+	n := 0
+	for _, op := range ops(t, data) {
+		if op.GetExec() != nil {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("one group gave %d link steps, want 1", n)
+	}
+}
+
+func TestLinkerImage(t *testing.T) {
+	data := marshal(t, sampleLock(), nil, Options{Linker: Linker{Image: "registry.example/reprobuild@sha256:" + sha}})
+	for _, op := range ops(t, data) {
+		if s := op.GetSource(); s != nil && strings.HasPrefix(s.Identifier, "local://reprobuild-bin") {
+			t.Error("image linker still asks for the local binary context")
+		}
+		if e := op.GetExec(); e != nil && e.Meta.Args[0] != "/.reprobuild/reprobuild" {
+			t.Errorf("linker path %q", e.Meta.Args[0])
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(*lock.Lock)
+		opts  Options
+		check func(error) bool
+	}{
+		{"no checksum", func(l *lock.Lock) { l.Targets[0].Packages[0].SHA256 = "" },
+			Options{}, func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
+		{"bad checksum", func(l *lock.Lock) { l.Targets[0].Packages[0].SHA256 = "xyz" },
+			Options{}, func(err error) bool { return strings.Contains(err.Error(), "64 hex") }},
+		{"data without checksum", func(l *lock.Lock) { l.Data[0].SHA256 = "" },
+			Options{}, func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
+		{"ftp package", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "ftp://x/y.conda" },
+			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+		{"file outside channels", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "file:///elsewhere/y.conda" },
+			Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
+		{"unpinned base", func(l *lock.Lock) { l.Base.Digest = "" },
+			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+		{"oci base without digest", func(l *lock.Lock) { l.Base.Ref, l.Base.Digest = "oci:/x", "" },
+			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+		{"unknown platform", func(l *lock.Lock) {},
+			Options{Platform: "osx-arm64"}, func(err error) bool { return strings.Contains(err.Error(), "no target for platform osx-arm64") }},
+		{"two targets need a choice", func(l *lock.Lock) { l.Targets = append(l.Targets, lock.Target{Platform: "linux-aarch64"}) },
+			Options{}, func(err error) bool { return strings.Contains(err.Error(), "--platform") }},
+		{"windows target", func(l *lock.Lock) { l.Targets[0].Platform = "win-64" },
+			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := sampleLock()
+			tc.edit(l)
+			_, err := Compile(l, nil, tc.opts)
+			if err == nil || !tc.check(err) {
+				t.Fatalf("Compile error = %v", err)
+			}
+		})
+	}
+}
+
+func TestSpecName(t *testing.T) {
+	for in, want := range map[string]string{
+		"numpy >=1.26":       "numpy",
+		"conda-forge::scipy": "scipy",
+		"pandas 2.*":         "pandas",
+		"python=3.11":        "python",
+		"NumPy[build=py*]":   "numpy",
+		"  zlib  ":           "zlib",
+	} {
+		if got := specName(in); got != want {
+			t.Errorf("specName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPlatforms(t *testing.T) {
+	for _, sd := range []string{"linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-armv7l"} {
+		p, err := OCIPlatform(sd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := CondaSubdir(p)
+		if err != nil || back != sd {
+			t.Errorf("round trip %s -> %v -> %s, %v", sd, p, back, err)
+		}
+	}
+	if _, err := OCIPlatform("noarch"); err == nil {
+		t.Error("noarch has no container platform")
+	}
+}
+
+func TestConfig(t *testing.T) {
+	b, err := Compile(sampleLock(), nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Config(sampleRecipe(), b, "")
+	want := []string{"PATH=/opt/env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1", "B=2"}
+	if d := cmp.Diff(want, c.Config.Env); d != "" {
+		t.Errorf("env (-want +got):\n%s", d)
+	}
+	if c.Architecture != "amd64" || c.OS != "linux" || c.Config.Entrypoint[0] != "python" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func sortInts(s []int32) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func TestLinkPlatform(t *testing.T) {
+	l := sampleLock()
+	l.Targets[0].Platform = "linux-aarch64"
+	host := ocispecsPlatform("amd64")
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		want string
+	}{
+		{"target platform by default", Options{}, "arm64"},
+		{"linker's platform when given", Options{LinkPlatform: &host}, "amd64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, op := range ops(t, marshal(t, l, nil, tc.opt)) {
+				if op.GetExec() != nil && op.Platform.Architecture != tc.want {
+					t.Errorf("link step runs on %s, want %s", op.Platform.Architecture, tc.want)
+				}
+				if s := op.GetSource(); s != nil && strings.HasPrefix(s.Identifier, "docker-image://") && op.Platform.Architecture != "arm64" {
+					t.Errorf("base pulled for %s, want arm64", op.Platform.Architecture)
+				}
+			}
+		})
+	}
+}
+
+func TestOCILayoutBase(t *testing.T) {
+	l := sampleLock()
+	l.Base = lock.Base{Ref: "oci:../bases/busybox", Digest: "sha256:" + sha}
+	r := sampleRecipe()
+	r.Dir = "/src/examples/quickstart"
+	b, err := Compile(l, r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]OCIStore{{ID: BaseStoreID, Dir: "/src/examples/bases/busybox"}}, b.OCIStores); d != "" {
+		t.Errorf("stores (-want +got):\n%s", d)
+	}
+	def, err := b.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteDefinition(def, &buf); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, op := range ops(t, buf.Bytes()) {
+		if s := op.GetSource(); s != nil && s.Identifier == "oci-layout://reprobuild.local/base@sha256:"+sha {
+			found = s.Attrs[pb.AttrOCILayoutStoreID] == BaseStoreID
+		}
+	}
+	if !found {
+		t.Error("no oci-layout source for the base with the store id")
+	}
+}

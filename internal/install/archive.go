@@ -1,0 +1,245 @@
+package install
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// member is one archive member after its name has been checked.
+type member struct {
+	name     string // clean, relative, without "./"
+	raw      string // name as stored, for messages
+	typ      byte   // tar.TypeReg, TypeDir, TypeSymlink or TypeLink
+	exec     bool
+	data     []byte
+	linkname string
+}
+
+// contents is what an archive holds: info/ files by name and payload members in order.
+type contents struct {
+	info    map[string][]byte // "info/index.json" -> data
+	payload []member
+}
+
+// headerCost is what every member costs against the size budget, so an archive of
+// millions of empty members is refused like one large member.
+const headerCost = 512
+
+// reader reads one archive within a size budget.
+type reader struct {
+	ctx    context.Context
+	pkg    string
+	budget int64
+	limit  int64
+	out    *contents
+}
+
+// readArchive reads a .conda or .tar.bz2 package, detected by content, streaming every
+// tar member and refusing unsafe names and types.
+func readArchive(ctx context.Context, file, pkg string, limit int64) (*contents, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", pkg, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", pkg, err)
+	}
+	r := &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}}
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return nil, &MalformedPackageError{Package: pkg, Reason: "too short to be a package"}
+	}
+	switch {
+	case bytes.Equal(magic[:], []byte("PK\x03\x04")):
+		err = r.readConda(f, st.Size())
+	case bytes.HasPrefix(magic[:], []byte("BZh")):
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg, err)
+		}
+		err = r.readTar(bzip2.NewReader(bufio.NewReaderSize(f, 1<<16)), false)
+	default:
+		return nil, &MalformedPackageError{Package: pkg, Reason: "neither a .conda (zip) nor a .tar.bz2 archive"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.out, nil
+}
+
+func (r *reader) readConda(f io.ReaderAt, size int64) error {
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		return &MalformedPackageError{Package: r.pkg, Reason: "reading zip: " + err.Error()}
+	}
+	var infoTar, pkgTar *zip.File
+	for _, zf := range zr.File {
+		switch {
+		case strings.Contains(zf.Name, "/"):
+			return &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("zip member %q is not at the top level (zipped with a directory prefix)", zf.Name)}
+		case strings.HasPrefix(zf.Name, "info-") && strings.HasSuffix(zf.Name, ".tar.zst"):
+			if infoTar != nil {
+				return &MalformedPackageError{Package: r.pkg, Reason: "two info-*.tar.zst members"}
+			}
+			infoTar = zf
+		case strings.HasPrefix(zf.Name, "pkg-") && strings.HasSuffix(zf.Name, ".tar.zst"):
+			if pkgTar != nil {
+				return &MalformedPackageError{Package: r.pkg, Reason: "two pkg-*.tar.zst members"}
+			}
+			pkgTar = zf
+		}
+	}
+	if infoTar == nil {
+		return &MalformedPackageError{Package: r.pkg, Reason: "no info-*.tar.zst member"}
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(r.limit)+1<<20))
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	for _, zf := range []*zip.File{infoTar, pkgTar} {
+		if zf == nil {
+			continue // info-only packages are valid
+		}
+		if int64(zf.CompressedSize64) > r.limit {
+			return &SizeLimitError{Package: r.pkg, Limit: r.limit}
+		}
+		rc, err := zf.Open()
+		if err != nil {
+			return &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("zip member %s: %v", zf.Name, err)}
+		}
+		if err := dec.Reset(bufio.NewReaderSize(rc, 1<<16)); err != nil {
+			rc.Close()
+			return &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("zip member %s: %v", zf.Name, err)}
+		}
+		err = r.readTar(dec, zf == infoTar)
+		if cerr := rc.Close(); err == nil && cerr != nil {
+			err = &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("zip member %s: %v", zf.Name, cerr)}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cleanName checks a stored member name and returns it relative and clean; "" means the
+// archive root itself.
+func (r *reader) cleanName(raw string) (string, error) {
+	name := raw
+	for strings.HasPrefix(name, "./") {
+		name = name[2:]
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", &PathEscapeError{Package: r.pkg, Entry: raw, Reason: "absolute path"}
+	}
+	for _, el := range strings.Split(name, "/") {
+		if el == ".." {
+			return "", &PathEscapeError{Package: r.pkg, Entry: raw, Reason: `".." element`}
+		}
+	}
+	name = path.Clean(name)
+	if name == "." {
+		return "", nil
+	}
+	return name, nil
+}
+
+func (r *reader) readTar(src io.Reader, infoOnly bool) error {
+	tr := tar.NewReader(src)
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+				return &SizeLimitError{Package: r.pkg, Limit: r.limit}
+			}
+			return &MalformedPackageError{Package: r.pkg, Reason: "reading tar: " + err.Error()}
+		}
+		if h.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		name, err := r.cleanName(h.Name)
+		if err != nil {
+			return err
+		}
+		m := member{name: name, raw: h.Name, exec: h.Mode&0o111 != 0}
+		switch h.Typeflag {
+		case tar.TypeReg, tar.TypeGNUSparse: // the reader already turns old TypeRegA into these
+			m.typ = tar.TypeReg
+		case tar.TypeDir:
+			m.typ = tar.TypeDir
+		case tar.TypeSymlink:
+			m.typ, m.linkname = tar.TypeSymlink, h.Linkname
+			if h.Linkname == "" {
+				return &UnsafeEntryError{Package: r.pkg, Entry: h.Name, Reason: "symlink with an empty target"}
+			}
+		case tar.TypeLink:
+			ln, err := r.cleanName(h.Linkname)
+			if err != nil {
+				return err
+			}
+			if ln == "" {
+				return &UnsafeEntryError{Package: r.pkg, Entry: h.Name, Reason: "hardlink to the archive root"}
+			}
+			m.typ, m.linkname = tar.TypeLink, ln
+		case tar.TypeChar, tar.TypeBlock:
+			return &UnsafeEntryError{Package: r.pkg, Entry: h.Name, Reason: "device node"}
+		case tar.TypeFifo:
+			return &UnsafeEntryError{Package: r.pkg, Entry: h.Name, Reason: "fifo"}
+		default:
+			return &UnsafeEntryError{Package: r.pkg, Entry: h.Name, Reason: fmt.Sprintf("unsupported tar entry type %q", h.Typeflag)}
+		}
+		if name == "" {
+			if m.typ == tar.TypeDir {
+				continue
+			}
+			return &UnsafeEntryError{Package: r.pkg, Entry: h.Name, Reason: "names the archive root"}
+		}
+		r.budget -= headerCost
+		if m.typ == tar.TypeReg {
+			if h.Size < 0 || h.Size > r.budget {
+				return &SizeLimitError{Package: r.pkg, Limit: r.limit}
+			}
+			r.budget -= h.Size
+			m.data = make([]byte, h.Size)
+			if _, err := io.ReadFull(tr, m.data); err != nil {
+				if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+					return &SizeLimitError{Package: r.pkg, Limit: r.limit}
+				}
+				return &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("member %s: %v", h.Name, err)}
+			}
+		}
+		if r.budget < 0 {
+			return &SizeLimitError{Package: r.pkg, Limit: r.limit}
+		}
+		if name == "info" || strings.HasPrefix(name, "info/") {
+			if m.typ == tar.TypeReg {
+				r.out.info[name] = m.data
+			}
+			continue
+		}
+		if infoOnly {
+			return &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("info archive holds %q outside info/", h.Name)}
+		}
+		r.out.payload = append(r.out.payload, m)
+	}
+}
