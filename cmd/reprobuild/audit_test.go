@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -34,17 +33,6 @@ func copyRecipe(t *testing.T, name string) string {
 	return filepath.Join(dir, "reprobuild.hcl")
 }
 
-func run(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var out bytes.Buffer
-	root := newRootCommand()
-	root.SetArgs(args)
-	root.SetOut(&out)
-	root.SetErr(&out)
-	err := root.Execute()
-	return out.String(), err
-}
-
 func TestAuditCommand(t *testing.T) {
 	for _, tc := range []struct {
 		name, recipe string
@@ -61,7 +49,7 @@ func TestAuditCommand(t *testing.T) {
 			if tc.json {
 				args = append(args, "--json")
 			}
-			out, err := run(t, args...)
+			out, _, err := run(t, args...)
 			code := 0
 			if err != nil {
 				code = exitCode(err)
@@ -88,7 +76,7 @@ func TestAuditCommand(t *testing.T) {
 }
 
 func TestAuditCommandErrors(t *testing.T) {
-	_, err := run(t, "audit", "-f", filepath.Join(t.TempDir(), "missing.hcl"))
+	_, _, err := run(t, "audit", "-f", filepath.Join(t.TempDir(), "missing.hcl"))
 	if err == nil || !strings.Contains(err.Error(), "missing.hcl") {
 		t.Errorf("missing recipe: %v", err)
 	}

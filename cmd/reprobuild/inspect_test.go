@@ -92,7 +92,7 @@ func TestInspectCommand(t *testing.T) {
 
 	for _, src := range []string{"oci:" + dir, ref} {
 		t.Run(src, func(t *testing.T) {
-			out, err := run(t, "inspect", src)
+			out, _, err := run(t, "inspect", src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -101,7 +101,7 @@ func TestInspectCommand(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
-			js, err := run(t, "inspect", "--json", src)
+			js, _, err := run(t, "inspect", "--json", src)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +114,7 @@ func TestInspectCommand(t *testing.T) {
 			}
 		})
 	}
-	if _, err := run(t, "inspect"); err == nil {
+	if _, _, err := run(t, "inspect"); err == nil {
 		t.Error("inspect without an argument succeeded")
 	}
 }
