@@ -11,7 +11,7 @@ import (
 // pkg:conda/NAME@VERSION?build=B&channel=C&subdir=S&type=conda|tar.bz2, qualifiers in
 // key order. Channels on anaconda.org are named as users know them (conda-forge, main);
 // any other channel is given by its URL so the purl still says where the package came
-// from. name is unused today; it is kept for channels whose URL is unknown.
+// from. name (the recipe's channel name) is used only when the record has no channel URL.
 func PURL(p conda.PackageRecord, name string) string {
 	var b strings.Builder
 	b.WriteString("pkg:conda/")
