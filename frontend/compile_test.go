@@ -3,6 +3,7 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -390,4 +391,98 @@ func TestOCILayoutBase(t *testing.T) {
 	if !found {
 		t.Error("no oci-layout source for the base with the store id")
 	}
+}
+
+func TestConfigHistory(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base lock.Base
+		want []string
+	}{
+		{"scratch base: full history", lock.Base{Ref: "scratch"}, []string{
+			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
+		{"image base: left to BuildKit", sampleLock().Base, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := sampleLock()
+			l.Base = tc.base
+			// Lock order is install order: keep it, do not sort.
+			l.Targets[0].Packages = []conda.PackageRecord{l.Targets[0].Packages[2], l.Targets[0].Packages[1], l.Targets[0].Packages[0]}
+			b, err := Compile(l, nil, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range Config(nil, b, "").History {
+				got = append(got, h.CreatedBy)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("history (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// BenchmarkCompile compiles and marshals a 300-package lock, the size of a typical
+// scientific Python environment.
+func BenchmarkCompile(b *testing.B) {
+	l := sampleLock()
+	var pkgs []conda.PackageRecord
+	for i := 0; i < 300; i++ {
+		name := "pkg" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.TrimLeft(string(rune('0'+i/26)), "")
+		pkgs = append(pkgs, pkg(name, "1.0", "https://conda.anaconda.org/conda-forge/linux-64/"+name+"-1.0-0.conda"))
+	}
+	l.Targets[0].Packages = pkgs
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		bd, err := Compile(l, sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		def, err := bd.Marshal(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := WriteDefinition(def, &buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzCompile feeds arbitrary lock JSON to the compiler: it must never panic, and a
+// lock it accepts must marshal to the same bytes twice.
+func FuzzCompile(f *testing.F) {
+	seed, err := json.Marshal(sampleLock())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"targets":[{"platform":"linux-64","packages":[{"name":"a","fn":"a.conda","url":"file:///c/linux-64/a.conda","sha256":"` + sha + `"}]}],"channels":[{"name":"c","url":"file:///c"}]}`))
+	f.Add([]byte(`{"base":{"ref":"oci:../x@sha256:` + sha + `"},"targets":[{"platform":"linux-aarch64"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var l lock.Lock
+		if json.Unmarshal(data, &l) != nil {
+			return
+		}
+		b, err := Compile(&l, nil, Options{})
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		var out [2]bytes.Buffer
+		for i := range out {
+			def, err := b.Marshal(ctx)
+			if err != nil {
+				return // llb validation of odd but accepted input, e.g. empty paths
+			}
+			if err := WriteDefinition(def, &out[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
+			t.Error("same build marshalled to different bytes")
+		}
+	})
 }
