@@ -28,6 +28,10 @@ type Recipe struct {
 	Data            []Data
 	Runtime         Runtime
 	Licenses        LicensePolicy
+
+	// Warnings are the non-fatal diagnostics of the decode (e.g. an unpinned base
+	// image), kept so a caller that only checks for errors can still show them.
+	Warnings hcl.Diagnostics
 }
 
 // Reproducibility is the declared objective.

@@ -1,15 +1,18 @@
 package recipes
 
 import (
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
 )
 
-// knownPlatforms are the conda subdirs a target may name.
+// knownPlatforms are the conda subdirs reprobuild builds for (conda.ParsePlatform is
+// the authority; this list only feeds "did you mean").
 var knownPlatforms = []string{
-	"emscripten-wasm32", "freebsd-64", "linux-32", "linux-64", "linux-aarch64", "linux-armv6l",
-	"linux-armv7l", "linux-ppc64", "linux-ppc64le", "linux-riscv64", "linux-s390x",
-	"noarch", "osx-64", "osx-arm64", "wasi-wasm32", "win-32", "win-64", "win-arm64", "zos-z",
+	"linux-64", "linux-aarch64", "linux-armv7l", "linux-ppc64le", "linux-s390x",
+	"osx-64", "osx-arm64", "win-64", "win-arm64",
 }
 
 // platformAliases maps names from other ecosystems (Docker, uname) to conda subdirs.
@@ -24,12 +27,10 @@ func checkPlatform(t string) (string, bool) {
 	if t == "noarch" {
 		return "\"noarch\" is not a platform an image can run on. Name a real platform such as \"linux-64\".", false
 	}
-	for _, p := range knownPlatforms {
-		if p == t {
-			return "", true
-		}
+	if _, err := conda.ParsePlatform(t); err == nil {
+		return "", true
 	}
-	msg := fmt.Sprintf("%q is not a conda platform. Use a conda subdir name such as \"linux-64\" or \"linux-aarch64\".", t)
+	msg := fmt.Sprintf("%q is not a platform reprobuild builds for. Use a conda subdir name such as \"linux-64\" or \"linux-aarch64\".", t)
 	if s, ok := platformAliases[t]; ok {
 		msg += fmt.Sprintf(" Did you mean %q?", s)
 	} else if s := suggest(t, knownPlatforms); s != "" {
@@ -51,9 +52,49 @@ func specName(s string) string {
 	return s
 }
 
-// checkSpec validates a conda match spec as written in a recipe. On failure it returns a
-// message that says how to fix the spec and the byte offset of the offending part.
+// checkSpec validates a conda match spec as written in a recipe with conda's own parser.
+// On failure it returns a message that says how to fix the spec and the byte offset of
+// the offending part (found by localSpecCheck, which knows where the name, version and
+// build are).
 func checkSpec(s string) (string, int, bool) {
+	_, err := conda.ParseMatchSpec(s)
+	if err == nil {
+		return "", 0, true
+	}
+	reason := err.Error()
+	var mse *conda.MatchSpecError
+	if errors.As(err, &mse) {
+		reason = mse.Reason
+		if mse.Err != nil {
+			reason = mse.Err.Error()
+		}
+	}
+	hint, off, ok := localSpecCheck(s)
+	if ok {
+		// conda rejects something the local scan allows: point at the version part.
+		name := specName(s)
+		off = strings.Index(s, name) + len(name)
+		for off < len(s) && s[off] == ' ' {
+			off++
+		}
+		if off >= len(s) {
+			off = 0
+		}
+		hint = "Write a package name with an optional version and build, e.g. \"numpy >=1.26,<2\"."
+	}
+	return fmt.Sprintf("conda rejects it (%s). %s", strings.TrimSuffix(reason, "."), upperFirst(hint)), off, false
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// localSpecCheck is a structural scan of a spec (name, version, build) that finds where a
+// problem is; conda.ParseMatchSpec decides whether there is one.
+func localSpecCheck(s string) (string, int, bool) {
 	if strings.TrimSpace(s) == "" {
 		return "the spec is empty. Write a package name with an optional version, e.g. \"numpy >=1.26\".", 0, false
 	}
@@ -107,6 +148,9 @@ func checkSpec(s string) (string, int, bool) {
 func checkVersionSpec(v string) (string, int, bool) {
 	for _, part := range splitKeep(v, ",|") {
 		p := part.text
+		if p == "" {
+			return "there is an empty constraint between ',' or '|' separators; remove the extra separator.", part.at, false
+		}
 		op := 0
 		for op < len(p) && strings.ContainsRune("<>=!~", rune(p[op])) {
 			op++

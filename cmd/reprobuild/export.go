@@ -1,14 +1,72 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprobuild/reprobuild/builder"
+)
 
 func newExportCommand() *cobra.Command {
+	var (
+		format, platform, file, output string
+		vars                           []string
+	)
 	cmd := &cobra.Command{
-		Use:   "export --format explicit|conda-lock|environment",
+		Use:   "export --format explicit|conda-lock|environment [--platform P] [-f recipe.hcl] [-o FILE]",
 		Short: "Export the lock in another format",
+		Long: "Export writes the recipe's reprobuild.lock as an @EXPLICIT file (conda create --file),\n" +
+			"a conda-lock.yml (conda-lock install, micromamba) or an environment.yml with exact pins.\n" +
+			"explicit and environment describe one platform: --platform, default the recipe's first target.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errNotImplemented("reprobuild export")
+			vm, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
+			r, err := builder.LoadRecipe(file, vm)
+			if err != nil {
+				return err
+			}
+			l, err := builder.LoadLock(r)
+			if err != nil {
+				return err
+			}
+			out, err := builder.Export(r, l, builder.ExportOptions{Format: format, Platform: platform})
+			if err != nil {
+				return err
+			}
+			if output == "" || output == "-" {
+				_, err = cmd.OutOrStdout().Write(out)
+				return err
+			}
+			if err := os.WriteFile(output, out, 0o644); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "", "explicit, conda-lock or environment (required)")
+	cmd.Flags().StringVar(&platform, "platform", "", "target platform for explicit and environment (default: the recipe's first target)")
+	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
+	_ = cmd.MarkFlagRequired("format")
 	return cmd
+}
+
+// parseVars reads repeated --var NAME=VALUE flags.
+func parseVars(vars []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, v := range vars {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var %q: write it as NAME=VALUE", v)
+		}
+		m[k] = val
+	}
+	return m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -168,8 +169,8 @@ func (r *reader) readTar(src io.Reader, infoOnly bool) error {
 			return nil
 		}
 		if err != nil {
-			if _, ok := err.(*SizeLimitError); ok {
-				return err
+			if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+				return &SizeLimitError{Package: r.pkg, Limit: r.limit}
 			}
 			return &MalformedPackageError{Package: r.pkg, Reason: "reading tar: " + err.Error()}
 		}
@@ -182,7 +183,7 @@ func (r *reader) readTar(src io.Reader, infoOnly bool) error {
 		}
 		m := member{name: name, raw: h.Name, exec: h.Mode&0o111 != 0}
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse: // the reader already turns old TypeRegA into these
 			m.typ = tar.TypeReg
 		case tar.TypeDir:
 			m.typ = tar.TypeDir
@@ -221,6 +222,9 @@ func (r *reader) readTar(src io.Reader, infoOnly bool) error {
 			r.budget -= h.Size
 			m.data = make([]byte, h.Size)
 			if _, err := io.ReadFull(tr, m.data); err != nil {
+				if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+					return &SizeLimitError{Package: r.pkg, Limit: r.limit}
+				}
 				return &MalformedPackageError{Package: r.pkg, Reason: fmt.Sprintf("member %s: %v", h.Name, err)}
 			}
 		}

@@ -2,5 +2,11 @@
 // environment prefix the way conda does (prefix replacement, noarch python, entry points,
 // conda-meta records), refusing archives that would write outside the prefix.
 //
-// It may import internal/conda.
+// Linking is pure: Link and LinkAll turn archives into in-memory PackageTrees (entries
+// relative to the image root, no owners or times), so every engine builds layers from
+// the same values. Only WriteTree touches the disk, through an os.Root. Pre/post-link
+// scripts are never run; their presence is reported for audit.
+//
+// It may import internal/conda, github.com/klauspost/compress/zstd and the standard
+// library.
 package install

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -42,6 +43,9 @@ const (
 func (o Options) withDefaults() (Options, error) {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
+	}
+	if o.PythonVersion != "" {
+		o.PythonVersion = majorMinor(o.PythonVersion) // "3.11.5" places files like "3.11"
 	}
 	if o.MaxUnpackedSize <= 0 {
 		o.MaxUnpackedSize = DefaultMaxUnpackedSize
@@ -96,7 +100,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	if err != nil {
 		return nil, err
 	}
-	places, err := placeholders(pkg, c.info)
+	places, digests, err := placeholders(pkg, c.info)
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +128,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	// through a file or symlink; implied directories are recorded as tar.TypeDir.
 	kinds := map[string]byte{}
 	files := map[string]member{}
+	hasChild := map[string]bool{}
 	for _, m := range c.payload {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -133,6 +138,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 				return nil, &UnsafeEntryError{Package: pkg, Entry: m.raw, Reason: fmt.Sprintf("its parent %s is not a directory", d)}
 			}
 			kinds[d] = tar.TypeDir
+			hasChild[d] = true
 		}
 		if k, ok := kinds[m.name]; ok {
 			if k == tar.TypeDir && m.typ == tar.TypeDir {
@@ -175,15 +181,23 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 			m.data, m.exec = t.data, t.exec
 		}
 		data := m.data
-		sum := sha256.Sum256(data)
-		mp.SHA256 = hex.EncodeToString(sum[:])
+		// conda-meta copies the digest from paths.json, as conda does; hashing every
+		// file again would double the cost of linking.
+		if d, ok := digests[m.name]; ok {
+			mp.SHA256 = d
+		}
 		size := int64(len(data))
 		mp.Size = &size
-		if ph, ok := places[m.name]; ok {
+		ph, ok := places[m.name]
+		if !ok && m.typ == tar.TypeLink {
+			// The copy of a hardlinked file needs the same replacement as its target.
+			ph, ok = places[m.linkname]
+		}
+		if ok {
 			mp.Placeholder, mp.FileMode = ph.text, ph.mode
 			data, err = ReplacePrefix(data, ph.text, o.Prefix, ph.mode, rec.Subdir)
 			if err != nil {
-				if err == errPadding {
+				if errors.Is(err, ErrPadding) {
 					return nil, &PaddingError{Package: pkg, Path: m.name, Placeholder: ph.text, Prefix: o.Prefix}
 				}
 				return nil, fmt.Errorf("package %s: %s: %w", pkg, m.name, err)
@@ -197,7 +211,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	}
 	// Empty directories stored in the archive are kept.
 	for name, k := range kinds {
-		if k == tar.TypeDir && files[name].typ == tar.TypeDir {
+		if k == tar.TypeDir && files[name].typ == tar.TypeDir && !hasChild[name] {
 			metaPaths = append(metaPaths, metaPath{Path: target(name), PathType: "directory"})
 		}
 	}
@@ -351,16 +365,20 @@ func readMetadata(pkg string, rec conda.PackageRecord, info map[string][]byte) (
 
 // placeholders reads prefix placeholders from info/paths.json, or from info/has_prefix in
 // packages older than paths.json.
-func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, error) {
+func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, map[string]string, error) {
 	out := map[string]placeholder{}
+	digests := map[string]string{}
 	if pj, ok := info["info/paths.json"]; ok {
 		var paths struct {
 			Paths []pathInfo `json:"paths"`
 		}
 		if err := json.Unmarshal(pj, &paths); err != nil {
-			return nil, &MalformedPackageError{Package: pkg, Reason: "info/paths.json: " + err.Error()}
+			return nil, nil, &MalformedPackageError{Package: pkg, Reason: "info/paths.json: " + err.Error()}
 		}
 		for _, p := range paths.Paths {
+			if p.SHA256 != "" {
+				digests[path.Clean(p.Path)] = p.SHA256
+			}
 			if p.Placeholder != "" {
 				mode := p.FileMode
 				if mode == "" {
@@ -369,16 +387,16 @@ func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, e
 				out[path.Clean(p.Path)] = placeholder{p.Placeholder, mode}
 			}
 		}
-		return out, nil
+		return out, digests, nil
 	}
 	hp, ok := info["info/has_prefix"]
 	if !ok {
-		return out, nil
+		return out, digests, nil
 	}
 	for _, line := range strings.Split(string(hp), "\n") {
 		fields, err := splitQuoted(strings.TrimSpace(line))
 		if err != nil {
-			return nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/has_prefix line %q: %v", line, err)}
+			return nil, nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/has_prefix line %q: %v", line, err)}
 		}
 		switch len(fields) {
 		case 0:
@@ -387,10 +405,10 @@ func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, e
 		case 3:
 			out[path.Clean(fields[2])] = placeholder{fields[0], fields[1]}
 		default:
-			return nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/has_prefix line %q: want 1 or 3 fields", line)}
+			return nil, nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/has_prefix line %q: want 1 or 3 fields", line)}
 		}
 	}
-	return out, nil
+	return out, digests, nil
 }
 
 // splitQuoted splits on spaces, keeping double-quoted fields whole.

@@ -14,15 +14,18 @@ const DefaultPlaceholder = "/opt/anaconda1anaconda2anaconda3"
 // maxShebang is the longest "#!" line the Linux kernel reads in full.
 const maxShebang = 127
 
-// errPadding is returned by ReplacePrefix when a binary placeholder is too short.
-var errPadding = errors.New("new prefix longer than placeholder in binary file")
+// ErrPadding is returned by ReplacePrefix when a binary placeholder is shorter than the
+// new prefix.
+var ErrPadding = errors.New("new prefix longer than placeholder in binary file")
 
 // ReplacePrefix returns data with placeholder replaced by prefix the way conda does for a
 // package built for subdir, in "text" or "binary" mode. In text mode on non-Windows
 // subdirs a shebang that becomes too long or has a space in its interpreter path is
 // rewritten to "#!/usr/bin/env NAME". In binary mode each NUL-terminated string that
 // holds the placeholder keeps its length by NUL padding; a longer prefix is an error
-// (errors.Is(err, ErrPadding)). Binary files of Windows subdirs are left unchanged.
+// (ErrPadding). Like conda, the shebang step runs even when the placeholder does not
+// occur. Binary files of Windows subdirs are left unchanged (pyzzer launchers are not
+// handled).
 func ReplacePrefix(data []byte, placeholder, prefix, mode, subdir string) ([]byte, error) {
 	win := strings.HasPrefix(subdir, "win")
 	ph := []byte(placeholder)
@@ -41,9 +44,6 @@ func ReplacePrefix(data []byte, placeholder, prefix, mode, subdir string) ([]byt
 	}
 	if win {
 		prefix = strings.ReplaceAll(prefix, `\`, "/")
-	}
-	if !bytes.Contains(data, ph) {
-		return data, nil
 	}
 	out := data
 	if !win && strings.Contains(prefix, " ") {
@@ -67,10 +67,6 @@ func ReplacePrefix(data []byte, placeholder, prefix, mode, subdir string) ([]byt
 	}
 	return out, nil
 }
-
-// ErrPadding matches the error ReplacePrefix returns when a binary placeholder is shorter
-// than the new prefix.
-var ErrPadding = errPadding
 
 // lineEnd returns the length of the first line of b including its terminator, which is
 // "\n", "\r\n" or "\r" (Python's bytes.splitlines).
@@ -137,7 +133,7 @@ func binaryReplace(data, ph, prefix []byte) ([]byte, error) {
 		n := bytes.Count(run, ph)
 		pad := (len(ph) - len(prefix)) * n
 		if pad < 0 {
-			return nil, errPadding
+			return nil, ErrPadding
 		}
 		out = append(out, data[i:start]...)
 		out = append(out, bytes.ReplaceAll(run, ph, prefix)...)

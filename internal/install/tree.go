@@ -216,12 +216,18 @@ func escapes(byPath map[string]*Entry, from, target, root string) string {
 // checked first and all writes go through an os.Root, so nothing lands outside dir.
 func WriteTree(dir string, trees []*PackageTree) error {
 	merged := map[string]Entry{}
-	for _, t := range trees {
+	owners := map[string]string{}
+	for i, t := range trees {
+		name := t.Record.Fn
+		if name == "" {
+			name = fmt.Sprintf("tree %d", i)
+		}
 		for _, e := range t.Entries {
 			if prev, ok := merged[e.Path]; ok && (prev.Type == TypeDir) != (e.Type == TypeDir) {
-				return &ConflictError{Path: e.Path, Packages: [2]string{"", t.Record.Fn}, Reason: "a directory and a file or symlink share this path"}
+				return &ConflictError{Path: e.Path, Packages: [2]string{owners[e.Path], name}, Reason: "a directory and a file or symlink share this path"}
 			}
 			merged[e.Path] = e
+			owners[e.Path] = name
 		}
 	}
 	entries := make([]Entry, 0, len(merged))
@@ -229,7 +235,7 @@ func WriteTree(dir string, trees []*PackageTree) error {
 		entries = append(entries, e)
 	}
 	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
-	if err := checkTree(entries, "", func(string) string { return "(tree)" }); err != nil {
+	if err := checkTree(entries, "", func(p string) string { return owners[p] }); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {

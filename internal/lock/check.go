@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
 )
 
 // Want is what the recipe expects of its lock.
@@ -23,7 +25,14 @@ func (e *StaleError) Error() string {
 	if len(e.Reasons) == 1 {
 		return "lock is stale: " + e.Reasons[0] + "; run `reprobuild lock`"
 	}
-	return fmt.Sprintf("lock is stale (%d problems: %s); run `reprobuild lock`", len(e.Reasons), strings.Join(e.Reasons, "; "))
+	// The message stays one readable line; Reasons keeps the full list.
+	shown := e.Reasons
+	more := ""
+	if len(shown) > 5 {
+		shown = shown[:5]
+		more = fmt.Sprintf("; and %d more", len(e.Reasons)-5)
+	}
+	return fmt.Sprintf("lock is stale (%d problems: %s%s); run `reprobuild lock`", len(e.Reasons), strings.Join(shown, "; "), more)
 }
 
 // Check reports whether l still fits the recipe described by want and is internally
@@ -62,8 +71,9 @@ var (
 )
 
 // Problems lists what makes a lock unusable for a bitwise build on its own terms: packages
-// without URL or sha256, malformed hashes, duplicate names, dependencies on names the
-// target does not lock, pip packages (not installable yet).
+// without URL or sha256, malformed hashes, duplicate names, dependencies the locked set
+// does not satisfy (checked with conda's match spec rules), pip packages (not
+// installable yet).
 func Problems(l *Lock) []string {
 	var out []string
 	for _, t := range l.Targets {
@@ -89,15 +99,33 @@ func Problems(l *Lock) []string {
 				out = append(out, fmt.Sprintf("%s has a malformed md5 %q", id, p.MD5))
 			}
 		}
+		byName := map[string]*conda.PackageRecord{}
+		for i := range t.Packages {
+			byName[t.Packages[i].Name] = &t.Packages[i]
+		}
+		for _, v := range t.Virtual {
+			byName[v.Name] = &conda.PackageRecord{Name: v.Name, Version: v.Version, Build: v.Build, Subdir: t.Platform}
+		}
 		for _, p := range t.Packages {
+			id := fmt.Sprintf("%s: %s-%s-%s", t.Platform, p.Name, p.Version, p.Build)
 			for _, d := range p.Depends {
 				name := depName(d)
 				// Virtual packages are only checked when the target records them.
-				if strings.HasPrefix(name, "__") && len(t.Virtual) == 0 {
+				if name == "" || strings.HasPrefix(name, "__") && len(t.Virtual) == 0 {
 					continue
 				}
-				if name != "" && !names[name] {
-					out = append(out, fmt.Sprintf("%s: %s-%s-%s depends on %q but no %s is locked", t.Platform, p.Name, p.Version, p.Build, d, name))
+				dep, ok := byName[name]
+				if !ok {
+					out = append(out, fmt.Sprintf("%s depends on %q but no %s is locked", id, d, name))
+					continue
+				}
+				m, err := conda.ParseMatchSpec(d)
+				if err != nil {
+					out = append(out, fmt.Sprintf("%s has a dependency conda cannot read: %v", id, err))
+					continue
+				}
+				if !m.Match(dep) {
+					out = append(out, fmt.Sprintf("%s depends on %q but the lock has %s-%s-%s", id, d, dep.Name, dep.Version, dep.Build))
 				}
 			}
 		}

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -54,6 +55,18 @@ func TestCheck(t *testing.T) {
 			`linux-64: libzlib-1.2.13-h166bdaf_4 depends on "libgcc-ng >=12" but no libgcc-ng is locked`,
 			`linux-64: zlib-1.2.13-h166bdaf_4 depends on "libgcc-ng >=12" but no libgcc-ng is locked`,
 		}},
+		{"dependency version not satisfied", func(l *Lock, w *Want) {
+			for i, p := range l.Targets[1].Packages {
+				if p.Name == "libzlib" {
+					l.Targets[1].Packages[i].Version = "1.2.12"
+				}
+			}
+		}, []string{`linux-64: zlib-1.2.13-h166bdaf_4 depends on "libzlib 1.2.13 h166bdaf_4" but the lock has libzlib-1.2.12-h166bdaf_4`}},
+		{"virtual package too old", func(l *Lock, w *Want) {
+			l.Targets[1].Packages = append(l.Targets[1].Packages, records(t, "python-3.9.19-h0755675_0_cpython.conda")...)
+			l.Targets[1].Packages = l.Targets[1].Packages[len(l.Targets[1].Packages)-1:]
+			l.Targets[1].Packages[0].Depends = []string{"__glibc >=2.30"}
+		}, []string{`linux-64: python-3.9.19-h0755675_0_cpython depends on "__glibc >=2.30" but the lock has __glibc-2.28-0`}},
 		{"pip package", func(l *Lock, w *Want) {
 			l.Targets[0].Pip = []PipPackage{{Name: "requests", Version: "2.31.0", URL: "https://files.example/requests.whl"}}
 		}, []string{"linux-aarch64: pip package requests 2.31.0 is locked but reprobuild cannot install pip packages yet"}},
@@ -89,10 +102,33 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestStaleErrorMessage(t *testing.T) {
+	var reasons []string
+	for i := range 8 {
+		reasons = append(reasons, fmt.Sprintf("reason %d", i))
+	}
+	got := (&StaleError{Reasons: reasons}).Error()
+	want := "lock is stale (8 problems: reason 0; reason 1; reason 2; reason 3; reason 4; and 3 more); run `reprobuild lock`"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
 // cut drops the hash details in parentheses, which are checked by the message prefix.
 func cut(s string) string {
 	if i := strings.Index(s, " (lock has"); i >= 0 {
 		return s[:i]
 	}
 	return s
+}
+
+func BenchmarkCheck(b *testing.B) {
+	l, err := ImportCondaLock(read(b, "../../testdata/conda/lockfiles/conda-lock/test-lockfile/conda-lock.yml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Check(l, Want{RecipeHash: "x"})
+	}
 }

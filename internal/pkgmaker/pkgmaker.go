@@ -252,6 +252,11 @@ func members(p Package, rec conda.PackageRecord, id string) (payload, info []mem
 			}
 			m.typ, m.linkname = tar.TypeLink, fl.Hardlink
 			content = t.Data
+			// Both names hold the same bytes, so both need the prefix replaced, as
+			// conda-build records it.
+			if fl.Placeholder == "" {
+				fl.Placeholder, fl.PlaceholderMode = t.Placeholder, t.PlaceholderMode
+			}
 		default:
 			m.typ, m.data = tar.TypeReg, fl.Data
 		}
@@ -263,7 +268,7 @@ func members(p Package, rec conda.PackageRecord, id string) (payload, info []mem
 			if mode != "text" && mode != "binary" {
 				return nil, nil, fail("file %q: placeholder mode %q is not text or binary", fl.Path, mode)
 			}
-			if m.typ != tar.TypeReg || !bytes.Contains(fl.Data, []byte(fl.Placeholder)) {
+			if (m.typ != tar.TypeReg && m.typ != tar.TypeLink) || !bytes.Contains(content, []byte(fl.Placeholder)) {
 				return nil, nil, fail("file %q: placeholder %q does not occur in its data", fl.Path, fl.Placeholder)
 			}
 			pe.Placeholder, pe.FileMode = fl.Placeholder, mode

@@ -192,7 +192,9 @@ func TestBuildContents(t *testing.T) {
 			if d := cmp.Diff(wantIdx, idx); d != "" {
 				t.Errorf("index.json (-want +got):\n%s", d)
 			}
-			wantHasPrefix := "/build/placeholder_placeholder_placeholder binary lib/libdemo.so.1\n" +
+			// The hardlink holds the same bytes as its target, so it is listed too.
+			wantHasPrefix := "/build/placeholder_placeholder_placeholder binary lib/libdemo-hard.so\n" +
+				"/build/placeholder_placeholder_placeholder binary lib/libdemo.so.1\n" +
 				"/build/placeholder_placeholder_placeholder text share/demo/prefix.txt\n"
 			if got := member(t, ms, "info/has_prefix").Data; got != wantHasPrefix {
 				t.Errorf("has_prefix = %q, want %q", got, wantHasPrefix)

@@ -1,5 +1,9 @@
-// Package record builds the runtime record, the SBOMs (SPDX and CycloneDX) and the audit
-// report of a recipe and its lock. It is pure: values in, documents out.
+// Package record describes a built runtime: the runtime record written into every image
+// (Path) and summarised in labels, the SPDX 2.3 and CycloneDX 1.6 SBOMs, the four-step
+// audit report (scope, components, threats, mitigations) and REPRODUCE.md. Everything is
+// generated from the recipe and lock, never by scanning an image.
 //
-// It may import recipes, internal/lock and internal/conda.
+// It is pure: values in, bytes out; no clock, environment, randomness or map order shapes
+// its output (times such as the SBOM creation time are passed in). It may import recipes,
+// internal/lock, internal/conda and the standard library.
 package record

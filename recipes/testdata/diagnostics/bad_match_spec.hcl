@@ -3,7 +3,8 @@ dependencies {
   conda = [
     "numpy >=1.26",
     "scipy >=1.1;2",
-    "Pandas",
-    "matplotlib >=3 py_0 extra",
+    "pandas >=1.5,,<3",
+    "matplotlib >=",
+    "xarray[version='>=2023'",
   ]
 }

@@ -1,0 +1,1279 @@
+package conda
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// MatchSpec is a parsed conda match spec (conda/models/match_spec.py): a query over
+// package records such as "conda-forge::numpy >=1.26,<2 py311*" or
+// "numpy[version='>=1.8',build_number='>=3']".
+//
+// Fields hold the spec's constraints in conda's normalised form; an empty string (or
+// a zero VersionSpec) means the field is unconstrained — Has tells the two apart.
+// Build a MatchSpec with ParseMatchSpec and treat its fields as read-only: matching
+// uses matchers compiled from them at parse time.
+type MatchSpec struct {
+	// Name is the package name in lower case; it may be "*" or a glob ("py*").
+	Name string
+	// Version is the version constraint; String gives conda's normalised form.
+	Version VersionSpec
+	// Build is the build string: exact, a glob with '*', or a "^...$" regex.
+	Build string
+	// BuildNumber is an integer, an operator expression ("<3", ">=7") or "*".
+	BuildNumber string
+	// Channel is the channel as conda prints it: a canonical name ("conda-forge",
+	// "defaults"), a base URL for channels outside the channel alias, or a pattern.
+	Channel string
+	// Subdir is the platform subdirectory ("linux-64", "noarch").
+	Subdir        string
+	MD5, SHA256   string
+	License       string // lower case; glob allowed
+	LicenseFamily string // lower case; glob allowed
+	Fn, URL       string
+	TrackFeatures []string // sorted
+	Features      []string // sorted
+	// Optional and Target come from conda's legacy "(optional, target=...)" syntax and
+	// keyword brackets; they do not affect matching.
+	Optional bool
+	Target   string
+
+	has      fieldMask
+	name     strMatcher
+	build    strMatcher
+	bn       buildNumberMatcher
+	chn      channelMatcher
+	license  strMatcher
+	licFam   strMatcher
+	extras   []string
+	flags    []string
+	when     string
+	opts     *parseOptions
+	original string
+}
+
+type fieldMask uint32
+
+const (
+	fChannel fieldMask = 1 << iota
+	fSubdir
+	fName
+	fVersion
+	fBuild
+	fBuildNumber
+	fTrackFeatures
+	fFeatures
+	fURL
+	fMD5
+	fSHA256
+	fLicense
+	fLicenseFamily
+	fFn
+	fWhen
+	fExtras
+	fFlags
+)
+
+// fieldOrder is conda's MatchSpec.FIELD_NAMES: the order of keys in the canonical string.
+var fieldOrder = []struct {
+	name string
+	bit  fieldMask
+}{
+	{"channel", fChannel}, {"subdir", fSubdir}, {"name", fName}, {"version", fVersion},
+	{"build", fBuild}, {"build_number", fBuildNumber}, {"track_features", fTrackFeatures},
+	{"features", fFeatures}, {"url", fURL}, {"md5", fMD5}, {"sha256", fSHA256},
+	{"license", fLicense}, {"license_family", fLicenseFamily}, {"fn", fFn},
+	{"when", fWhen}, {"extras", fExtras}, {"flags", fFlags},
+}
+
+func fieldBit(name string) (fieldMask, bool) {
+	for _, f := range fieldOrder {
+		if f.name == name {
+			return f.bit, true
+		}
+	}
+	return 0, false
+}
+
+// Has reports whether the spec constrains the named field (conda's field names:
+// "name", "version", "build", "build_number", "channel", "subdir", "md5", ...).
+func (m MatchSpec) Has(field string) bool {
+	b, ok := fieldBit(field)
+	return ok && m.has&b != 0
+}
+
+// Original returns the text the spec was parsed from.
+func (m MatchSpec) Original() string { return m.original }
+
+// MatchSpecError reports a match spec conda rejects.
+type MatchSpecError struct {
+	Spec   string
+	Reason string
+	Err    error // the underlying version or version spec error, if any
+}
+
+func (e *MatchSpecError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("invalid match spec %q: %v", e.Spec, e.Err)
+	}
+	return fmt.Sprintf("invalid match spec %q: %s", e.Spec, e.Reason)
+}
+
+func (e *MatchSpecError) Unwrap() error { return e.Err }
+
+// rawSpec is the result of conda's _parse_spec_str: field name to raw value, in the
+// order the fields were set.
+type rawSpec struct {
+	keys   []string
+	values map[string]string
+	// trackFeatures is set by the legacy "feature@" form.
+	optional bool
+	target   string
+	orig     string
+	// legacyFeature marks the "feature@" form, whose feature is not split further.
+	legacyFeature bool
+}
+
+func (r *rawSpec) set(k, v string) {
+	if r.values == nil {
+		r.values = map[string]string{}
+	}
+	if _, ok := r.values[k]; !ok {
+		r.keys = append(r.keys, k)
+	}
+	r.values[k] = v
+}
+
+func (r *rawSpec) del(k string) {
+	if _, ok := r.values[k]; !ok {
+		return
+	}
+	delete(r.values, k)
+	r.keys = slices.DeleteFunc(r.keys, func(s string) bool { return s == k })
+}
+
+func (r *rawSpec) get(k string) (string, bool) {
+	v, ok := r.values[k]
+	return v, ok
+}
+
+// ParseMatchSpec parses a conda match spec string in any form conda accepts: "name",
+// "name ver", "name ver build", "name=ver=build", "name==ver", "name >=1,<2",
+// "channel/subdir::name", key-value brackets "name[version='>=1',build=py*]", and URLs
+// or paths of .conda/.tar.bz2 files. Options resolve local paths and channel names;
+// the defaults are conda's out-of-the-box settings with "/" as the work directory.
+func ParseMatchSpec(s string, opts ...ParseOption) (MatchSpec, error) {
+	o := newParseOptions(opts)
+	raw, err := o.parseSpecStr(s)
+	if err != nil {
+		return MatchSpec{}, err
+	}
+	m, err := o.build(raw)
+	if err != nil {
+		return MatchSpec{}, err
+	}
+	m.original = s
+	return m, nil
+}
+
+// MustParseMatchSpec is ParseMatchSpec for known-good literals; it panics on error.
+func MustParseMatchSpec(s string) MatchSpec {
+	m, err := ParseMatchSpec(s)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func (o *parseOptions) parseSpecStr(spec string) (*rawSpec, error) {
+	original := spec
+	fail := func(reason string) error { return &MatchSpecError{Spec: original, Reason: reason} }
+	r := &rawSpec{orig: spec}
+	if spec == "" {
+		// conda builds an empty MatchSpec from an empty string: it matches everything.
+		return r, nil
+	}
+	// Legacy "feature@" form.
+	if strings.HasSuffix(spec, "@") {
+		r.set("name", "*")
+		r.set("track_features", spec[:len(spec)-1])
+		r.legacyFeature = true
+		return r, nil
+	}
+	if i := strings.IndexByte(spec, '#'); i >= 0 {
+		spec = spec[:i]
+	}
+	if i := strings.Index(spec, " if "); i >= 0 {
+		spec = spec[:i]
+	}
+	if hasPackageExtension(spec) {
+		pr, err := o.parsePackageURL(spec)
+		if err != nil {
+			return nil, err
+		}
+		pr.orig = original
+		return pr, nil
+	}
+
+	brackets := &rawSpec{}
+	if b, ok := lastDelimited(spec, '[', ']'); ok {
+		spec = strings.ReplaceAll(spec, b, "")
+		kvs, ok := scanKeyValues(b[1 : len(b)-1])
+		if !ok {
+			return nil, fail("key-value mismatch in brackets")
+		}
+		for _, kv := range kvs {
+			v := kv[1]
+			if kv[0] == "version" {
+				v = sanitizeVersion(v, false)
+			}
+			brackets.set(kv[0], v)
+		}
+	}
+	if p, ok := lastDelimited(spec, '(', ')'); ok {
+		spec = strings.ReplaceAll(spec, p, "")
+		inner := p[1 : len(p)-1]
+		kvs, _ := scanKeyValues(inner)
+		for _, kv := range kvs {
+			if kv[0] == "target" {
+				r.target = kv[1]
+			}
+		}
+		if strings.Contains(inner, "optional") {
+			r.optional = true
+		}
+	}
+
+	// Channel and namespace: split at the last two ':'.
+	var channelStr string
+	hasChannel := false
+	if i := strings.LastIndexByte(spec, ':'); i >= 0 {
+		head, tail := spec[:i], spec[i+1:]
+		if j := strings.LastIndexByte(head, ':'); j >= 0 {
+			channelStr, hasChannel = head[:j], true
+		}
+		spec = tail
+	}
+	var channel, subdir string
+	var hasCh, hasSub bool
+	if hasChannel && channelStr != "" {
+		channel, subdir = o.parseChannelValue(channelStr)
+		hasCh, hasSub = true, subdir != ""
+	}
+	if bc, ok := brackets.get("channel"); ok {
+		brackets.del("channel")
+		c, sd := "", ""
+		if bc != "" {
+			c, sd = o.parseChannelValue(bc)
+		}
+		if c != "" {
+			channel, hasCh = c, true
+		}
+		if sd != "" {
+			subdir, hasSub = sd, true
+		}
+	}
+	if bs, ok := brackets.get("subdir"); ok {
+		brackets.del("subdir")
+		subdir, hasSub = bs, true
+	}
+
+	name, rest, hasRest := splitNameVersion(spec)
+	if name == "" {
+		shown := "None"
+		if hasRest {
+			shown = rest
+		}
+		return nil, fail(fmt.Sprintf("no package name found in '%s'", shown))
+	}
+	if err := validatePackageName(name); err != "" {
+		return nil, fail(err)
+	}
+
+	var version, build string
+	var hasVersion, hasBuild bool
+	if hasRest {
+		rest = pyStrip(rest)
+	}
+	if hasRest && rest != "" {
+		if strings.Contains(rest, "[") {
+			return nil, fail("multiple brackets sections not allowed")
+		}
+		version, build, hasBuild = parseVersionPlusBuild(rest)
+		version = sanitizeVersion(version, hasBuild)
+		hasVersion = true
+	}
+
+	r.set("name", name)
+	if hasCh {
+		r.set("channel", channel)
+	}
+	if hasSub {
+		r.set("subdir", subdir)
+	}
+	if hasVersion {
+		r.set("version", version)
+	}
+	if hasBuild {
+		r.set("build", build)
+	}
+	// Bracket values override the rest, except the name: a bracketed name must not make
+	// a spec that reads as one package select another.
+	brackets.del("name")
+	for _, k := range brackets.keys {
+		r.set(k, brackets.values[k])
+	}
+	return r, nil
+}
+
+// parseChannelValue is conda's _parse_channel: the channel as conda stores it in a
+// spec and the subdir it names, if any.
+func (o *parseOptions) parseChannelValue(v string) (string, string) {
+	c := o.parseChannel(v)
+	if hasScheme(v) && o.isNonAliasURL(c) {
+		if b := c.baseURL(); b != "" {
+			return b, c.platform
+		}
+	}
+	return o.canonicalName(c), c.platform
+}
+
+// parsePackageURL handles a spec that names a package file by URL or path.
+func (o *parseOptions) parsePackageURL(spec string) (*rawSpec, error) {
+	r := &rawSpec{}
+	if !hasScheme(spec) {
+		spec = percentDecode(o.pathToURL(spec))
+	}
+	c := o.parseChannel(spec)
+	if c.platform != "" {
+		name, version, build, ok := splitDist(c.filename)
+		if !ok {
+			return nil, &MatchSpecError{Spec: spec, Reason: "package file name is not name-version-build: " + c.filename}
+		}
+		r.set("channel", o.canonicalName(c))
+		r.set("subdir", c.platform)
+		r.set("name", name)
+		r.set("version", version)
+		r.set("build", build)
+		r.set("fn", c.filename)
+		r.set("url", spec)
+		return r, nil
+	}
+	p := spec
+	if strings.HasPrefix(spec, "file://") {
+		p = percentDecode(strings.TrimPrefix(spec, "file://"))
+	}
+	r.set("name", "*")
+	r.set("fn", path.Base(p))
+	r.set("url", spec)
+	return r, nil
+}
+
+// splitDist splits "name-version-build[.ext]" at its last two dashes.
+func splitDist(fn string) (name, version, build string, ok bool) {
+	s, _ := stripPackageExtension(fn)
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return "", "", "", false
+	}
+	build = s[i+1:]
+	s = s[:i]
+	j := strings.LastIndexByte(s, '-')
+	if j < 0 {
+		return "", "", "", false
+	}
+	return s[:j], s[j+1:], build, true
+}
+
+// lastDelimited finds conda's bracket (or parenthesis) section: from the last opening
+// character that has a closing one after it, to the last closing character, within the
+// first line.
+func lastDelimited(s string, open, close byte) (string, bool) {
+	line := s
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	end := strings.LastIndexByte(line, close)
+	if end < 0 {
+		return "", false
+	}
+	start := strings.LastIndexByte(line[:end], open)
+	if start < 0 {
+		return "", false
+	}
+	return line[start : end+1], true
+}
+
+func isKeyChar(c byte) bool { return isAlnum(c) || c == '_' || c == '-' }
+
+// scanKeyValues reads key=value pairs as conda's bracket regular expression finds them:
+// values may be quoted with ' or " and end at ',' or ' ' (or the end). ok is false when
+// a key or value is empty.
+func scanKeyValues(s string) (kvs [][2]string, ok bool) {
+	isEnd := func(p int) bool { return p == len(s) || (p == len(s)-1 && s[p] == '\n') }
+	pos := 0
+	for pos <= len(s) {
+		found := false
+		for p := pos; p < len(s); p++ {
+			if !isKeyChar(s[p]) {
+				continue
+			}
+			e := p
+			for e < len(s) && isKeyChar(s[e]) {
+				e++
+			}
+			if e >= len(s) || s[e] != '=' {
+				// No '=' right after this run of key characters: skip past it.
+				p = e
+				continue
+			}
+			key := s[p:e]
+			vstart := e + 1
+			// Quoted value first.
+			if vstart < len(s) && (s[vstart] == '"' || s[vstart] == '\'') {
+				q := s[vstart]
+				k := vstart + 1
+				for k < len(s) && s[k] != '"' && s[k] != '\'' {
+					k++
+				}
+				if k < len(s) && s[k] == q {
+					after := k + 1
+					if isEnd(after) || s[after] == ',' || s[after] == ' ' {
+						kvs = append(kvs, [2]string{key, s[vstart+1 : k]})
+						if key == "" || k == vstart+1 {
+							return nil, false
+						}
+						pos = min(after+1, len(s)+1)
+						if isEnd(after) {
+							pos = len(s) + 1
+						}
+						found = true
+						break
+					}
+				}
+				// An unquoted value cannot start with a quote either; but a shorter key
+				// starting later in the same run cannot succeed with the same value, so
+				// move past the '='.
+				p = e
+				continue
+			}
+			// Unquoted value: up to the first ',' or ' ' or the end, with no quotes.
+			k := vstart
+			for k < len(s) && !isEnd(k) && s[k] != ',' && s[k] != ' ' && s[k] != '"' && s[k] != '\'' {
+				k++
+			}
+			if isEnd(k) || s[k] == ',' || s[k] == ' ' {
+				if k == vstart {
+					return nil, false
+				}
+				kvs = append(kvs, [2]string{key, s[vstart:k]})
+				if isEnd(k) {
+					pos = len(s) + 1
+				} else {
+					pos = k + 1
+				}
+				found = true
+				break
+			}
+			p = e
+		}
+		if !found {
+			break
+		}
+	}
+	return kvs, true
+}
+
+// splitNameVersion applies conda's name pattern: a run of characters other than
+// " =<>!~", then (optionally) one of "><!=~ " followed by at least one character on the
+// same line.
+func splitNameVersion(s string) (name, rest string, hasRest bool) {
+	i := 0
+	for i < len(s) && strings.IndexByte(" =<>!~", s[i]) < 0 {
+		i++
+	}
+	name = s[:i]
+	r := s[i:]
+	if len(r) >= 2 {
+		end := strings.IndexByte(r[1:], '\n')
+		if end < 0 {
+			end = len(r) - 1
+		}
+		if end >= 1 {
+			return name, r[:1+end], true
+		}
+	}
+	return name, "", false
+}
+
+// validatePackageName applies CEP 26 to a non-glob name; it returns a reason or "".
+func validatePackageName(name string) string {
+	if strings.Contains(name, "*") {
+		return ""
+	}
+	var bad []rune
+	var norm strings.Builder
+	for _, r := range name {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			r += 32
+		case r == 0x212A:
+			r = 'k'
+		}
+		norm.WriteRune(r)
+		ok := (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r == '.' || r == '_' || r == '-'
+		if !ok && !slices.Contains(bad, r) {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Sprintf("package name contains invalid characters (%s)", string(bad))
+	}
+	n := norm.String()
+	if cep26Name(n) || cep26Virtual(n) {
+		return ""
+	}
+	return "invalid package name"
+}
+
+func isSep(c byte) bool { return c == '.' || c == '_' || c == '-' }
+
+// cep26Tail accepts runs of [a-z0-9] each followed by at most one separator.
+func cep26Tail(t string) bool {
+	if t == "" {
+		return true
+	}
+	if isSep(t[0]) {
+		return false
+	}
+	for i := 1; i < len(t); i++ {
+		if isSep(t[i]) && isSep(t[i-1]) {
+			return false
+		}
+	}
+	return true
+}
+
+func cep26Name(n string) bool {
+	if n == "" {
+		return false
+	}
+	c := n[0]
+	if !(isAlnum(c) || c == '_') {
+		return false
+	}
+	if c == '_' && len(n) > 1 && n[1] == '_' {
+		return false
+	}
+	t := n[1:]
+	if t != "" && isSep(t[0]) {
+		t = t[1:]
+	}
+	return cep26Tail(t)
+}
+
+func cep26Virtual(n string) bool {
+	if len(n) < 3 || n[0] != '_' || n[1] != '_' || !isAlnum(n[2]) {
+		return false
+	}
+	t := n[3:]
+	if t != "" && isSep(t[0]) {
+		t = t[1:]
+	}
+	return cep26Tail(t)
+}
+
+// parseVersionPlusBuild reproduces conda's version/build split, a backtracking regular
+// expression: the version is the shortest prefix (at least one character, optionally
+// followed by one character that is not one of "><!,|") after which either the string
+// ends, or a ' ' or '=' not preceded by an operator character starts a build made of
+// characters other than "-=,|<>~" running to the end. Spaces are removed from the
+// version and the build is trimmed.
+func parseVersionPlusBuild(s string) (version, build string, hasBuild bool) {
+	n := len(s)
+	isEnd := func(p int) bool { return p == n || (p == n-1 && s[p] == '\n') }
+	for start := 0; start < n; start++ {
+		for l := 1; start+l <= n; l++ {
+			if s[start+l-1] == '\n' {
+				break
+			}
+			p := start + l
+			cands := [2]int{-1, p}
+			if p < n && strings.IndexByte("><!,|", s[p]) < 0 {
+				cands[0] = p + 1
+			}
+			for _, q := range cands {
+				if q < 0 {
+					continue
+				}
+				if strings.IndexByte("=!|,<>~", s[q-1]) < 0 && q < n && (s[q] == ' ' || s[q] == '=') {
+					for e := q + 2; e <= n; e++ {
+						if strings.IndexByte("-=,|<>~", s[e-1]) >= 0 {
+							break
+						}
+						if isEnd(e) {
+							return strings.ReplaceAll(s[start:q], " ", ""), pyStrip(s[q+1 : e]), true
+						}
+					}
+				}
+				if isEnd(q) {
+					return strings.ReplaceAll(s[start:q], " ", ""), "", false
+				}
+			}
+		}
+	}
+	return strings.ReplaceAll(s, " ", ""), "", false
+}
+
+// sanitizeVersion is conda's translation of "=1.2" to "1.2*" and "==1.2" to "1.2".
+func sanitizeVersion(v string, hasBuild bool) string {
+	if v == "==" || v == "=" || !strings.HasPrefix(v, "=") {
+		return v
+	}
+	bare := strings.TrimLeft(v, "=")
+	if strings.HasPrefix(v, "==") && !hasBuild {
+		return bare
+	}
+	if !strings.ContainsAny(bare, "=,|") {
+		if !hasBuild && !strings.HasSuffix(bare, "*") {
+			return bare + "*"
+		}
+		return bare
+	}
+	return v
+}
+
+// build compiles the raw fields into a MatchSpec (conda's _build_components).
+func (o *parseOptions) build(r *rawSpec) (MatchSpec, error) {
+	m := MatchSpec{opts: o, Optional: r.optional, Target: r.target}
+	fail := func(reason string, err error) error {
+		return &MatchSpecError{Spec: r.original(), Reason: reason, Err: err}
+	}
+	// "optional" and "target" are constructor arguments in conda, not fields.
+	if v, ok := r.get("optional"); ok {
+		m.Optional = v != ""
+	}
+	if v, ok := r.get("target"); ok {
+		m.Target = v
+	}
+	var unknown []string
+	for _, k := range r.keys {
+		if k == "optional" || k == "target" {
+			continue
+		}
+		if _, ok := fieldBit(k); !ok {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		return m, fail(fmt.Sprintf("Cannot match on field(s): %s", strings.Join(unknown, ", ")), nil)
+	}
+	for _, k := range r.keys {
+		v := r.values[k]
+		bit, ok := fieldBit(k)
+		if !ok {
+			continue
+		}
+		m.has |= bit
+		var err error
+		switch bit {
+		case fName:
+			m.Name = strings.ToLower(v)
+			m.name, err = newStrMatcher(m.Name, true)
+		case fVersion:
+			m.Version, err = ParseVersionSpec(v)
+		case fBuild:
+			m.Build = v
+			m.build, err = newStrMatcher(v, true)
+		case fBuildNumber:
+			m.bn, err = newBuildNumberMatcher(v)
+			m.BuildNumber = m.bn.text
+		case fChannel:
+			m.chn, err = o.newChannelMatcher(v)
+			m.Channel = m.chn.text
+		case fSubdir:
+			m.Subdir = v
+		case fMD5:
+			m.MD5 = v
+		case fSHA256:
+			m.SHA256 = v
+		case fURL:
+			m.URL = v
+		case fFn:
+			m.Fn = v
+		case fLicense:
+			m.License = strings.ToLower(v)
+			m.license, err = newStrMatcher(m.License, true)
+		case fLicenseFamily:
+			m.LicenseFamily = strings.ToLower(v)
+			m.licFam, err = newStrMatcher(m.LicenseFamily, true)
+		case fTrackFeatures:
+			if r.legacyFeature {
+				m.TrackFeatures = featureSet(trimAll([]string{v}))
+			} else {
+				m.TrackFeatures = featureSet(splitFeatures(v))
+			}
+		case fFeatures:
+			m.Features = featureSet(splitFeatures(v))
+		case fWhen:
+			m.when = strings.ToLower(v)
+		case fExtras:
+			m.extras = splitFeatures(v)
+		case fFlags:
+			m.flags = splitFeatures(v)
+		}
+		if err != nil {
+			return MatchSpec{}, fail("", err)
+		}
+	}
+	return m, nil
+}
+
+func (r *rawSpec) original() string { return r.orig }
+
+func splitFeatures(v string) []string {
+	var out []string
+	for _, f := range strings.Split(strings.ReplaceAll(v, " ", ","), ",") {
+		if f = pyStrip(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// featureSet sorts and de-duplicates, as conda compares features as sets.
+func featureSet(fs []string) []string {
+	if fs == nil {
+		return []string{}
+	}
+	out := slices.Clone(fs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// strMatcher matches a string exactly, by glob ('*' matches any run of characters) or
+// by a "^...$" regular expression, as conda's GlobStrMatch does.
+type strMatcher struct {
+	text  string
+	parts []string // glob pieces between '*'; nil for exact or regex
+	rx    *pyRegex
+	glob  bool
+}
+
+func newStrMatcher(v string, allowRegex bool) (strMatcher, error) {
+	sm := strMatcher{text: v}
+	switch {
+	case allowRegex && strings.HasPrefix(v, "^") && strings.HasSuffix(v, "$"):
+		rx, err := compilePyRegex(v)
+		if err != nil {
+			return sm, fmt.Errorf("contains an invalid regular expression %q: %w", v, err)
+		}
+		sm.rx = rx
+	case strings.Contains(v, "*"):
+		sm.glob = true
+		sm.parts = strings.Split(v, "*")
+	}
+	return sm, nil
+}
+
+func (sm *strMatcher) exact() bool { return sm.rx == nil && !sm.glob }
+
+func (sm *strMatcher) match(s string) bool {
+	switch {
+	case sm.rx != nil:
+		return sm.rx.MatchString(s)
+	case sm.glob:
+		if strings.Contains(s, "\n") {
+			// '.' in conda's compiled glob does not match a newline.
+			return false
+		}
+		return globMatch(sm.parts, s)
+	}
+	return sm.text == s
+}
+
+// globMatch matches s against pattern pieces that '*' separated.
+func globMatch(parts []string, s string) bool {
+	if len(parts) == 1 {
+		return parts[0] == s
+	}
+	first, last := parts[0], parts[len(parts)-1]
+	if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
+		return false
+	}
+	mid := s[len(first) : len(s)-len(last)]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(mid, p)
+		if i < 0 {
+			return false
+		}
+		mid = mid[i+len(p):]
+	}
+	return true
+}
+
+// buildNumberMatcher is conda's BuildNumberMatch.
+type buildNumberMatcher struct {
+	text  string
+	kind  uint8 // bnAll, bnExact, bnOp, bnNever
+	value int64
+	op    vop
+	ver   Version
+}
+
+const (
+	bnAll uint8 = iota
+	bnExact
+	bnOp
+	bnNever
+)
+
+// pyInt parses a string the way Python's int() does for ASCII input.
+func pyInt(s string) (int64, bool) {
+	s = pyStrip(s)
+	neg := false
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-'
+		s = s[1:]
+	}
+	if s == "" || s[0] == '_' || s[len(s)-1] == '_' || strings.Contains(s, "__") {
+		return 0, false
+	}
+	s = strings.ReplaceAll(s, "_", "")
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) {
+			return 0, false
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
+}
+
+func newBuildNumberMatcher(v string) (buildNumberMatcher, error) {
+	if n, ok := pyInt(v); ok {
+		return buildNumberMatcher{text: strconv.FormatInt(n, 10), kind: bnExact, value: n}, nil
+	}
+	s := pyStrip(v)
+	b := buildNumberMatcher{text: s}
+	switch {
+	case s == "":
+		return b, &VersionSpecError{Spec: v, Reason: "empty build number spec"}
+	case s == "*":
+		b.kind = bnAll
+	case strings.IndexByte("=<>!", s[0]) >= 0:
+		op, vs, ok := splitOperator(s)
+		if !ok {
+			return b, &VersionSpecError{Spec: s, Reason: "invalid operator"}
+		}
+		ver, err := ParseVersion(vs)
+		if err != nil {
+			return b, err
+		}
+		b.kind, b.ver = bnOp, ver
+		switch op {
+		case "==":
+			b.op = opEq
+		case "!=":
+			b.op = opNe
+		case "<":
+			b.op = opLt
+		case "<=":
+			b.op = opLe
+		case ">":
+			b.op = opGt
+		case ">=":
+			b.op = opGe
+		case "=":
+			b.op = opStartsWith
+		}
+	case s[0] == '^' || s[len(s)-1] == '$':
+		if s[0] != '^' || s[len(s)-1] != '$' {
+			return b, &VersionSpecError{Spec: s, Reason: "regex specs must start with '^' and end with '$'"}
+		}
+		if _, err := compilePyRegex(s); err != nil {
+			return b, &VersionSpecError{Spec: s, Reason: "invalid regular expression"}
+		}
+		// conda applies the regular expression to the integer itself, which fails; such a
+		// spec never matches.
+		b.kind = bnNever
+	default:
+		// Compared as text with an integer in conda: never equal.
+		b.kind = bnNever
+	}
+	return b, nil
+}
+
+func (b *buildNumberMatcher) match(n int64) bool {
+	switch b.kind {
+	case bnAll:
+		return true
+	case bnExact:
+		return n == b.value
+	case bnOp:
+		if n < 0 {
+			// conda cannot parse "-1" as a version and fails; treat it as no match.
+			return false
+		}
+		// The version of str(n) is epoch 0 and one numeric segment; build it on the stack.
+		var comps [2]vcomp
+		var ends [2]int32
+		comps[0] = vcomp{kind: kNum}
+		comps[1] = vcomp{kind: kNum, num: uint64(n)}
+		ends[0], ends[1] = 1, 2
+		v := Version{comps: comps[:], ends: ends[:], nver: 2}
+		node := vnode{op: b.op, ver: b.ver}
+		return node.match(&v)
+	}
+	return false
+}
+
+// channelMatcher is conda's ChannelMatch.
+type channelMatcher struct {
+	text    string // as printed in the canonical string
+	canon   string // canonical name (conda's channel "exact value")
+	pattern *pyRegex
+	ref     channelRef
+	nonURL  bool // false when the channel compares by base URL
+	all     bool // "*"
+}
+
+func (o *parseOptions) newChannelMatcher(v string) (channelMatcher, error) {
+	cm := channelMatcher{text: v, canon: v}
+	switch {
+	case strings.HasPrefix(v, "^") && strings.HasSuffix(v, "$"):
+		rx, err := compilePyRegex(v)
+		if err != nil {
+			return cm, fmt.Errorf("channel %q contains an invalid regular expression: %w", v, err)
+		}
+		cm.pattern = rx
+	case strings.Contains(v, "*"):
+		// conda does not escape the other characters of a channel glob.
+		rx, err := compilePyRegex("^(?:" + strings.ReplaceAll(v, "*", ".*") + ")$")
+		if err != nil {
+			return cm, fmt.Errorf("channel %q contains an invalid regular expression: %w", v, err)
+		}
+		cm.pattern = rx
+		cm.all = v == "*"
+	default:
+		c := o.parseChannel(v)
+		cm.ref = c
+		cm.canon = o.canonicalName(c)
+		if o.isNonAliasURL(c) {
+			cm.text = c.baseURL()
+			if cm.text == "" {
+				cm.text = cm.canon
+			}
+		} else {
+			cm.text = cm.canon
+			cm.nonURL = true
+		}
+	}
+	return cm, nil
+}
+
+func (cm *channelMatcher) exact() bool { return cm.pattern == nil }
+
+func (o *parseOptions) matchChannel(cm *channelMatcher, recordChannel string) bool {
+	other := o.parseChannel(recordChannel)
+	if cm.pattern != nil {
+		return cm.pattern.MatchString(o.canonicalName(other))
+	}
+	if !cm.nonURL {
+		return cm.ref.baseURL() == other.baseURL()
+	}
+	return cm.ref.name == other.name || cm.ref.name == o.canonicalName(other)
+}
+
+// Match reports whether the record satisfies every constraint of the spec. It parses
+// r.Version when the spec has a version constraint; callers matching many specs against
+// the same record should parse the version once and use MatchVersion.
+func (m MatchSpec) Match(r *PackageRecord) bool {
+	if !m.matchNonVersion(r) {
+		return false
+	}
+	if m.has&fVersion != 0 && !m.Version.MatchesAll() {
+		return m.Version.MatchString(r.Version)
+	}
+	return true
+}
+
+// MatchVersion is Match with the record's version already parsed (v must be
+// ParseVersion(r.Version)); it does not allocate.
+func (m MatchSpec) MatchVersion(r *PackageRecord, v Version) bool {
+	if !m.matchNonVersion(r) {
+		return false
+	}
+	if m.has&fVersion != 0 {
+		return m.Version.Match(v)
+	}
+	return true
+}
+
+func (m *MatchSpec) matchNonVersion(r *PackageRecord) bool {
+	h := m.has
+	if h&fName != 0 && !m.name.match(r.Name) {
+		return false
+	}
+	if h == fName || h == fName|fVersion {
+		return true
+	}
+	if h&fBuild != 0 && !m.build.match(r.Build) {
+		return false
+	}
+	if h&fBuildNumber != 0 && !m.bn.match(r.BuildNumber) {
+		return false
+	}
+	if h&fSubdir != 0 && m.Subdir != r.Subdir {
+		return false
+	}
+	if h&fMD5 != 0 && m.MD5 != r.MD5 {
+		return false
+	}
+	if h&fSHA256 != 0 && m.SHA256 != r.SHA256 {
+		return false
+	}
+	if h&fFn != 0 && m.Fn != r.Fn {
+		return false
+	}
+	if h&fURL != 0 && m.URL != r.URL {
+		return false
+	}
+	if h&fLicense != 0 && !m.license.match(strings.ToLower(r.License)) {
+		return false
+	}
+	if h&fLicenseFamily != 0 && !m.licFam.match(strings.ToLower(r.LicenseFamily)) {
+		return false
+	}
+	if h&fTrackFeatures != 0 && !slices.Equal(m.TrackFeatures, featureSet(trimAll(r.TrackFeatures))) {
+		return false
+	}
+	if h&fFeatures != 0 && !slices.Equal(m.Features, featureSet(splitFeatures(r.Features))) {
+		return false
+	}
+	if h&(fExtras|fFlags) != 0 {
+		// Records carry no extras or flags; conda cannot match such specs either.
+		return false
+	}
+	if h&fChannel != 0 && !m.opts.matchChannel(&m.chn, r.Channel) {
+		return false
+	}
+	return true
+}
+
+func trimAll(fs []string) []string {
+	var out []string
+	for _, f := range fs {
+		if f = pyStrip(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// String returns conda's canonical form of the spec, e.g. "conda-forge::numpy=1.7",
+// "numpy==1.7.1=py27_0" or "numpy[version='>=1.8,<2',build=py37*]".
+func (m MatchSpec) String() string {
+	var b strings.Builder
+	var brackets []string
+	h := m.has
+	chExact := h&fChannel != 0 && m.chn.exact()
+	if chExact {
+		b.WriteString(m.chn.text)
+	} else if h&fChannel != 0 && !m.chn.all {
+		brackets = append(brackets, "channel="+m.chn.text)
+	}
+	if h&fSubdir != 0 {
+		if chExact {
+			b.WriteString("/" + m.Subdir)
+		} else {
+			brackets = append(brackets, "subdir="+m.Subdir)
+		}
+	}
+	name := "*"
+	if h&fName != 0 {
+		name = m.Name
+	}
+	if b.Len() > 0 {
+		b.WriteString("::")
+	}
+	b.WriteString(name)
+
+	versionExact := false
+	if h&fVersion != 0 {
+		v := m.Version.String()
+		switch {
+		case strings.ContainsAny(v, "><$^|,"):
+			brackets = append(brackets, "version='"+v+"'")
+		case strings.HasPrefix(v, "!=") || strings.HasPrefix(v, "~="):
+			if h&fBuild != 0 {
+				brackets = append(brackets, "version='"+v+"'")
+			} else {
+				b.WriteString(v)
+			}
+		case strings.HasSuffix(v, ".*"):
+			b.WriteString("=" + v[:len(v)-2])
+		case v == "*":
+		case strings.HasSuffix(v, "*"):
+			b.WriteString("=" + v[:len(v)-1])
+		case strings.HasPrefix(v, "=="):
+			b.WriteString(v)
+			versionExact = true
+		default:
+			b.WriteString("==" + v)
+			versionExact = true
+		}
+	}
+	if h&fBuild != 0 {
+		bs := m.Build
+		switch {
+		case strings.ContainsAny(bs, "><$^|,"):
+			brackets = append(brackets, "build='"+bs+"'")
+		case strings.Contains(bs, "*"):
+			brackets = append(brackets, "build="+bs)
+		case versionExact:
+			b.WriteString("=" + bs)
+		default:
+			brackets = append(brackets, "build="+bs)
+		}
+	}
+	skipFn := h&fURL != 0 && h&fFn != 0
+	for _, f := range fieldOrder {
+		if h&f.bit == 0 {
+			continue
+		}
+		var v string
+		switch f.bit {
+		case fChannel, fSubdir, fName, fVersion, fBuild:
+			continue
+		case fFn:
+			if skipFn {
+				continue
+			}
+			v = m.Fn
+		case fURL:
+			if h&fChannel != 0 {
+				continue
+			}
+			v = m.URL
+		case fBuildNumber:
+			v = m.BuildNumber
+		case fTrackFeatures:
+			v = strings.Join(m.TrackFeatures, " ")
+		case fFeatures:
+			v = strings.Join(m.Features, " ")
+		case fMD5:
+			v = m.MD5
+		case fSHA256:
+			v = m.SHA256
+		case fLicense:
+			v = m.License
+		case fLicenseFamily:
+			v = m.LicenseFamily
+		case fWhen:
+			v = m.when
+		case fExtras, fFlags:
+			l := m.extras
+			if f.bit == fFlags {
+				l = m.flags
+			}
+			q := make([]string, len(l))
+			for i, s := range l {
+				q[i] = "'" + s + "'"
+			}
+			brackets = append(brackets, f.name+"=["+strings.Join(q, ", ")+"]")
+			continue
+		}
+		if strings.ContainsAny(v, ", =") {
+			brackets = append(brackets, f.name+"='"+v+"'")
+		} else {
+			brackets = append(brackets, f.name+"="+v)
+		}
+	}
+	if len(brackets) > 0 {
+		b.WriteString("[" + strings.Join(brackets, ",") + "]")
+	}
+	return b.String()
+}
+
+// ExactName returns the package name when the spec names exactly one package.
+func (m MatchSpec) ExactName() (string, bool) {
+	if m.has&fName == 0 || !m.name.exact() {
+		return "", false
+	}
+	return m.Name, true
+}
+
+// ExactValue returns the value a field pins exactly, as conda's get_exact_value does:
+// not for globs, regular expressions or ranges.
+func (m MatchSpec) ExactValue(field string) (string, bool) {
+	b, ok := fieldBit(field)
+	if !ok || m.has&b == 0 {
+		return "", false
+	}
+	switch b {
+	case fName:
+		return m.Name, m.name.exact()
+	case fVersion:
+		return m.Version.String(), m.Version.IsExact()
+	case fBuild:
+		return m.Build, m.build.exact()
+	case fChannel:
+		return m.Channel, m.chn.exact()
+	case fSubdir:
+		return m.Subdir, true
+	case fMD5:
+		return m.MD5, true
+	case fSHA256:
+		return m.SHA256, true
+	case fFn:
+		return m.Fn, true
+	case fURL:
+		return m.URL, true
+	case fBuildNumber:
+		return m.BuildNumber, m.bn.kind == bnExact
+	}
+	return "", false
+}
+
+// CondaBuildForm returns the "name version build" form conda-build uses; it needs an
+// exact name.
+func (m MatchSpec) CondaBuildForm() (string, error) {
+	name, ok := m.ExactValue("name")
+	if !ok || name == "" {
+		return "", &MatchSpecError{Spec: m.original, Reason: "the build form needs an exact package name"}
+	}
+	parts := []string{name}
+	version := ""
+	if m.has&fVersion != 0 {
+		version = m.Version.String()
+	}
+	switch {
+	case m.has&fBuild != 0:
+		if version == "" {
+			version = "*"
+		}
+		parts = append(parts, version, m.Build)
+	case version != "":
+		parts = append(parts, version)
+	}
+	return strings.Join(parts, " "), nil
+}
+
+// CondaEnvForm returns the "name=version=build" form of conda env export: the canonical
+// string without channel and with "==" written "=".
+func (m MatchSpec) CondaEnvForm() string {
+	s := m.String()
+	if _, after, ok := strings.Cut(s, "::"); ok {
+		s = after
+	}
+	return strings.Replace(s, "==", "=", 1)
+}
