@@ -27,7 +27,8 @@ const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func pkg(name, version, url string) conda.PackageRecord {
 	fn := url[strings.LastIndex(url, "/")+1:]
-	return conda.PackageRecord{Name: name, Version: version, Build: "0", Subdir: "linux-64", Fn: fn, URL: url, SHA256: sha}
+	dir := url[:strings.LastIndex(url, "/")]
+	return conda.PackageRecord{Name: name, Version: version, Build: "0", Subdir: dir[strings.LastIndex(dir, "/")+1:], Fn: fn, URL: url, SHA256: sha}
 }
 
 // sampleLock has http and file:// packages, a pinned base and baked data.
@@ -251,8 +252,12 @@ func TestCompileErrors(t *testing.T) {
 			Options{}, func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
 		{"ftp package", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "ftp://x/y.conda" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
-		{"file outside channels", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "file:///elsewhere/y.conda" },
-			Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
+		{"file outside channels", func(l *lock.Lock) {
+			l.Channels = append(l.Channels, lock.Channel{Name: "other", URL: "file:///other"})
+			l.Targets[0].Packages[0].URL = "file:///elsewhere/linux-64/zlib-1.3-0.conda"
+		}, Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
+		{"file URL not in channel layout", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "file:///srv/channel/zlib-1.3-0.conda" },
+			Options{}, func(err error) bool { return strings.Contains(err.Error(), "SUBDIR/FILE") }},
 		{"unpinned base", func(l *lock.Lock) { l.Base.Digest = "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"oci base without digest", func(l *lock.Lock) { l.Base.Ref, l.Base.Digest = "oci:/x", "" },
@@ -485,4 +490,24 @@ func FuzzCompile(f *testing.F) {
 			t.Error("same build marshalled to different bytes")
 		}
 	})
+}
+
+func TestRelativeChannel(t *testing.T) {
+	l := sampleLock()
+	l.Channels[0].URL = "../channel"
+	l.Channels = append(l.Channels, lock.Channel{Name: "second", URL: "file:///srv/second"})
+	l.Targets[0].Packages[2].URL = "file:///srv/channel/noarch/mytool-0.1-0.tar.bz2"
+	r := sampleRecipe()
+	r.Dir = "/srv/recipe"
+	b, err := Compile(l, r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Local{
+		{Name: "channel-local", Dir: "/srv/channel", Include: []string{"noarch/mytool-0.1-0.tar.bz2"}},
+		{Name: "reprobuild-bin", Include: []string{"reprobuild"}},
+	}
+	if d := cmp.Diff(want, b.Locals); d != "" {
+		t.Errorf("locals (-want +got):\n%s", d)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/buildkit/client/llb"
 
+	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
@@ -39,13 +40,12 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 	if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l := &lock.Lock{
-		Version:  lock.FormatVersion,
-		Channels: []lock.Channel{{Name: "local", URL: "file://" + chDir}},
-		Solver:   lock.Solver{ChannelPriority: "strict"},
-		Base:     lock.Base{Ref: "scratch"},
-		Targets:  []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}},
+	r, err := builder.LoadRecipe(recipe, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	l := builder.NewLock(r)
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}}
 	data, err := lock.Marshal(l)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +56,7 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 	return recipe, rec, chDir
 }
 
-func run(t *testing.T, args ...string) (string, string, error) {
+func runCLI(t *testing.T, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := newRootCommand()
 	var out, errOut bytes.Buffer
@@ -69,7 +69,7 @@ func run(t *testing.T, args ...string) (string, string, error) {
 
 func TestLLBCommand(t *testing.T) {
 	recipe, _, chDir := writeProject(t)
-	first, stderr, err := run(t, "llb", "-f", recipe)
+	first, stderr, err := runCLI(t, "llb", "-f", recipe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestLLBCommand(t *testing.T) {
 	}
 	for _, p := range []string{"linux-64", "linux/amd64"} {
 		t.Run(p, func(t *testing.T) {
-			again, _, err := run(t, "llb", "-f", recipe, "--platform", p)
+			again, _, err := runCLI(t, "llb", "-f", recipe, "--platform", p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +97,7 @@ func TestLLBCommand(t *testing.T) {
 		})
 	}
 	cfgPath := filepath.Join(t.TempDir(), "cfg.json")
-	if _, _, err := run(t, "llb", "-f", recipe, "--config-out", cfgPath); err != nil {
+	if _, _, err := runCLI(t, "llb", "-f", recipe, "--config-out", cfgPath); err != nil {
 		t.Fatal(err)
 	}
 	var cfg struct {
@@ -120,22 +120,39 @@ func TestLLBCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"missing recipe", []string{"llb", "-f", filepath.Join(t.TempDir(), "none.hcl")}, "give its path with -f"},
+		{"missing recipe", []string{"llb", "-f", filepath.Join(t.TempDir(), "none.hcl")}, "none.hcl"},
 		{"platform not locked", []string{"llb", "-f", recipe, "--platform", "linux-aarch64"}, "no target for platform linux-aarch64"},
 		{"bad platform", []string{"llb", "-f", recipe, "--platform", "windows/amd64"}, "no conda subdir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := run(t, tc.args...)
+			_, _, err := runCLI(t, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want it to mention %q", err, tc.want)
 			}
 		})
 	}
+	t.Run("stale lock", func(t *testing.T) {
+		dir := filepath.Dir(recipe)
+		src, err := os.ReadFile(recipe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(recipe, src, 0o644)
+		changed := strings.Replace(string(src), `["hello"]`, `["hello", "zlib"]`, 1)
+		if err := os.WriteFile(recipe, []byte(changed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = runCLI(t, "llb", "-f", recipe)
+		var se *lock.StaleError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), filepath.Join(dir, lock.Filename)) {
+			t.Errorf("error = %v, want a stale lock error naming the lock", err)
+		}
+	})
 	t.Run("no lock", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(filepath.Dir(recipe), lock.Filename)); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := run(t, "llb", "-f", recipe)
+		_, _, err := runCLI(t, "llb", "-f", recipe)
 		if err == nil || !strings.Contains(err.Error(), "reprobuild lock") {
 			t.Errorf("error = %v, want a hint to run reprobuild lock", err)
 		}
@@ -154,7 +171,7 @@ func TestLinkCommand(t *testing.T) {
 	}
 	pkgs := filepath.Join(chDir, "linux-64")
 	out := filepath.Join(t.TempDir(), "out")
-	if _, _, err := run(t, "link", "--records", filepath.Join(meta, "records.json"), "--pkgs", pkgs, "--out", out); err != nil {
+	if _, _, err := runCLI(t, "link", "--records", filepath.Join(meta, "records.json"), "--pkgs", pkgs, "--out", out); err != nil {
 		t.Fatal(err)
 	}
 	got, err := testutil.TreeFromDir(out)
@@ -188,7 +205,7 @@ func TestLinkCommand(t *testing.T) {
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := run(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
+		_, _, err := runCLI(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
 		var ce *checksumError
 		if !errors.As(err, &ce) || ce.want != bad.SHA256 || ce.got != rec.SHA256 {
 			t.Errorf("error = %v, want a checksum error", err)
@@ -199,7 +216,7 @@ func TestLinkCommand(t *testing.T) {
 		if err := os.WriteFile(p, []byte("{not json"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := run(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
+		_, _, err := runCLI(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), "not a JSON list") {
 			t.Errorf("error = %v", err)
 		}
