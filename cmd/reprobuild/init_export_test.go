@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,17 +11,6 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/lock"
 )
-
-func run(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	root := newRootCommand()
-	var out, errOut bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errOut)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), errOut.String(), err
-}
 
 func urls(l *lock.Lock) []string {
 	var out []string

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -56,20 +55,9 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 	return recipe, rec, chDir
 }
 
-func runCLI(t *testing.T, args ...string) (string, string, error) {
-	t.Helper()
-	cmd := newRootCommand()
-	var out, errOut bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
-}
-
 func TestLLBCommand(t *testing.T) {
 	recipe, _, chDir := writeProject(t)
-	first, stderr, err := runCLI(t, "llb", "-f", recipe)
+	first, stderr, err := run(t, "llb", "-f", recipe)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +75,7 @@ func TestLLBCommand(t *testing.T) {
 	}
 	for _, p := range []string{"linux-64", "linux/amd64"} {
 		t.Run(p, func(t *testing.T) {
-			again, _, err := runCLI(t, "llb", "-f", recipe, "--platform", p)
+			again, _, err := run(t, "llb", "-f", recipe, "--platform", p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +85,7 @@ func TestLLBCommand(t *testing.T) {
 		})
 	}
 	cfgPath := filepath.Join(t.TempDir(), "cfg.json")
-	if _, _, err := runCLI(t, "llb", "-f", recipe, "--config-out", cfgPath); err != nil {
+	if _, _, err := run(t, "llb", "-f", recipe, "--config-out", cfgPath); err != nil {
 		t.Fatal(err)
 	}
 	var cfg struct {
@@ -125,7 +113,7 @@ func TestLLBCommandErrors(t *testing.T) {
 		{"bad platform", []string{"llb", "-f", recipe, "--platform", "windows/amd64"}, "no conda subdir"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := runCLI(t, tc.args...)
+			_, _, err := run(t, tc.args...)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %v, want it to mention %q", err, tc.want)
 			}
@@ -142,7 +130,7 @@ func TestLLBCommandErrors(t *testing.T) {
 		if err := os.WriteFile(recipe, []byte(changed), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err = runCLI(t, "llb", "-f", recipe)
+		_, _, err = run(t, "llb", "-f", recipe)
 		var se *lock.StaleError
 		if !errors.As(err, &se) || !strings.Contains(err.Error(), filepath.Join(dir, lock.Filename)) {
 			t.Errorf("error = %v, want a stale lock error naming the lock", err)
@@ -152,7 +140,7 @@ func TestLLBCommandErrors(t *testing.T) {
 		if err := os.Remove(filepath.Join(filepath.Dir(recipe), lock.Filename)); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := runCLI(t, "llb", "-f", recipe)
+		_, _, err := run(t, "llb", "-f", recipe)
 		if err == nil || !strings.Contains(err.Error(), "reprobuild lock") {
 			t.Errorf("error = %v, want a hint to run reprobuild lock", err)
 		}
@@ -171,7 +159,7 @@ func TestLinkCommand(t *testing.T) {
 	}
 	pkgs := filepath.Join(chDir, "linux-64")
 	out := filepath.Join(t.TempDir(), "out")
-	if _, _, err := runCLI(t, "link", "--records", filepath.Join(meta, "records.json"), "--pkgs", pkgs, "--out", out); err != nil {
+	if _, _, err := run(t, "link", "--records", filepath.Join(meta, "records.json"), "--pkgs", pkgs, "--out", out); err != nil {
 		t.Fatal(err)
 	}
 	got, err := testutil.TreeFromDir(out)
@@ -205,7 +193,7 @@ func TestLinkCommand(t *testing.T) {
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := runCLI(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
+		_, _, err := run(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
 		var ce *checksumError
 		if !errors.As(err, &ce) || ce.want != bad.SHA256 || ce.got != rec.SHA256 {
 			t.Errorf("error = %v, want a checksum error", err)
@@ -216,7 +204,7 @@ func TestLinkCommand(t *testing.T) {
 		if err := os.WriteFile(p, []byte("{not json"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := runCLI(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
+		_, _, err := run(t, "link", "--records", p, "--pkgs", pkgs, "--out", t.TempDir())
 		if err == nil || !strings.Contains(err.Error(), "not a JSON list") {
 			t.Errorf("error = %v", err)
 		}

@@ -1,0 +1,220 @@
+package channel
+
+import (
+	"encoding/binary"
+	"errors"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
+)
+
+// The compact form of parsed repodata: a string table (every distinct string once)
+// followed by records as table indices and varints. Decoding it is a few slices and
+// no JSON, which is what makes a warm lock cheap. Layout:
+//
+//	magic "RBRD\x01"
+//	uvarint nstrings, nstrings x uvarint length, the strings' bytes concatenated
+//	info: subdir, base_url (string refs)
+//	uvarint nrecords, records (fields in PackageRecord order)
+//	removed: list of string refs
+//
+// A list is uvarint(len+1), or 0 for nil, so nil and empty survive the round trip.
+const compactMagic = "RBRD\x01"
+
+var errCompact = errors.New("malformed compact repodata")
+
+type compactEncoder struct {
+	idx  map[string]uint64
+	strs []string
+	body []byte
+}
+
+func (e *compactEncoder) str(s string) {
+	i, ok := e.idx[s]
+	if !ok {
+		i = uint64(len(e.strs))
+		e.idx[s] = i
+		e.strs = append(e.strs, s)
+	}
+	e.body = binary.AppendUvarint(e.body, i)
+}
+
+func (e *compactEncoder) list(l []string) {
+	if l == nil {
+		e.body = binary.AppendUvarint(e.body, 0)
+		return
+	}
+	e.body = binary.AppendUvarint(e.body, uint64(len(l))+1)
+	for _, s := range l {
+		e.str(s)
+	}
+}
+
+func (e *compactEncoder) int(n int64) { e.body = binary.AppendVarint(e.body, n) }
+
+// encodeCompact serialises rd.
+func encodeCompact(rd *conda.Repodata) []byte {
+	e := &compactEncoder{idx: map[string]uint64{}}
+	e.str(rd.Info.Subdir)
+	e.str(rd.Info.BaseURL)
+	e.body = binary.AppendUvarint(e.body, uint64(len(rd.Packages)))
+	for i := range rd.Packages {
+		r := &rd.Packages[i]
+		e.str(r.Name)
+		e.str(r.Version)
+		e.str(r.Build)
+		e.int(r.BuildNumber)
+		e.list(r.Depends)
+		e.list(r.Constrains)
+		e.list(r.TrackFeatures)
+		e.str(r.Features)
+		e.str(r.Noarch)
+		e.str(r.Subdir)
+		e.str(r.License)
+		e.str(r.LicenseFamily)
+		e.str(r.MD5)
+		e.str(r.SHA256)
+		e.int(r.Size)
+		e.int(r.Timestamp)
+		e.str(r.Fn)
+		e.str(r.URL)
+		e.str(r.Channel)
+	}
+	e.list(rd.Removed)
+	n := 0
+	for _, s := range e.strs {
+		n += len(s)
+	}
+	out := make([]byte, 0, len(compactMagic)+len(e.strs)*2+n+len(e.body)+16)
+	out = append(out, compactMagic...)
+	out = binary.AppendUvarint(out, uint64(len(e.strs)))
+	for _, s := range e.strs {
+		out = binary.AppendUvarint(out, uint64(len(s)))
+	}
+	for _, s := range e.strs {
+		out = append(out, s...)
+	}
+	return append(out, e.body...)
+}
+
+type compactDecoder struct {
+	b    []byte
+	strs []string
+	err  bool
+}
+
+func (d *compactDecoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *compactDecoder) int() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = true
+		d.b = nil
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *compactDecoder) str() string {
+	i := d.uvarint()
+	if i >= uint64(len(d.strs)) {
+		d.err = true
+		return ""
+	}
+	return d.strs[i]
+}
+
+func (d *compactDecoder) list() []string {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	n--
+	if n > uint64(len(d.b)) { // each element takes at least one byte
+		d.err = true
+		return nil
+	}
+	l := make([]string, n)
+	for i := range l {
+		l[i] = d.str()
+	}
+	return l
+}
+
+// decodeCompact parses encodeCompact output. It never panics on bad input; anything
+// malformed is errCompact and the caller re-parses the JSON.
+func decodeCompact(data []byte) (*conda.Repodata, error) {
+	if len(data) < len(compactMagic) || string(data[:len(compactMagic)]) != compactMagic {
+		return nil, errCompact
+	}
+	d := &compactDecoder{b: data[len(compactMagic):]}
+	ns := d.uvarint()
+	if d.err || ns > uint64(len(d.b)) {
+		return nil, errCompact
+	}
+	lens := make([]uint64, ns)
+	var total uint64
+	for i := range lens {
+		lens[i] = d.uvarint()
+		total += lens[i]
+		if d.err || total > uint64(len(d.b)) {
+			return nil, errCompact
+		}
+	}
+	// One allocation holds every string; the table entries slice it.
+	blob := string(d.b[:total])
+	d.b = d.b[total:]
+	d.strs = make([]string, ns)
+	off := uint64(0)
+	for i, n := range lens {
+		d.strs[i] = blob[off : off+n]
+		off += n
+	}
+	rd := &conda.Repodata{}
+	rd.Info.Subdir = d.str()
+	rd.Info.BaseURL = d.str()
+	nr := d.uvarint()
+	if d.err || nr > uint64(len(d.b)) {
+		return nil, errCompact
+	}
+	rd.Packages = make([]conda.PackageRecord, nr)
+	for i := range rd.Packages {
+		r := &rd.Packages[i]
+		r.Name = d.str()
+		r.Version = d.str()
+		r.Build = d.str()
+		r.BuildNumber = d.int()
+		r.Depends = d.list()
+		r.Constrains = d.list()
+		r.TrackFeatures = d.list()
+		r.Features = d.str()
+		r.Noarch = d.str()
+		r.Subdir = d.str()
+		r.License = d.str()
+		r.LicenseFamily = d.str()
+		r.MD5 = d.str()
+		r.SHA256 = d.str()
+		r.Size = d.int()
+		r.Timestamp = d.int()
+		r.Fn = d.str()
+		r.URL = d.str()
+		r.Channel = d.str()
+		if d.err {
+			return nil, errCompact
+		}
+	}
+	rd.Removed = d.list()
+	if d.err || len(d.b) != 0 {
+		return nil, errCompact
+	}
+	return rd, nil
+}
