@@ -326,7 +326,12 @@ func TestBuildKitEngine(t *testing.T) {
 		if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		l := fileLock(chDir, recs)
+		r, err := LoadRecipe(recipe, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := NewLock(r)
+		l.Targets = fileLock(chDir, recs).Targets
 		data, err := lock.Marshal(l)
 		if err != nil {
 			t.Fatal(err)

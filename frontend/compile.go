@@ -376,12 +376,19 @@ func (c *compiler) fetch(p conda.PackageRecord) (llb.State, error) {
 		return llb.HTTP(p.URL, llb.Checksum(digest.Digest("sha256:"+p.SHA256)), llb.Filename(p.Fn),
 			llb.WithCustomNamef("[reprobuild] fetch %s", p.Fn)), nil
 	case "file":
-		ch, rel, err := c.fileChannel(u.Path)
+		// A conda channel is laid out as CHANNEL/SUBDIR/FILE, so the record itself
+		// says which part of its path is the channel directory.
+		rel := p.Subdir + "/" + p.Fn
+		if p.Subdir == "" || !strings.HasSuffix(u.Path, "/"+rel) {
+			return llb.State{}, fmt.Errorf("%s: file URL %s does not end in SUBDIR/FILE (%s): relock", what, p.URL, rel)
+		}
+		dir := strings.TrimSuffix(u.Path, "/"+rel)
+		ch, err := c.fileChannel(dir)
 		if err != nil {
 			return llb.State{}, fmt.Errorf("%s: %w", what, err)
 		}
 		name := "channel-" + ch.Name
-		c.addLocal(name, channelDir(ch), rel)
+		c.addLocal(name, dir, rel)
 		src := llb.Local(name, llb.IncludePatterns([]string{rel}), llb.SharedKeyHint(name),
 			llb.WithCustomNamef("[reprobuild] channel %s", ch.Name))
 		// The link step checks the sha256 of every archive it reads, so a local copy
@@ -391,26 +398,35 @@ func (c *compiler) fetch(p conda.PackageRecord) (llb.State, error) {
 	return llb.State{}, &UnsupportedError{What: what, Reason: "URL scheme " + u.Scheme + " (use http, https or file)"}
 }
 
-// fileChannel finds the lock channel a file:// package path belongs to.
-func (c *compiler) fileChannel(p string) (lock.Channel, string, error) {
+// fileChannel finds the lock channel whose directory is dir. Relative channel paths are
+// resolved against the recipe; when that is not possible (the gateway frontend sees no
+// client paths) a lock with a single local channel still matches.
+func (c *compiler) fileChannel(dir string) (lock.Channel, error) {
+	var local []lock.Channel
 	for _, ch := range c.l.Channels {
-		dir := channelDir(ch)
-		if dir == "" {
-			continue
+		u := ch.URL
+		if c.r != nil {
+			u = c.r.ResolveURL(u)
 		}
-		if strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") {
-			return ch, strings.TrimPrefix(p, strings.TrimSuffix(dir, "/")+"/"), nil
+		if strings.TrimSuffix(channelDir(u), "/") == dir {
+			return ch, nil
+		}
+		if !strings.HasPrefix(ch.URL, "http://") && !strings.HasPrefix(ch.URL, "https://") {
+			local = append(local, ch)
 		}
 	}
-	return lock.Channel{}, "", fmt.Errorf("file %s is in none of the lock's channels", p)
+	if len(local) == 1 {
+		return local[0], nil
+	}
+	return lock.Channel{}, fmt.Errorf("directory %s is none of the lock's channels", dir)
 }
 
-func channelDir(ch lock.Channel) string {
-	u, err := url.Parse(ch.URL)
-	if err != nil || u.Scheme != "file" {
+func channelDir(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "file" {
 		return ""
 	}
-	return u.Path
+	return p.Path
 }
 
 func (c *compiler) specRanges(group []conda.PackageRecord) []hcl.Range {

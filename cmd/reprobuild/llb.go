@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -23,6 +22,7 @@ type llbOptions struct {
 	platform    string
 	linkerImage string
 	configOut   string
+	vars        []string
 }
 
 func newLLBCommand() *cobra.Command {
@@ -47,11 +47,16 @@ attribute to get the same image as "reprobuild image --engine buildkit".`,
 	f.StringVar(&o.platform, "platform", "", "target to compile, as a conda subdir (linux-64) or OCI platform (linux/amd64); default: the lock's only target")
 	f.StringVar(&o.linkerImage, "linker-image", "", "image (REF@sha256:...) holding a static reprobuild at /usr/local/bin/reprobuild; default: local context "+frontend.DefaultLinkerLocal)
 	f.StringVar(&o.configOut, "config-out", "", "also write the image config JSON to this file")
+	f.StringArrayVar(&o.vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
 	return cmd
 }
 
 func runLLB(cmd *cobra.Command, o llbOptions) error {
-	r, src, l, err := loadRecipeAndLock(o.recipe)
+	vars, err := parseVars(o.vars)
+	if err != nil {
+		return err
+	}
+	r, src, l, err := loadRecipeAndLock(o.recipe, vars)
 	if err != nil {
 		return err
 	}
@@ -111,24 +116,23 @@ func platformFlag(s string) (string, error) {
 	return frontend.CondaSubdir(p)
 }
 
-// loadRecipeAndLock reads the recipe and the lock beside it.
-func loadRecipeAndLock(path string) (*recipes.Recipe, []byte, *lock.Lock, error) {
-	src, err := os.ReadFile(path)
+// loadRecipeAndLock reads the recipe and its lock, and refuses a stale lock: the graph
+// must build exactly what the recipe says.
+func loadRecipeAndLock(path string, vars map[string]string) (*recipes.Recipe, []byte, *lock.Lock, error) {
+	r, err := builder.LoadRecipe(path, vars)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading recipe: %w (give its path with -f)", err)
+		return nil, nil, nil, err
 	}
-	r, diags := recipes.Parse(path, src)
-	if diags.HasErrors() {
-		return nil, nil, nil, fmt.Errorf("%s", strings.TrimSpace(recipes.FormatDiagnostics(path, src, diags)))
-	}
-	lockPath := filepath.Join(filepath.Dir(path), lock.Filename)
-	data, err := os.ReadFile(lockPath)
+	src, err := os.ReadFile(r.Filename)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading the lock: %w (run `reprobuild lock -f %s` first)", err, path)
+		return nil, nil, nil, fmt.Errorf("reading recipe: %w", err)
 	}
-	l, err := lock.Parse(data)
+	l, err := builder.LoadLock(r)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", lockPath, err)
+		return nil, nil, nil, err
+	}
+	if err := builder.CheckLock(r, l); err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: %w", builder.LockPath(r), err)
 	}
 	return r, src, l, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/buildkit/client/llb"
 
+	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
@@ -38,13 +39,12 @@ func writeProject(t *testing.T) (recipe string, rec conda.PackageRecord, chDir s
 	if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l := &lock.Lock{
-		Version:  lock.FormatVersion,
-		Channels: []lock.Channel{{Name: "local", URL: "file://" + chDir}},
-		Solver:   lock.Solver{ChannelPriority: "strict"},
-		Base:     lock.Base{Ref: "scratch"},
-		Targets:  []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}},
+	r, err := builder.LoadRecipe(recipe, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	l := builder.NewLock(r)
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}}
 	data, err := lock.Marshal(l)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestLLBCommandErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"missing recipe", []string{"llb", "-f", filepath.Join(t.TempDir(), "none.hcl")}, "give its path with -f"},
+		{"missing recipe", []string{"llb", "-f", filepath.Join(t.TempDir(), "none.hcl")}, "none.hcl"},
 		{"platform not locked", []string{"llb", "-f", recipe, "--platform", "linux-aarch64"}, "no target for platform linux-aarch64"},
 		{"bad platform", []string{"llb", "-f", recipe, "--platform", "windows/amd64"}, "no conda subdir"},
 	} {
@@ -119,6 +119,23 @@ func TestLLBCommandErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("stale lock", func(t *testing.T) {
+		dir := filepath.Dir(recipe)
+		src, err := os.ReadFile(recipe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.WriteFile(recipe, src, 0o644)
+		changed := strings.Replace(string(src), `["hello"]`, `["hello", "zlib"]`, 1)
+		if err := os.WriteFile(recipe, []byte(changed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = run(t, "llb", "-f", recipe)
+		var se *lock.StaleError
+		if !errors.As(err, &se) || !strings.Contains(err.Error(), filepath.Join(dir, lock.Filename)) {
+			t.Errorf("error = %v, want a stale lock error naming the lock", err)
+		}
+	})
 	t.Run("no lock", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(filepath.Dir(recipe), lock.Filename)); err != nil {
 			t.Fatal(err)

@@ -54,6 +54,9 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", lockName, err)
 	}
+	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
+		return nil, fmt.Errorf("%s: %w", lockName, err)
+	}
 
 	var subdirs []string
 	if p := opts[OptPlatform]; p != "" {

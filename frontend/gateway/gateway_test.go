@@ -102,13 +102,13 @@ func TestGatewayFrontend(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l := &lock.Lock{
-		Version:  lock.FormatVersion,
-		Channels: []lock.Channel{{Name: "local", URL: "file://" + chDir}},
-		Solver:   lock.Solver{ChannelPriority: "strict"},
-		Base:     lock.Base{Ref: "scratch"},
-		Targets:  []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}},
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
 	}
+	r.Dir = proj
+	l := builder.NewLock(r)
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}}
 	data, err := lock.Marshal(l)
 	if err != nil {
 		t.Fatal(err)
@@ -142,10 +142,6 @@ func TestGatewayFrontend(t *testing.T) {
 	}
 	// The same recipe and lock through builder.BuildKit (local linker binary) give the
 	// same image.
-	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
 	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
 		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, SourceDateEpoch: 1700000000,
 		OCITar: filepath.Join(t.TempDir(), "direct.tar"),
