@@ -79,7 +79,7 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := newChannelClient(o.Channel)
+	client, err := NewChannelClient(o.Channel)
 	if err != nil {
 		return nil, err
 	}
@@ -225,11 +225,7 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	platform := v1.Platform{OS: os_, Architecture: arch, Variant: variant}
 
 	recs := installOrder(t.Packages)
-	downloads := make([]channel.Download, len(recs))
-	for i, p := range recs {
-		downloads[i] = channel.Download{Record: p}
-	}
-	paths, err := client.Fetch(ctx, resolveDownloads(r, downloads))
+	paths, err := client.Fetch(ctx, downloadsFor(r, recs))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -429,6 +425,23 @@ func loadBase(ctx context.Context, r *recipes.Recipe, l *lock.Lock, platform v1.
 	return img, digest, nil
 }
 
+// downloadsFor maps locked records to downloads from their recipe channel's location
+// and mirrors (a record of no recipe channel is fetched from its own URL).
+func downloadsFor(r *recipes.Recipe, recs []conda.PackageRecord) []channel.Download {
+	chans := Channels(r)
+	ds := make([]channel.Download, len(recs))
+	for i, rec := range recs {
+		ds[i] = channel.Download{Record: rec, Location: r.ResolveURL(rec.URL)}
+		for _, ch := range chans {
+			if strings.TrimRight(rec.Channel, "/") == ch.URL || strings.HasPrefix(rec.URL, ch.URL+"/") {
+				ds[i] = ch.Download(rec)
+				break
+			}
+		}
+	}
+	return ds
+}
+
 // dataLayer fetches a baked data source through the verified cache and puts it in its
 // own layer.
 func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d recipes.Data, lo image.LayerOptions) (v1.Layer, error) {
@@ -453,24 +466,6 @@ func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d
 		return nil, fmt.Errorf("data %q: %w", d.Name, err)
 	}
 	return layer, nil
-}
-
-// resolveDownloads points each download at a fetchable location: canonical URLs in the
-// lock may be relative to the recipe, and mirrors come from the recipe's channels.
-func resolveDownloads(r *recipes.Recipe, ds []channel.Download) []channel.Download {
-	chans := recipeChannels(r)
-	for i := range ds {
-		for _, ch := range chans {
-			if ds[i].Record.Channel == ch.URL {
-				ds[i] = ch.Download(ds[i].Record)
-				break
-			}
-		}
-		if ds[i].Location == "" {
-			ds[i].Location = r.ResolveURL(ds[i].Record.URL)
-		}
-	}
-	return ds
 }
 
 func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 
-	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/install"
 )
 
@@ -22,17 +21,13 @@ func LinkScripts(ctx context.Context, recipePath string, vars map[string]string,
 		return nil
 	}
 	co.Offline, co.Progress = true, nil
-	client, err := newChannelClient(co)
+	client, err := NewChannelClient(co)
 	if err != nil {
 		return nil
 	}
 	out := map[string][]string{}
 	for _, t := range l.Targets {
-		ds := make([]channel.Download, len(t.Packages))
-		for i, p := range t.Packages {
-			ds[i] = channel.Download{Record: p}
-		}
-		paths, err := client.Fetch(ctx, resolveDownloads(r, ds))
+		paths, err := client.Fetch(ctx, downloadsFor(r, t.Packages))
 		if err != nil {
 			return nil
 		}

@@ -618,3 +618,35 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Fatalf("verify should name layer %d and %s, got:\n%s", tampered+1, victim, msg)
 	}
 }
+
+// TestVendorAirGapped vendors the quickstart, removes the original channel, points the
+// recipe at the vendored directory as a mirror (a build-time choice, so the lock stays
+// valid) and rebuilds with an empty cache: the digest is the one of the online build.
+func TestVendorAirGapped(t *testing.T) {
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	online := buildImage(t, o, "reprobuild.hcl", filepath.Join(t.TempDir(), "online"))
+	vend := filepath.Join(t.TempDir(), "vendored")
+	mustRun(t, o, "vendor", "-f", "reprobuild.hcl", "--offline", vend)
+	if err := os.RemoveAll(filepath.Join(ws, "channel")); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "reprobuild.hcl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), `url = "../channel"`, `url = "../channel"`+"\n  mirrors = [\"file://"+filepath.ToSlash(vend)+"\"]", 1)
+	if edited == string(src) {
+		t.Fatal("could not add a mirror to the quickstart recipe")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "reprobuild.hcl"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, o, "lock", "-f", "reprobuild.hcl", "--check")
+	o.env = []string{"REPROBUILD_CACHE=" + t.TempDir()}
+	airgapped := buildImage(t, o, "reprobuild.hcl", filepath.Join(t.TempDir(), "airgapped"), "--frozen")
+	if airgapped != online {
+		t.Fatalf("air-gapped build from the vendored mirror gave %s, online build %s", airgapped, online)
+	}
+}
