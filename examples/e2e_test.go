@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -283,7 +284,11 @@ func unpackLayout(t *testing.T, layoutDir, rootfs string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := filepath.Join(rootfs, filepath.FromSlash(h.Name))
+		name := path.Clean("/" + h.Name)
+		if name == "/" {
+			continue
+		}
+		p := filepath.Join(rootfs, filepath.FromSlash(name))
 		if !strings.HasPrefix(p, filepath.Clean(rootfs)+string(filepath.Separator)) {
 			t.Fatalf("layer entry %q escapes the rootfs", h.Name)
 		}
@@ -331,6 +336,7 @@ func runcRun(t *testing.T, rootfs string, env []string, args ...string) string {
 	testutil.RequireRoot(t)
 	runc := testutil.RequireBinary(t, "runc", "REPROBUILD_RUNC")
 	bundle := filepath.Dir(rootfs)
+	os.Remove(filepath.Join(bundle, "config.json")) // from an earlier run in this bundle
 	spec := exec.Command(runc, "spec")
 	spec.Dir = bundle
 	if out, err := spec.CombinedOutput(); err != nil {
