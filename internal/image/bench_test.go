@@ -112,10 +112,6 @@ func BenchmarkGzip(b *testing.B) {
 	}
 }
 
-type countWriter int64
-
-func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
-
 func BenchmarkPlanLayers(b *testing.B) {
 	pkgs := randomPkgs(rand.New(rand.NewSource(1)), 400)
 	b.ReportAllocs()
