@@ -149,6 +149,10 @@ func ParseBaseRef(ref string) (BaseRef, error) {
 	if d, ok := r.(name.Digest); ok {
 		br.Digest = d.DigestStr()
 	}
+	// Qualifying a short name (library/ prefix) can push it past the 255-byte limit.
+	if _, err := name.ParseReference(br.String()); err != nil {
+		return BaseRef{}, &BaseError{Ref: ref, Reason: "the fully qualified name " + br.Name + " is not a valid repository (too long?)", Err: err}
+	}
 	return br, nil
 }
 
