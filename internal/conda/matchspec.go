@@ -992,7 +992,10 @@ func (o *parseOptions) matchChannel(cm *channelMatcher, recordChannel string) bo
 	if !cm.nonURL {
 		return cm.ref.baseURL() == other.baseURL()
 	}
-	return cm.ref.name == other.name || cm.ref.name == o.canonicalName(other)
+	if cm.ref.name == other.name {
+		return true
+	}
+	return cm.ref.name == o.canonicalName(other)
 }
 
 // Match reports whether the record satisfies every constraint of the spec. It parses
