@@ -26,7 +26,7 @@ type parseOptions struct {
 	// "location/name" precomputed for URL matching.
 	customList []customChannel
 	workDir    string
-	homeDir string
+	homeDir    string
 }
 
 // Default channel settings are conda's out-of-the-box configuration on Unix.
