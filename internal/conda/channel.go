@@ -40,7 +40,17 @@ var defaultChannelURLs = []string{
 	"https://repo.anaconda.com/pkgs/r",
 }
 
+// defaultOptions is conda's default configuration, built once and never modified.
+var defaultOptions = buildParseOptions(nil)
+
 func newParseOptions(opts []ParseOption) *parseOptions {
+	if len(opts) == 0 {
+		return defaultOptions
+	}
+	return buildParseOptions(opts)
+}
+
+func buildParseOptions(opts []ParseOption) *parseOptions {
 	o := &parseOptions{workDir: "/"}
 	o.setAlias(DefaultChannelAlias)
 	o.setDefaults(defaultChannelURLs)
