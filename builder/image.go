@@ -77,7 +77,7 @@ type ImageResult struct {
 // fetch and verify packages, link them, layer them deterministically, and write or push
 // the result.
 func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
-	r, l, locked, err := recipeAndLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
 	if err != nil {
 		return nil, err
 	}
@@ -96,9 +96,9 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	return res, nil
 }
 
-// recipeAndLock loads the recipe and a lock that is up to date with it, locking first
-// unless frozen.
-func recipeAndLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
+// PrepareLock loads the recipe and a lock that is up to date with it, locking first
+// unless frozen. It reports whether it locked.
+func PrepareLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
 	r, err := LoadRecipe(recipePath, vars)
 	if err != nil {
 		return nil, nil, false, err
