@@ -52,7 +52,7 @@ func buildWithBuildKit(cmd *cobra.Command, o buildkitOptions) (*builder.ImageRes
 	src, _ := os.ReadFile(r.Filename)
 	epoch := builder.Epoch(l, o.epoch)
 	bo := builder.BuildKitOptions{
-		Addr: addr, Lock: l, Recipe: r, RecipeSource: src, LinkerDir: linkerDir,
+		Addr: addr, Lock: builder.ResolvedLock(r, l), Recipe: r, RecipeSource: src, LinkerDir: linkerDir,
 		SourceDateEpoch: epoch.Unix(), Progress: cmd.ErrOrStderr(), ProgressMode: "auto",
 	}
 	var ociTar, layoutDir string
