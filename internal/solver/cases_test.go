@@ -180,7 +180,11 @@ func runPytestCase(t *testing.T, c pytestCase, input map[string]json.RawMessage)
 			byKey[fmt.Sprintf("%s::%s-%s-%s", ch, r.Name, r.Version, r.Build)] = r
 		}
 	}
-	task.ChannelPriority = c.Input.ChannelPriority
+	// conda's own default is flexible; the cases were recorded with it.
+	task.ChannelPriority = PriorityFlexible
+	if c.Input.ChannelPriority != "" {
+		task.ChannelPriority = c.Input.ChannelPriority
+	}
 	vs := conda.VirtualSpec{Platform: conda.Linux64}
 	if c.Input.OverrideCuda != nil {
 		vs.Cuda = *c.Input.OverrideCuda
@@ -201,25 +205,29 @@ func runPytestCase(t *testing.T, c pytestCase, input map[string]json.RawMessage)
 		prefix = append(prefix, ch+"::"+dist)
 	}
 	specs := map[string]int{}
-	addSpec := func(text string) {
+	addSpec := func(text string, history bool) {
 		ms, err := conda.ParseMatchSpec(text)
 		if err != nil {
 			t.Errorf("%s: spec %q: %v", c.ID, text, err)
 			return
 		}
 		s := Spec{MatchSpec: ms, Text: text, Origin: c.ID}
-		if i, ok := specs[ms.Name]; ok {
+		if i, ok := specs[ms.Name]; ok && !history {
+			// A requested spec replaces the history spec of its name, as conda does.
 			task.Specs[i] = s
+			delete(specs, ms.Name)
 			return
 		}
-		specs[ms.Name] = len(task.Specs)
+		if history {
+			specs[ms.Name] = len(task.Specs)
+		}
 		task.Specs = append(task.Specs, s)
 	}
 	for _, s := range c.Input.HistorySpecs {
-		addSpec(s)
+		addSpec(s, true)
 	}
 	for _, s := range c.Input.SpecsToAdd {
-		addSpec(s)
+		addSpec(s, false)
 	}
 	sol, err := Solve(context.Background(), task)
 	if sol != nil {

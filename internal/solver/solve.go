@@ -19,6 +19,15 @@ type prec struct {
 	locked  bool
 	virtual bool
 	v       int32 // variable, or -1 before the record is reached
+	// deps holds the best version each dependency can reach, by name, sorted by name;
+	// computed on demand to break ties the way conda's objective does.
+	deps    []depBest
+	depsSet bool
+}
+
+type depBest struct {
+	name string
+	ver  conda.Version
 }
 
 // nameGroup is every visible record of one package name.
@@ -28,6 +37,7 @@ type nameGroup struct {
 	recs []*prec // in dependency preference order
 	// byRoot is recs in root preference order (version before track_features).
 	byRoot []*prec
+	ready  bool // versions parsed and orders sorted
 }
 
 type problem struct {
@@ -89,17 +99,19 @@ func (p *problem) collect() {
 	for _, n := range t.Update {
 		delete(locked, n)
 	}
+	total := len(t.Virtual)
+	for _, c := range t.Channels {
+		total += len(c.Records)
+	}
+	pool := make([]prec, 0, total)
 	add := func(r *conda.PackageRecord, ch int) {
-		v, err := conda.ParseVersion(r.Version)
-		if err != nil {
-			return // a record conda cannot order is one it cannot install
-		}
 		g := p.names[r.Name]
 		if g == nil {
 			g = &nameGroup{name: r.Name}
 			p.names[r.Name] = g
 		}
-		pr := &prec{rec: r, ver: v, ch: ch, v: -1, virtual: ch < 0}
+		pool = append(pool, prec{rec: r, ch: ch, v: -1, virtual: ch < 0})
+		pr := &pool[len(pool)-1]
 		if l := locked[r.Name]; l != nil && sameRecord(l, r) {
 			pr.locked = true
 		}
@@ -134,11 +146,25 @@ func (p *problem) collect() {
 			best := g.recs[0].ch
 			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool { return r.ch != best })
 		}
-		g.byRoot = slices.Clone(g.recs)
-		slices.SortStableFunc(g.recs, p.depOrder)
-		slices.SortStableFunc(g.byRoot, p.rootOrder)
 	}
 	slices.Sort(p.sorted)
+}
+
+// ready parses a name's versions and sorts its records, once, when first needed; a
+// large index costs only for the names a solve reaches.
+func (p *problem) ready(g *nameGroup) {
+	if g.ready {
+		return
+	}
+	g.ready = true
+	g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool {
+		v, err := conda.ParseVersion(r.rec.Version)
+		r.ver = v
+		return err != nil // a record conda cannot order is one it cannot install
+	})
+	g.byRoot = slices.Clone(g.recs)
+	slices.SortStableFunc(g.recs, p.depOrder)
+	slices.SortStableFunc(g.byRoot, p.rootOrder)
 }
 
 func allowed(globs []string, name string) bool {
@@ -174,7 +200,7 @@ func (p *problem) rootOrder(a, b *prec) int {
 	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
-	return tail(a, b)
+	return p.tail(a, b)
 }
 
 func (p *problem) depOrder(a, b *prec) int {
@@ -187,7 +213,7 @@ func (p *problem) depOrder(a, b *prec) int {
 	if c := b.ver.Compare(a.ver); c != 0 {
 		return c
 	}
-	return tail(a, b)
+	return p.tail(a, b)
 }
 
 func (p *problem) head(a, b *prec) int {
@@ -203,7 +229,7 @@ func (p *problem) head(a, b *prec) int {
 	return 0
 }
 
-func tail(a, b *prec) int {
+func (p *problem) tail(a, b *prec) int {
 	if c := cmp.Compare(b.rec.BuildNumber, a.rec.BuildNumber); c != 0 {
 		return c
 	}
@@ -213,6 +239,12 @@ func tail(a, b *prec) int {
 			return -1
 		}
 		return 1
+	}
+	// Equal version and build number: prefer the build whose dependencies reach
+	// higher versions (numpy-1.7.1-py33 over py26), as conda maximises dependency
+	// versions right after the requested ones.
+	if c := p.compareDeps(a, b); c != 0 {
+		return c
 	}
 	if c := cmp.Compare(b.rec.Timestamp, a.rec.Timestamp); c != 0 {
 		return c
@@ -249,6 +281,7 @@ func (p *problem) candidates(ms conda.MatchSpec, root bool) []*prec {
 	}
 	var out []*prec
 	for _, g := range groups {
+		p.ready(g)
 		list := g.recs
 		if root {
 			list = g.byRoot
@@ -357,6 +390,7 @@ func (p *problem) encode() {
 			if g == nil {
 				continue
 			}
+			p.ready(g)
 			for _, o := range g.recs {
 				if o.v < 0 || o == r || s.ms.MatchVersion(o.rec, o.ver) {
 					continue
@@ -371,11 +405,74 @@ func (p *problem) encode() {
 func (p *problem) trackers(f string) []*prec {
 	var out []*prec
 	for _, n := range p.sorted {
-		for _, r := range p.names[n].recs {
+		g := p.names[n]
+		p.ready(g)
+		for _, r := range g.recs {
 			if slices.Contains(r.rec.TrackFeatures, f) {
 				out = append(out, r)
 			}
 		}
 	}
 	return out
+}
+
+// compareDeps orders two records by the best versions their common dependencies can
+// reach, the first differing name (alphabetically) deciding.
+func (p *problem) compareDeps(a, b *prec) int {
+	da, db := p.depBests(a), p.depBests(b)
+	i, j := 0, 0
+	for i < len(da) && j < len(db) {
+		switch c := strings.Compare(da[i].name, db[j].name); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			if c := db[j].ver.Compare(da[i].ver); c != 0 {
+				return c
+			}
+			i++
+			j++
+		}
+	}
+	return 0
+}
+
+func (p *problem) depBests(r *prec) []depBest {
+	if r.depsSet {
+		return r.deps
+	}
+	r.depsSet = true
+	for _, d := range r.rec.Depends {
+		s := p.spec(d)
+		if s.err != nil {
+			continue
+		}
+		n, ok := s.ms.ExactName()
+		if !ok {
+			continue
+		}
+		g := p.names[n]
+		if g == nil {
+			continue
+		}
+		var best *prec
+		for _, o := range g.recs {
+			if o.ver.IsZero() {
+				if v, err := conda.ParseVersion(o.rec.Version); err == nil {
+					o.ver = v
+				} else {
+					continue
+				}
+			}
+			if s.ms.MatchVersion(o.rec, o.ver) && (best == nil || o.ver.Compare(best.ver) > 0) {
+				best = o
+			}
+		}
+		if best != nil {
+			r.deps = append(r.deps, depBest{name: n, ver: best.ver})
+		}
+	}
+	slices.SortFunc(r.deps, func(x, y depBest) int { return strings.Compare(x.name, y.name) })
+	return r.deps
 }
