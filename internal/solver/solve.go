@@ -46,7 +46,7 @@ type problem struct {
 	sorted  []string // all names, sorted, for glob specs
 	vars    []*prec
 	nameOf  []int32
-	specs   map[string]parsedSpec
+	specs   map[string]*parsedSpec
 	eng     *engine
 	queue   []*prec
 	ngroups int32
@@ -56,6 +56,9 @@ type problem struct {
 type parsedSpec struct {
 	ms  conda.MatchSpec
 	err error
+	// cands caches the dependency candidates; many records share a dependency text.
+	cands    []*prec
+	candsSet bool
 }
 
 // Solve picks one record per package name such that the task's specs, every
@@ -67,7 +70,7 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	default:
 		return nil, &TaskError{Reason: fmt.Sprintf("channel priority %q is not one of strict, flexible, disabled", t.ChannelPriority)}
 	}
-	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]parsedSpec{}}
+	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]*parsedSpec{}}
 	p.flex = t.ChannelPriority == PriorityFlexible
 	p.collect()
 	p.encode()
@@ -255,14 +258,25 @@ func (p *problem) tail(a, b *prec) int {
 	return strings.Compare(a.rec.Fn, b.rec.Fn)
 }
 
-func (p *problem) spec(text string) parsedSpec {
+func (p *problem) spec(text string) *parsedSpec {
 	if s, ok := p.specs[text]; ok {
 		return s
 	}
 	ms, err := conda.ParseMatchSpec(text)
-	s := parsedSpec{ms: ms, err: err}
+	s := &parsedSpec{ms: ms, err: err}
 	p.specs[text] = s
 	return s
+}
+
+// depCandidates is candidates for a dependency text, computed once per text.
+func (p *problem) depCandidates(s *parsedSpec) []*prec {
+	if !s.candsSet {
+		s.candsSet = true
+		if s.err == nil {
+			s.cands = p.candidates(s.ms, false)
+		}
+	}
+	return s.cands
 }
 
 // candidates lists the records matching ms, in the given preference order.
@@ -337,11 +351,7 @@ func (p *problem) encode() {
 	for qi := 0; qi < len(p.queue); qi++ {
 		r := p.queue[qi]
 		for _, d := range r.rec.Depends {
-			s := p.spec(d)
-			var cands []*prec
-			if s.err == nil {
-				cands = p.candidates(s.ms, false)
-			}
+			cands := p.depCandidates(p.spec(d))
 			for _, c := range cands {
 				p.varOf(c)
 			}
@@ -452,20 +462,9 @@ func (p *problem) depBests(r *prec) []depBest {
 		if !ok {
 			continue
 		}
-		g := p.names[n]
-		if g == nil {
-			continue
-		}
 		var best *prec
-		for _, o := range g.recs {
-			if o.ver.IsZero() {
-				if v, err := conda.ParseVersion(o.rec.Version); err == nil {
-					o.ver = v
-				} else {
-					continue
-				}
-			}
-			if s.ms.MatchVersion(o.rec, o.ver) && (best == nil || o.ver.Compare(best.ver) > 0) {
+		for _, o := range p.depCandidates(s) {
+			if best == nil || o.ver.Compare(best.ver) > 0 {
 				best = o
 			}
 		}
