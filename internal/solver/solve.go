@@ -51,6 +51,13 @@ type problem struct {
 	queue   []*prec
 	ngroups int32
 	flex    bool
+	// hidden holds records the task's settings hid, by name, for explanations.
+	hidden map[string][]hiddenRec
+}
+
+type hiddenRec struct {
+	rec *conda.PackageRecord
+	why string
 }
 
 type parsedSpec struct {
@@ -70,7 +77,7 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	default:
 		return nil, &TaskError{Reason: fmt.Sprintf("channel priority %q is not one of strict, flexible, disabled", t.ChannelPriority)}
 	}
-	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]*parsedSpec{}}
+	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]*parsedSpec{}, hidden: map[string][]hiddenRec{}}
 	p.flex = t.ChannelPriority == PriorityFlexible
 	p.collect()
 	p.encode()
@@ -131,9 +138,11 @@ func (p *problem) collect() {
 				continue // virtual packages come only from the task
 			}
 			if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
+				p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
 				continue
 			}
 			if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
+				p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
 				continue
 			}
 			add(r, ci)
@@ -147,7 +156,13 @@ func (p *problem) collect() {
 			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool { return !r.virtual })
 		} else if strict {
 			best := g.recs[0].ch
-			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool { return r.ch != best })
+			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool {
+				if r.ch != best {
+					p.hide(r.rec, fmt.Sprintf("is in channel %s, hidden by strict channel priority because %s has %s", t.Channels[r.ch].Name, t.Channels[best].Name, name))
+					return true
+				}
+				return false
+			})
 		}
 	}
 	slices.Sort(p.sorted)
@@ -168,6 +183,14 @@ func (p *problem) ready(g *nameGroup) {
 	g.byRoot = slices.Clone(g.recs)
 	slices.SortStableFunc(g.recs, p.depOrder)
 	slices.SortStableFunc(g.byRoot, p.rootOrder)
+}
+
+// hide remembers a record the settings hid, for the explanation of a failure. Only a
+// few per name are kept: enough to tell the user which setting to change.
+func (p *problem) hide(r *conda.PackageRecord, why string) {
+	if len(p.hidden[r.Name]) < 64 {
+		p.hidden[r.Name] = append(p.hidden[r.Name], hiddenRec{rec: r, why: why})
+	}
 }
 
 func allowed(globs []string, name string) bool {
