@@ -95,6 +95,9 @@ func (p *problem) explain() error {
 			x.oneName[b] = append(x.oneName[b], a)
 		case kindConstrains:
 			x.byRec[c.rec] = append(x.byRec[c.rec], id)
+			if len(c.lits) == 1 {
+				continue
+			}
 			o := c.lits[1].v()
 			if o == c.rec {
 				o = c.lits[0].v()
@@ -102,6 +105,8 @@ func (p *problem) explain() error {
 			x.byRec[o] = append(x.byRec[o], id)
 		case kindDepends, kindFeature:
 			x.byRec[c.rec] = append(x.byRec[c.rec], id)
+		case kindTaskConstraint:
+			x.byRec[c.lits[0].v()] = append(x.byRec[c.lits[0].v()], id)
 		}
 	}
 	if len(roots) == 0 {
@@ -192,7 +197,13 @@ func (x *explainer) reasons(v int32, depth int) []Cause {
 			out = append(out, x.requirement("requires "+c.text, c, depth))
 		case kindFeature:
 			out = append(out, x.requirement("needs feature "+c.text, c, depth))
+		case kindTaskConstraint:
+			out = append(out, Cause{Text: "is excluded by the constraint " + specLabel(x.p.task.Constraints[c.spec])})
 		case kindConstrains:
+			if len(c.lits) == 1 {
+				out = append(out, Cause{Text: fmt.Sprintf("has a constraint %q that cannot be read, so it cannot be checked: %v", c.text, x.p.spec(c.text).err)})
+				continue
+			}
 			other := c.lits[0].v()
 			if other == v {
 				other = c.lits[1].v()

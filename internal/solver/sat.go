@@ -17,13 +17,14 @@ func (l lit) not() lit   { return l ^ 1 }
 type clauseKind uint8
 
 const (
-	kindRoot       clauseKind = iota // a root spec: one of its candidates
-	kindDepends                      // record -> one of a dependency's candidates
-	kindConstrains                   // record -> not a record its constrains exclude
-	kindFeature                      // record with features -> one tracker of the feature
-	kindFixed                        // a virtual package: always installed
-	kindOneName                      // two records of one name cannot both be installed
-	kindLearnt                       // derived by conflict analysis
+	kindRoot           clauseKind = iota // a root spec: one of its candidates
+	kindDepends                          // record -> one of a dependency's candidates
+	kindConstrains                       // record -> not a record its constrains exclude
+	kindFeature                          // record with features -> one tracker of the feature
+	kindFixed                            // a virtual package: always installed
+	kindTaskConstraint                   // a task constraint excludes a record
+	kindOneName                          // two records of one name cannot both be installed
+	kindLearnt                           // derived by conflict analysis
 )
 
 type clause struct {

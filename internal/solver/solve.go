@@ -81,6 +81,7 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	p.flex = t.ChannelPriority == PriorityFlexible
 	p.collect()
 	p.encode()
+	p.constrain()
 	ok, err := p.eng.solve(func() bool { return ctx.Err() != nil })
 	if err != nil {
 		return nil, fmt.Errorf("solving %d specs: %w", len(t.Specs), ctx.Err())
@@ -413,7 +414,10 @@ func (p *problem) encode() {
 		for _, text := range r.rec.Constrains {
 			s := p.spec(text)
 			if s.err != nil {
-				continue // conda ignores a constraint it cannot read
+				// A record whose constraint cannot be read cannot be checked, so it is
+				// not installable (rattler does the same).
+				p.eng.addClause(clause{lits: []lit{negLit(r.v)}, kind: kindConstrains, rec: r.v, text: text})
+				continue
 			}
 			n, ok := s.ms.ExactName()
 			if !ok {
@@ -429,6 +433,27 @@ func (p *problem) encode() {
 					continue
 				}
 				p.eng.addClause(clause{lits: []lit{negLit(r.v), negLit(o.v)}, kind: kindConstrains, rec: r.v, text: text})
+			}
+		}
+	}
+}
+
+// constrain adds the task's constraints: a constrained name, when installed, must
+// match.
+func (p *problem) constrain() {
+	for i, s := range p.task.Constraints {
+		n, ok := s.MatchSpec.ExactName()
+		if !ok {
+			continue
+		}
+		g := p.names[n]
+		if g == nil {
+			continue
+		}
+		p.ready(g)
+		for _, o := range g.recs {
+			if o.v >= 0 && !s.MatchSpec.MatchVersion(o.rec, o.ver) {
+				p.eng.addClause(clause{lits: []lit{negLit(o.v)}, kind: kindTaskConstraint, rec: -1, spec: int32(i), text: s.Text})
 			}
 		}
 	}
