@@ -53,6 +53,8 @@ type problem struct {
 	flex    bool
 	// hidden holds records the task's settings hid, by name, for explanations.
 	hidden map[string][]hiddenRec
+	// tracked indexes records by the features they track.
+	tracked map[string][]*prec
 }
 
 type hiddenRec struct {
@@ -459,21 +461,33 @@ func (p *problem) constrain() {
 	}
 }
 
-// trackers lists records whose track_features include the feature.
+// trackers lists records whose track_features include the feature. The index is
+// built on the first call, and only when some reached record has features.
 func (p *problem) trackers(f string) []*prec {
-	var out []*prec
-	for _, n := range p.sorted {
-		g := p.names[n]
-		p.ready(g)
-		for _, r := range g.recs {
-			if slices.Contains(r.rec.TrackFeatures, f) {
-				out = append(out, r)
+	if p.tracked == nil {
+		p.tracked = map[string][]*prec{}
+		for _, n := range p.sorted {
+			g := p.names[n]
+			has := false
+			for _, r := range g.recs {
+				if len(r.rec.TrackFeatures) > 0 {
+					has = true
+					break
+				}
+			}
+			if !has {
+				continue
+			}
+			p.ready(g)
+			for _, r := range g.recs {
+				for _, tf := range r.rec.TrackFeatures {
+					p.tracked[tf] = append(p.tracked[tf], r)
+				}
 			}
 		}
 	}
-	return out
+	return p.tracked[f]
 }
-
 // compareDeps orders two records by the best versions their common dependencies can
 // reach, the first differing name (alphabetically) deciding.
 func (p *problem) compareDeps(a, b *prec) int {
