@@ -37,7 +37,9 @@ type nameGroup struct {
 	recs []*prec // in dependency preference order
 	// byRoot is recs in root preference order (version before track_features).
 	byRoot []*prec
-	ready  bool // versions parsed and orders sorted
+	// raw holds the records as collected, until ready turns them into recs.
+	raw   []entry
+	ready bool // versions parsed and orders sorted
 }
 
 type problem struct {
@@ -55,6 +57,12 @@ type problem struct {
 	hidden map[string][]hiddenRec
 	// tracked indexes records by the features they track.
 	tracked map[string][]*prec
+	locked  map[string]*conda.PackageRecord
+}
+
+type entry struct {
+	rec *conda.PackageRecord
+	ch  int32 // channel index; -1 for virtual packages
 }
 
 type hiddenRec struct {
@@ -101,34 +109,30 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	return sol, nil
 }
 
-// collect gathers the visible records by name, applying allow-lists, ExcludeNewer
-// and channel priority, and orders each name's records by preference.
+// collect groups the visible records by name, applying allow-lists and
+// ExcludeNewer. Everything per record beyond that (version parsing, channel priority,
+// preference order) waits until a solve reaches the name.
 func (p *problem) collect() {
 	t := p.task
-	locked := map[string]*conda.PackageRecord{}
+	p.locked = map[string]*conda.PackageRecord{}
 	for i := range t.Locked {
-		locked[t.Locked[i].Name] = &t.Locked[i]
+		p.locked[t.Locked[i].Name] = &t.Locked[i]
 	}
 	for _, n := range t.Update {
-		delete(locked, n)
+		delete(p.locked, n)
 	}
 	total := len(t.Virtual)
 	for _, c := range t.Channels {
 		total += len(c.Records)
 	}
-	pool := make([]prec, 0, total)
+	p.names = make(map[string]*nameGroup, total/8)
 	add := func(r *conda.PackageRecord, ch int) {
 		g := p.names[r.Name]
 		if g == nil {
 			g = &nameGroup{name: r.Name}
 			p.names[r.Name] = g
 		}
-		pool = append(pool, prec{rec: r, ch: ch, v: -1, virtual: ch < 0})
-		pr := &pool[len(pool)-1]
-		if l := locked[r.Name]; l != nil && sameRecord(l, r) {
-			pr.locked = true
-		}
-		g.recs = append(g.recs, pr)
+		g.raw = append(g.raw, entry{rec: r, ch: int32(ch)})
 	}
 	for i := range t.Virtual {
 		add(&t.Virtual[i], -1)
@@ -141,59 +145,87 @@ func (p *problem) collect() {
 				continue // virtual packages come only from the task
 			}
 			if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
-				p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+				if p.canHide(r.Name) {
+					p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+				}
 				continue
 			}
 			if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
-				p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
+				if p.canHide(r.Name) {
+					p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
+				}
 				continue
 			}
 			add(r, ci)
 		}
 	}
-	strict := t.ChannelPriority == "" || t.ChannelPriority == PriorityStrict
-	for name, g := range p.names {
-		p.sorted = append(p.sorted, name)
-		if g.recs[0].virtual {
-			// A virtual package hides channel records of its name.
-			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool { return !r.virtual })
-		} else if strict {
-			best := g.recs[0].ch
-			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool {
-				if r.ch != best {
-					p.hide(r.rec, fmt.Sprintf("is in channel %s, hidden by strict channel priority because %s has %s", t.Channels[r.ch].Name, t.Channels[best].Name, name))
-					return true
-				}
-				return false
-			})
-		}
-	}
-	slices.Sort(p.sorted)
 }
 
-// ready parses a name's versions and sorts its records, once, when first needed; a
-// large index costs only for the names a solve reaches.
+// allNames lists every visible name, sorted; only glob specs and features need it.
+func (p *problem) allNames() []string {
+	if p.sorted == nil {
+		p.sorted = make([]string, 0, len(p.names))
+		for n := range p.names {
+			p.sorted = append(p.sorted, n)
+		}
+		slices.Sort(p.sorted)
+	}
+	return p.sorted
+}
+
+// ready applies channel priority to a name, parses its versions and sorts its
+// records, once, when a solve first reaches it; a large index costs only for the
+// names a solve reaches.
 func (p *problem) ready(g *nameGroup) {
 	if g.ready {
 		return
 	}
 	g.ready = true
-	g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool {
-		v, err := conda.ParseVersion(r.rec.Version)
-		r.ver = v
-		return err != nil // a record conda cannot order is one it cannot install
-	})
+	t := p.task
+	raw := g.raw
+	if raw[0].ch < 0 {
+		// A virtual package hides channel records of its name.
+		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
+	} else if t.ChannelPriority == "" || t.ChannelPriority == PriorityStrict {
+		best := raw[0].ch
+		for _, e := range raw {
+			best = min(best, e.ch)
+		}
+		raw = slices.DeleteFunc(raw, func(e entry) bool {
+			if e.ch != best {
+				if p.canHide(g.name) {
+					p.hide(e.rec, fmt.Sprintf("is in channel %s, hidden by strict channel priority because %s has %s", t.Channels[e.ch].Name, t.Channels[best].Name, g.name))
+				}
+				return true
+			}
+			return false
+		})
+	}
+	pool := make([]prec, 0, len(raw))
+	l := p.locked[g.name]
+	for _, e := range raw {
+		v, err := conda.ParseVersion(e.rec.Version)
+		if err != nil {
+			continue // a record conda cannot order is one it cannot install
+		}
+		pool = append(pool, prec{rec: e.rec, ver: v, ch: int(e.ch), v: -1, virtual: e.ch < 0, locked: l != nil && sameRecord(l, e.rec)})
+	}
+	g.recs = make([]*prec, len(pool))
+	for i := range pool {
+		g.recs[i] = &pool[i]
+	}
+	g.raw = nil
 	g.byRoot = slices.Clone(g.recs)
 	slices.SortStableFunc(g.recs, p.depOrder)
 	slices.SortStableFunc(g.byRoot, p.rootOrder)
 }
 
+func (p *problem) canHide(name string) bool { return len(p.hidden[name]) < 64 }
+
 // hide remembers a record the settings hid, for the explanation of a failure. Only a
 // few per name are kept: enough to tell the user which setting to change.
 func (p *problem) hide(r *conda.PackageRecord, why string) {
-	if len(p.hidden[r.Name]) < 64 {
-		p.hidden[r.Name] = append(p.hidden[r.Name], hiddenRec{rec: r, why: why})
-	}
+	p.hidden[r.Name] = append(p.hidden[r.Name], hiddenRec{rec: r, why: why})
 }
 
 func allowed(globs []string, name string) bool {
@@ -313,7 +345,7 @@ func (p *problem) candidates(ms conda.MatchSpec, root bool) []*prec {
 			groups = append(groups, g)
 		}
 	} else {
-		for _, n := range p.sorted {
+		for _, n := range p.allNames() {
 			if ok, _ := path.Match(ms.Name, n); ok {
 				groups = append(groups, p.names[n])
 			}
@@ -369,6 +401,7 @@ func (p *problem) encode() {
 	}
 	for _, r := range p.task.Virtual {
 		if g := p.names[r.Name]; g != nil {
+			p.ready(g)
 			for _, pr := range g.recs {
 				p.varOf(pr)
 			}
@@ -466,14 +499,14 @@ func (p *problem) constrain() {
 func (p *problem) trackers(f string) []*prec {
 	if p.tracked == nil {
 		p.tracked = map[string][]*prec{}
-		for _, n := range p.sorted {
+		for _, n := range p.allNames() {
 			g := p.names[n]
 			has := false
 			for _, r := range g.recs {
-				if len(r.rec.TrackFeatures) > 0 {
-					has = true
-					break
-				}
+				has = has || len(r.rec.TrackFeatures) > 0
+			}
+			for _, e := range g.raw {
+				has = has || len(e.rec.TrackFeatures) > 0
 			}
 			if !has {
 				continue
@@ -488,6 +521,7 @@ func (p *problem) trackers(f string) []*prec {
 	}
 	return p.tracked[f]
 }
+
 // compareDeps orders two records by the best versions their common dependencies can
 // reach, the first differing name (alphabetically) deciding.
 func (p *problem) compareDeps(a, b *prec) int {
