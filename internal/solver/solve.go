@@ -38,8 +38,9 @@ type nameGroup struct {
 	// byRoot is recs in root preference order (version before track_features).
 	byRoot []*prec
 	// raw holds the records as collected, until ready turns them into recs.
-	raw   []entry
-	ready bool // versions parsed and orders sorted
+	raw    []entry
+	ready  bool
+	tracks bool // some record tracks a feature // versions parsed and orders sorted
 }
 
 type problem struct {
@@ -58,6 +59,8 @@ type problem struct {
 	// tracked indexes records by the features they track.
 	tracked map[string][]*prec
 	locked  map[string]*conda.PackageRecord
+	// trackNames are the names with records that track features.
+	trackNames []string
 }
 
 type entry struct {
@@ -126,11 +129,20 @@ func (p *problem) collect() {
 		total += len(c.Records)
 	}
 	p.names = make(map[string]*nameGroup, total/8)
+	var last *nameGroup // repodata lists a name's records together: skip the map then
 	add := func(r *conda.PackageRecord, ch int) {
-		g := p.names[r.Name]
-		if g == nil {
-			g = &nameGroup{name: r.Name}
-			p.names[r.Name] = g
+		g := last
+		if g == nil || g.name != r.Name {
+			g = p.names[r.Name]
+			if g == nil {
+				g = &nameGroup{name: r.Name}
+				p.names[r.Name] = g
+			}
+			last = g
+		}
+		if len(r.TrackFeatures) > 0 && !g.tracks {
+			g.tracks = true
+			p.trackNames = append(p.trackNames, r.Name)
 		}
 		g.raw = append(g.raw, entry{rec: r, ch: int32(ch)})
 	}
@@ -499,18 +511,10 @@ func (p *problem) constrain() {
 func (p *problem) trackers(f string) []*prec {
 	if p.tracked == nil {
 		p.tracked = map[string][]*prec{}
-		for _, n := range p.allNames() {
+		names := slices.Clone(p.trackNames)
+		slices.Sort(names)
+		for _, n := range names {
 			g := p.names[n]
-			has := false
-			for _, r := range g.recs {
-				has = has || len(r.rec.TrackFeatures) > 0
-			}
-			for _, e := range g.raw {
-				has = has || len(e.rec.TrackFeatures) > 0
-			}
-			if !has {
-				continue
-			}
 			p.ready(g)
 			for _, r := range g.recs {
 				for _, tf := range r.rec.TrackFeatures {
