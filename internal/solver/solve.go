@@ -444,13 +444,28 @@ func (p *problem) encode() {
 			p.eng.addClause(clause{lits: []lit{posLit(pr.v)}, kind: kindFixed, rec: pr.v})
 		}
 	}
+	p.eng.clauses = slices.Grow(p.eng.clauses, 2*len(reqs))
+	// Records sharing a dependency text share its candidate literals (read-only);
+	// each clause still gets its own lits, which the watch scheme reorders.
+	shared := map[string][]lit{}
 	for _, q := range reqs {
 		c := q.c
-		for _, r := range q.cands {
-			c.candLits = append(c.candLits, posLit(r.v))
+		if c.kind == kindDepends {
+			c.candLits = shared[c.text]
+		}
+		if c.candLits == nil {
+			c.candLits = make([]lit, len(q.cands))
+			for i, r := range q.cands {
+				c.candLits[i] = posLit(r.v)
+			}
+			if c.kind == kindDepends {
+				shared[c.text] = c.candLits
+			}
 		}
 		if c.rec >= 0 {
-			c.lits = append([]lit{negLit(c.rec)}, c.candLits...)
+			c.lits = make([]lit, 1, 1+len(c.candLits))
+			c.lits[0] = negLit(c.rec)
+			c.lits = append(c.lits, c.candLits...)
 		} else {
 			c.lits = slices.Clone(c.candLits)
 		}
