@@ -419,6 +419,23 @@ func (p *problem) encode() {
 			}
 		}
 	}
+	// Names being updated that the lock had installed are decided first, newest
+	// first, so that what pins them moves rather than them staying put.
+	var hints [][]lit
+	updates := slices.Clone(p.task.Update)
+	slices.Sort(updates)
+	for _, n := range slices.Compact(updates) {
+		g := p.names[n]
+		if g == nil || !slices.ContainsFunc(p.task.Locked, func(r conda.PackageRecord) bool { return r.Name == n }) {
+			continue
+		}
+		p.ready(g)
+		var h []lit
+		for _, r := range g.byRoot {
+			h = append(h, posLit(p.varOf(r)))
+		}
+		hints = append(hints, h)
+	}
 	for qi := 0; qi < len(p.queue); qi++ {
 		r := p.queue[qi]
 		for _, d := range r.rec.Depends {
@@ -445,6 +462,7 @@ func (p *problem) encode() {
 		}
 	}
 	p.eng.clauses = slices.Grow(p.eng.clauses, 2*len(reqs))
+	p.eng.hints = hints
 	// Records sharing a dependency text share its candidate literals (read-only);
 	// each clause still gets its own lits, which the watch scheme reorders.
 	shared := map[string][]lit{}
