@@ -303,6 +303,13 @@ func (p *problem) head(a, b *prec) int {
 }
 
 func (p *problem) tail(a, b *prec) int {
+	// With priority disabled conda still uses the channel order right after the
+	// version, before the build number.
+	if p.task.ChannelPriority == PriorityDisabled {
+		if c := cmp.Compare(a.ch, b.ch); c != 0 {
+			return c
+		}
+	}
 	if c := cmp.Compare(b.rec.BuildNumber, a.rec.BuildNumber); c != 0 {
 		return c
 	}
