@@ -284,6 +284,7 @@ func runPytestCase(t *testing.T, c pytestCase, input map[string]json.RawMessage)
 		if !errors.As(err, &ue) {
 			return false, fmt.Sprintf("expected %s, got %v", c.Error.Exception, err)
 		}
+		t.Logf("%s %s explanation:\n%v", c.ID, c.Name, err)
 		return true, ""
 	}
 	if err != nil {

@@ -152,70 +152,128 @@ func (x *explainer) requirement(head string, c *clause, depth int) Cause {
 		return out
 	}
 	type group struct {
-		name   string
-		labels []string
-		kids   []Cause
+		name string
+		vars []int32
 	}
 	var groups []*group
 	index := map[string]*group{}
 	for _, l := range c.candLits {
 		v := l.v()
-		kids := x.reasons(v, depth+1)
-		r := x.p.vars[v]
-		key := r.rec.Name + "\x00" + renderCauses(kids)
+		key := x.p.vars[v].rec.Name + "\x00" + x.reasonKey(v)
 		g := index[key]
 		if g == nil {
-			g = &group{name: r.rec.Name, kids: kids}
+			g = &group{name: x.p.vars[v].rec.Name}
 			index[key] = g
 			groups = append(groups, g)
 		}
-		g.labels = append(g.labels, x.short(v))
+		g.vars = append(g.vars, v)
 	}
 	for _, g := range groups {
-		text := g.name + " " + versionList(g.labels)
-		if len(g.kids) == 0 {
+		var labels []string
+		for _, v := range g.vars {
+			labels = append(labels, x.short(v))
+		}
+		text := g.name + " " + versionList(labels)
+		kids := x.reasons(g.vars, depth+1)
+		if len(kids) == 0 {
 			text += ", which conflicts with the requirements above"
 		}
-		out.Children = append(out.Children, Cause{Text: text, Children: g.kids})
+		out.Children = append(out.Children, Cause{Text: text, Children: kids})
 	}
 	return out
 }
 
-// reasons lists why one record cannot be part of the solution.
-func (x *explainer) reasons(v int32, depth int) []Cause {
-	if x.onPath[v] {
-		return []Cause{{Text: "(depends on itself through the chain above)"}}
-	}
-	x.onPath[v] = true
-	defer delete(x.onPath, v)
-	var out []Cause
-	e := x.p.eng
+// reasonKey names the kinds of reasons that exclude a record, so records excluded
+// for the same reasons are explained together.
+func (x *explainer) reasonKey(v int32) string {
+	var parts []string
 	for _, id := range x.byRec[v] {
-		c := &e.clauses[id]
-		switch c.kind {
-		case kindDepends:
-			out = append(out, x.requirement("requires "+c.text, c, depth))
-		case kindFeature:
-			out = append(out, x.requirement("needs feature "+c.text, c, depth))
-		case kindTaskConstraint:
-			out = append(out, Cause{Text: "is excluded by the constraint " + specLabel(x.p.task.Constraints[c.spec])})
-		case kindConstrains:
-			if len(c.lits) == 1 {
-				out = append(out, Cause{Text: fmt.Sprintf("has a constraint %q that cannot be read, so it cannot be checked: %v", c.text, x.p.spec(c.text).err)})
-				continue
+		parts = append(parts, x.clauseKey(v, id))
+	}
+	if len(x.oneName[v]) > 0 {
+		parts = append(parts, "one")
+	}
+	slices.Sort(parts)
+	return strings.Join(slices.Compact(parts), "\x00")
+}
+
+func (x *explainer) clauseKey(v, id int32) string {
+	c := &x.p.eng.clauses[id]
+	dir := "by"
+	if c.rec == v {
+		dir = "of"
+	}
+	return fmt.Sprintf("%d/%s/%d/%s", c.kind, dir, c.spec, c.text)
+}
+
+// reasons lists why a group of records of one name cannot be part of the solution.
+func (x *explainer) reasons(vs []int32, depth int) []Cause {
+	for _, v := range vs {
+		if x.onPath[v] {
+			return []Cause{{Text: "(depends on itself through the chain above)"}}
+		}
+	}
+	for _, v := range vs {
+		x.onPath[v] = true
+	}
+	defer func() {
+		for _, v := range vs {
+			delete(x.onPath, v)
+		}
+	}()
+	type item struct {
+		cause  Cause
+		others []string // records a constraint excludes (or that exclude this one)
+		tmpl   string
+	}
+	var items []*item
+	byKey := map[string]*item{}
+	var others []int32
+	e := x.p.eng
+	for _, v := range vs {
+		others = append(others, x.oneName[v]...)
+		for _, id := range x.byRec[v] {
+			c := &e.clauses[id]
+			key := x.clauseKey(v, id)
+			it := byKey[key]
+			if it == nil {
+				it = &item{}
+				byKey[key] = it
+				items = append(items, it)
+				switch c.kind {
+				case kindDepends:
+					it.cause = x.requirement("requires "+c.text, c, depth)
+				case kindFeature:
+					it.cause = x.requirement("needs feature "+c.text, c, depth)
+				case kindTaskConstraint:
+					it.cause = Cause{Text: "is excluded by the constraint " + specLabel(x.p.task.Constraints[c.spec])}
+				case kindConstrains:
+					switch {
+					case len(c.lits) == 1:
+						it.cause = Cause{Text: fmt.Sprintf("has a constraint %q that cannot be read, so it cannot be checked: %v", c.text, x.p.spec(c.text).err)}
+					case c.rec == v:
+						it.tmpl = "constrains " + c.text + ", which excludes %s"
+					default:
+						it.tmpl = "is excluded by %s, which constrains " + c.text
+					}
+				}
 			}
-			other := c.lits[0].v()
-			if other == v {
-				other = c.lits[1].v()
-			}
-			if c.rec == v {
-				out = append(out, Cause{Text: fmt.Sprintf("constrains %s, which excludes %s", c.text, x.label(other))})
-			} else {
-				out = append(out, Cause{Text: fmt.Sprintf("is excluded by %s, which constrains %s", x.label(other), c.text)})
+			if c.kind == kindConstrains && len(c.lits) == 2 {
+				other := c.lits[0].v()
+				if other == v {
+					other = c.lits[1].v()
+				}
+				it.others = append(it.others, x.label(other))
 			}
 		}
 	}
-	others := slices.Clone(x.oneName[v])
+	var out []Cause
+	for _, it := range items {
+		if it.tmpl != "" {
+			it.cause = Cause{Text: fmt.Sprintf(it.tmpl, joinCapped(slices.Compact(it.others), " | ", maxShown))}
+		}
+		out = append(out, it.cause)
+	}
 	slices.Sort(others)
 	others = slices.Compact(others)
 	if len(others) > 0 {
@@ -223,7 +281,7 @@ func (x *explainer) reasons(v int32, depth int) []Cause {
 		for _, o := range others {
 			labels = append(labels, x.short(o))
 		}
-		name := x.p.vars[v].rec.Name
+		name := x.p.vars[vs[0]].rec.Name
 		out = append(out, Cause{Text: fmt.Sprintf("conflicts with %s %s, needed by another requirement (only one %s can be installed)", name, versionList(labels), name)})
 	}
 	return out
