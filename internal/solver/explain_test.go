@@ -121,11 +121,9 @@ func TestDummySolutions(t *testing.T) {
 	}{
 		{name: "highest version", specs: []string{"bors"}, want: []string{"bors 2.1 bla_1"}},
 		{name: "exclude newer picks older", specs: []string{"bors"}, exclude: 1639311132000, want: []string{"bors 1.2.1 bla_1"}},
-		// conda-classic would pick foo's build 2 here so that bors can be 2.1 (it
-		// maximises all requested versions before requested builds); this solver
-		// decides requested specs in order, so foo's highest build wins and its
-		// constraint holds bors below 2. Known difference, kept visible here.
-		{name: "foo highest build, its constraint respected", specs: []string{"foo 3.*", "bors"}, want: []string{"bors 1.2.1 bla_1", "foo 3.0.2 py36h1af98f8_3"}},
+		// conda maximises all requested versions before requested builds: foo's
+		// build 3 constrains bors <2.0, so build 2 is taken and bors gets 2.1.
+		{name: "requested versions before requested builds", specs: []string{"foo 3.*", "bors"}, want: []string{"bors 2.1 bla_1", "foo 3.0.2 py36h1af98f8_2"}},
 		// rattler rejects issue_717's constraint as unparseable; conda's MatchSpec
 		// reads "ray[default,data] >=2.9.0,<3.0.0", and ray is not installed, so the
 		// record is installable, as conda says.

@@ -61,6 +61,8 @@ type problem struct {
 	locked  map[string]*conda.PackageRecord
 	// trackNames are the names with records that track features.
 	trackNames []string
+	// rootBest is, per requested name, its best candidate by version alone.
+	rootBest map[string]*prec
 }
 
 type entry struct {
@@ -273,7 +275,68 @@ func (p *problem) rootOrder(a, b *prec) int {
 	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
+	// conda maximises every requested version before any requested build: among
+	// builds of one version, prefer those that leave the other requested names their
+	// best version.
+	if c := cmp.Compare(p.rootPenalty(a), p.rootPenalty(b)); c != 0 {
+		return c
+	}
 	return p.tail(a, b)
+}
+
+// rootPenalty counts the other requested names whose best candidate r's depends or
+// constrains rule out.
+func (p *problem) rootPenalty(r *prec) int {
+	if p.rootBest == nil {
+		p.rootBest = map[string]*prec{}
+		for _, s := range p.task.Specs {
+			n, ok := s.MatchSpec.ExactName()
+			if !ok {
+				continue
+			}
+			g := p.names[n]
+			if g == nil {
+				continue
+			}
+			// The group may be raw or already parsed (read-only here either way).
+			var best *prec
+			consider := func(rec *conda.PackageRecord, v conda.Version) {
+				if s.MatchSpec.MatchVersion(rec, v) && (best == nil || v.Compare(best.ver) > 0) {
+					best = &prec{rec: rec, ver: v}
+				}
+			}
+			for _, e := range g.raw {
+				if v, err := conda.ParseVersion(e.rec.Version); err == nil {
+					consider(e.rec, v)
+				}
+			}
+			for _, r := range g.recs {
+				consider(r.rec, r.ver)
+			}
+			if old, ok := p.rootBest[n]; best != nil && (!ok || (old != nil && best.ver.Compare(old.ver) < 0)) {
+				p.rootBest[n] = best
+			}
+		}
+	}
+	penalty := 0
+	check := func(texts []string) {
+		for _, t := range texts {
+			s := p.spec(t)
+			if s.err != nil {
+				continue
+			}
+			n, ok := s.ms.ExactName()
+			if !ok || n == r.rec.Name {
+				continue
+			}
+			if best := p.rootBest[n]; best != nil && !s.ms.MatchVersion(best.rec, best.ver) {
+				penalty++
+			}
+		}
+	}
+	check(r.rec.Depends)
+	check(r.rec.Constrains)
+	return penalty
 }
 
 func (p *problem) depOrder(a, b *prec) int {
