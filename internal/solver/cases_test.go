@@ -95,7 +95,8 @@ type pytestCase struct {
 		UnlinkPrecs []string `json:"unlink_precs"`
 	} `json:"output"`
 	Error *struct {
-		Exception string `json:"exception"`
+		Exception string            `json:"exception"`
+		Entries   []json.RawMessage `json:"entries"`
 	} `json:"error"`
 }
 
@@ -285,6 +286,13 @@ func runPytestCase(t *testing.T, c pytestCase, input map[string]json.RawMessage)
 			return false, fmt.Sprintf("expected %s, got %v", c.Error.Exception, err)
 		}
 		t.Logf("%s %s explanation:\n%v", c.ID, c.Name, err)
+		// Every package conda's message names must appear in ours.
+		msg := err.Error()
+		for _, n := range entryNames(c.Error.Entries) {
+			if !strings.Contains(msg, n) {
+				return false, fmt.Sprintf("explanation does not mention %s, which conda's does", n)
+			}
+		}
 		return true, ""
 	}
 	if err != nil {
@@ -381,4 +389,25 @@ func checkConsistent(task Task, sol *Solution) string {
 		}
 	}
 	return ""
+}
+
+// entryNames extracts the package names at the ends of conda's UnsatisfiableError
+// chains (a chain is a list of specs from a request to the conflict). The middle of a
+// chain is one path among several, so it is not required.
+func entryNames(entries []json.RawMessage) []string {
+	var out []string
+	for _, e := range entries {
+		var one string
+		if json.Unmarshal(e, &one) == nil {
+			if ms, err := conda.ParseMatchSpec(one); err == nil {
+				out = append(out, ms.Name)
+			}
+			continue
+		}
+		var many []json.RawMessage
+		if json.Unmarshal(e, &many) == nil && len(many) > 0 {
+			out = append(out, entryNames([]json.RawMessage{many[0], many[len(many)-1]})...)
+		}
+	}
+	return out
 }
