@@ -217,7 +217,12 @@ func (c *Client) try(ctx context.Context, what string, urls []string, fn func(co
 			}
 			fe.Attempts = append(fe.Attempts, err)
 			var se *StatusError
-			if errors.As(err, &se) && se.permanent() || errors.Is(err, os.ErrNotExist) {
+			var he *HashMismatchError
+			switch {
+			case errors.As(err, &se) && se.permanent(), errors.Is(err, os.ErrNotExist):
+				dead[i] = true
+			case errors.As(err, &he) && isFileURL(u):
+				// A local file does not change between attempts.
 				dead[i] = true
 			}
 		}
