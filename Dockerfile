@@ -12,3 +12,16 @@ RUN go build -trimpath -ldflags "-s -w" -o /out/reprobuild ./cmd/reprobuild
 FROM scratch AS reprobuild
 COPY --from=build /out/reprobuild /reprobuild
 ENTRYPOINT ["/reprobuild"]
+
+# The BuildKit gateway frontend (docs/buildkit.md): reprobuild-frontend as entrypoint plus
+# the static reprobuild that runs the link steps. Build with --target frontend.
+FROM build AS frontend-build
+RUN go build -trimpath -ldflags "-s -w" -o /out/reprobuild-frontend ./cmd/reprobuild-frontend
+
+FROM scratch AS frontend
+COPY --from=build /out/reprobuild /usr/local/bin/reprobuild
+COPY --from=frontend-build /out/reprobuild-frontend /usr/local/bin/reprobuild-frontend
+ENTRYPOINT ["/usr/local/bin/reprobuild-frontend"]
+
+# Keep the CLI image the default target.
+FROM reprobuild

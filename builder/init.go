@@ -109,13 +109,10 @@ func Init(opts InitOptions) (*InitResult, error) {
 		if err := refuseOverwrite(res.LockPath, opts.Force); err != nil {
 			return nil, err
 		}
-		l.RecipeHash = r.Hash()
-		l.Solver = lock.Solver{ChannelPriority: r.Solver.ChannelPriority, ExcludeNewer: r.Solver.ExcludeNewer}
-		l.Base = lock.Base{Ref: r.Image.Base}
-		l.Channels = nil
-		for _, c := range r.Channels {
-			l.Channels = append(l.Channels, lock.Channel{Name: c.Name, URL: c.URL})
-		}
+		// What the recipe decides comes from the recipe; the packages from the input.
+		fresh := NewLock(r)
+		fresh.Targets = l.Targets
+		l = fresh
 		noSHA := 0
 		for _, t := range l.Targets {
 			for _, p := range t.Packages {
@@ -245,7 +242,7 @@ func (w *recipeWriter) writeChannels(chs [][2]string) {
 	}
 }
 
-var simpleVersionRe = regexp.MustCompile(`^([0-9]+\.[0-9]+)(\.\*|\*)?$`)
+var simpleVersionRe = regexp.MustCompile(`^([0-9]+\.[0-9]+(?:\.[0-9]+)?)(\.\*|\*)?$`)
 
 // convertSpec turns conda's environment.yml spec forms ("numpy=1.26", "numpy=1.26.4=py_0",
 // "numpy==1.26") into the space-separated form a recipe uses.

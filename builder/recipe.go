@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -32,10 +34,14 @@ func (e *RecipeError) Error() string {
 	return fmt.Sprintf("recipe %s has %d %s; fix them and run again:\n%s", e.Path, n, noun, e.rendered)
 }
 
-// LoadRecipe reads and validates the recipe at path with the given --var values. A recipe
-// with errors gives a *RecipeError that carries every diagnostic, rendered with source
-// snippets. Warnings stay in Recipe.Warnings (render them with RenderWarnings).
+// LoadRecipe reads and validates the recipe at path (a file, or a directory holding
+// reprobuild.hcl) with the given --var values. A recipe with errors gives a *RecipeError
+// that carries every diagnostic, rendered with source snippets. Warnings stay in
+// Recipe.Warnings (render them with RenderWarnings).
 func LoadRecipe(path string, vars map[string]string) (*recipes.Recipe, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		path = filepath.Join(path, recipes.DefaultFilename)
+	}
 	r, diags := recipes.ParseFile(path, recipes.WithVariables(vars))
 	if !diags.HasErrors() {
 		return r, nil
@@ -158,7 +164,74 @@ func SplitBase(base string) lock.Base {
 }
 
 // CheckLock reports whether l is still the lock of r (`reprobuild lock --check`): nil,
-// or a *lock.StaleError listing every reason.
+// or a *lock.StaleError listing every reason. Beyond lock.Check it compares what the
+// recipe decides directly (channels, solver settings, base, data) with what the lock
+// records, which catches a hand-edited lock whose recipe hash still matches.
 func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
-	return lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()})
+	var reasons []string
+	hashOK := l.RecipeHash == r.Hash()
+	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
+		var se *lock.StaleError
+		if !errors.As(err, &se) {
+			return err
+		}
+		reasons = append(reasons, se.Reasons...)
+	}
+	if hashOK {
+		want := NewLock(r)
+		if !slices.Equal(want.Channels, l.Channels) {
+			reasons = append(reasons, fmt.Sprintf("the lock's channels %v are not the recipe's %v", l.Channels, want.Channels))
+		}
+		if want.Solver != l.Solver {
+			reasons = append(reasons, fmt.Sprintf("the lock's solver settings %+v are not the recipe's %+v", l.Solver, want.Solver))
+		}
+		// An unpinned base is pinned when locking, so only a pinned one must match exactly.
+		if l.Base.Ref != want.Base.Ref || (want.Base.Digest != "" && l.Base.Digest != want.Base.Digest) {
+			reasons = append(reasons, fmt.Sprintf("the lock's base %s %s is not the recipe's %s", l.Base.Ref, l.Base.Digest, r.Image.Base))
+		}
+		byName := func(a, b lock.Data) int { return strings.Compare(a.Name, b.Name) }
+		wd, ld := slices.Clone(want.Data), slices.Clone(l.Data)
+		slices.SortFunc(wd, byName)
+		slices.SortFunc(ld, byName)
+		if !slices.Equal(wd, ld) {
+			reasons = append(reasons, "the lock's data sources are not the recipe's")
+		}
+	}
+	if len(reasons) > 0 {
+		return &lock.StaleError{Reasons: reasons}
+	}
+	return nil
+}
+
+// VirtualPackages are the virtual packages a target of r offers the solver: glibc and
+// CUDA from the recipe, conda's defaults otherwise. hardware.cpu applies to the targets
+// of its own family (an "x86_64_v3" to linux-64, not to linux-aarch64), which then keep
+// their generic microarchitecture.
+func VirtualPackages(r *recipes.Recipe, platform string) ([]conda.PackageRecord, error) {
+	p, err := conda.ParsePlatform(platform)
+	if err != nil {
+		return nil, err
+	}
+	spec := conda.VirtualSpec{Platform: p, Glibc: r.Platform.Glibc, Cuda: r.Hardware.Cuda}
+	if cpu := r.Hardware.CPU; cpu != "" {
+		generic := ""
+		for _, v := range conda.VirtualPackages(conda.VirtualSpec{Platform: p}) {
+			if v.Name == "__archspec" {
+				generic = v.Build
+			}
+		}
+		if generic != "" && strings.HasPrefix(cpu, generic) {
+			spec.Archspec = cpu
+		}
+	}
+	return conda.VirtualPackages(spec), nil
+}
+
+// LockVirtual turns virtual package records into the lock's form.
+func LockVirtual(recs []conda.PackageRecord) []lock.VirtualPackage {
+	out := make([]lock.VirtualPackage, 0, len(recs))
+	for _, v := range recs {
+		out = append(out, lock.VirtualPackage{Name: v.Name, Version: v.Version, Build: v.Build})
+	}
+	return out
 }

@@ -70,6 +70,9 @@ func TestLockReadWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if byDir, err := LoadRecipe(dir, nil); err != nil || byDir.Hash() != r.Hash() {
+		t.Errorf("LoadRecipe(dir) = %v, want the recipe in it", err)
+	}
 	if got, want := LockPath(r), filepath.Join(dir, "reprobuild.lock"); got != want {
 		t.Errorf("LockPath = %q, want %q", got, want)
 	}
@@ -152,5 +155,73 @@ data "w" {
 	l.Targets = []lock.Target{{Platform: "linux-64"}}
 	if err := CheckLock(r, l); err != nil {
 		t.Errorf("CheckLock of a complete lock: %v", err)
+	}
+	// Hand edits that leave the recipe hash alone are still caught.
+	edits := []struct {
+		name   string
+		edit   func(l *lock.Lock)
+		reason string
+	}{
+		{"channel url", func(l *lock.Lock) { l.Channels[0].URL = "https://evil.example/cf" }, "channels"},
+		{"exclude_newer", func(l *lock.Lock) { l.Solver.ExcludeNewer = "" }, "solver settings"},
+		{"base digest", func(l *lock.Lock) { l.Base.Digest = "sha256:" + strings.Repeat("cd", 32) }, "base"},
+		{"data sha256", func(l *lock.Lock) { l.Data[0].SHA256 = strings.Repeat("1f", 32) }, "data sources"},
+	}
+	for _, e := range edits {
+		t.Run(e.name, func(t *testing.T) {
+			l := NewLock(r)
+			l.Targets = []lock.Target{{Platform: "linux-64"}}
+			e.edit(l)
+			err := CheckLock(r, l)
+			var se *lock.StaleError
+			if !errors.As(err, &se) || len(se.Reasons) != 1 || !strings.Contains(se.Reasons[0], e.reason) {
+				t.Errorf("CheckLock = %v, want one reason about %s", err, e.reason)
+			}
+		})
+	}
+}
+
+func TestVirtualPackages(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reprobuild.hcl")
+	writeFile(t, path, `platform {
+  targets = ["linux-64", "linux-aarch64"]
+  glibc   = "2.17"
+}
+hardware {
+  cuda = "12.4"
+  cpu  = "x86_64_v3"
+}
+`)
+	r, err := LoadRecipe(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		platform string
+		want     []lock.VirtualPackage
+	}{
+		{"linux-64", []lock.VirtualPackage{
+			{Name: "__archspec", Version: "1", Build: "x86_64_v3"}, {Name: "__cuda", Version: "12.4", Build: "0"},
+			{Name: "__glibc", Version: "2.17", Build: "0"}, {Name: "__linux", Version: "4.18", Build: "0"}, {Name: "__unix", Version: "0", Build: "0"},
+		}},
+		{"linux-aarch64", []lock.VirtualPackage{
+			{Name: "__archspec", Version: "1", Build: "aarch64"}, {Name: "__cuda", Version: "12.4", Build: "0"},
+			{Name: "__glibc", Version: "2.17", Build: "0"}, {Name: "__linux", Version: "4.18", Build: "0"}, {Name: "__unix", Version: "0", Build: "0"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.platform, func(t *testing.T) {
+			recs, err := VirtualPackages(r, tt.platform)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, LockVirtual(recs)); diff != "" {
+				t.Errorf("virtual packages (-want +got):\n%s", diff)
+			}
+		})
+	}
+	if _, err := VirtualPackages(r, "linux-128"); err == nil {
+		t.Error("unknown platform accepted")
 	}
 }

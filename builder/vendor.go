@@ -3,6 +3,8 @@ package builder
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -96,6 +98,24 @@ func Vendor(ctx context.Context, r *recipes.Recipe, l *lock.Lock, dir string, op
 	}
 	if err := channel.Vendor(ctx, opts.Client, ds, dir); err != nil {
 		return nil, err
+	}
+	// Every target gets a repodata.json, even with only noarch packages, so DIR can stand
+	// in for the channel when relocking too.
+	for _, t := range l.Targets {
+		if len(opts.Platforms) > 0 && !slices.Contains(opts.Platforms, t.Platform) {
+			continue
+		}
+		rd := filepath.Join(dir, t.Platform, "repodata.json")
+		if _, err := os.Stat(rd); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(rd), 0o755); err != nil {
+			return nil, fmt.Errorf("vendor: %w", err)
+		}
+		empty := fmt.Sprintf("{\n  \"info\": {\n    \"subdir\": %q\n  },\n  \"packages\": {},\n  \"packages.conda\": {},\n  \"removed\": [],\n  \"repodata_version\": 1\n}\n", t.Platform)
+		if err := os.WriteFile(rd, []byte(empty), 0o644); err != nil {
+			return nil, fmt.Errorf("vendor: %w", err)
+		}
 	}
 	seen := map[string]bool{}
 	for _, d := range ds {

@@ -37,12 +37,15 @@ const DefaultLinkerLocal = "reprobuild-bin"
 const LinkerBinary = "reprobuild"
 
 // Linker says where the build finds the static reprobuild binary that runs the link
-// step. Exactly one of Local and Image is used; Local wins when both are set.
+// step. One of Local, Image and State is used, in that order of preference.
 type Linker struct {
 	// Local names a local context whose root holds the binary as "reprobuild".
 	Local string
 	// Image is an image reference, pinned by digest, holding the binary at ImagePath.
-	Image     string
+	Image string
+	// State is a filesystem holding the binary at ImagePath (the gateway frontend
+	// passes its own image).
+	State     *llb.State
 	ImagePath string // default /usr/local/bin/reprobuild
 }
 
@@ -69,6 +72,10 @@ type Options struct {
 	Prefix string
 	Linker Linker
 	Group  GroupFunc
+	// LinkPlatform, when set, is where link steps run: the platform of the linker
+	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
+	// image without emulation. Nil runs them on the target platform.
+	LinkPlatform *ocispecs.Platform
 	// RecipeSource is the recipe file's bytes; when set, steps carry source locations
 	// so a failing step points at its recipe line.
 	RecipeSource []byte
@@ -83,12 +90,27 @@ type Local struct {
 	Include []string
 }
 
+// OCIStore is an OCI image layout directory the solve must provide as a content store
+// under ID (an "oci:PATH" base).
+type OCIStore struct {
+	ID  string
+	Dir string
+}
+
+// BaseStoreID is the store id of an OCI layout base.
+const BaseStoreID = "reprobuild-base"
+
 // Build is a compiled target: the root filesystem graph and what solving it needs.
 type Build struct {
-	State    llb.State
-	Platform ocispecs.Platform
-	Subdir   string
-	Locals   []Local
+	State     llb.State
+	Platform  ocispecs.Platform
+	Subdir    string
+	Locals    []Local
+	OCIStores []OCIStore
+	// History describes the layers the graph adds on top of the base, one entry per
+	// merge input; ScratchBase says the image has no other layers.
+	History     []ocispecs.History
+	ScratchBase bool
 }
 
 // Compile turns one target of the lock into an LLB graph. r may be nil (no source
@@ -120,8 +142,14 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	if len(tgt.Packages) > 0 {
 		linker = c.linker()
 	}
+	// Groups are merged in lock (install) order, so a path two groups write keeps the
+	// later one, the rule install.LinkAll applies inside a group.
 	pkgs := append([]conda.PackageRecord(nil), tgt.Packages...)
-	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].Name < pkgs[j].Name })
+	for _, p := range pkgs {
+		if p.Name == "python" {
+			c.python = majorMinor(p.Version)
+		}
+	}
 	for gi, group := range c.o.Group(pkgs) {
 		if len(group) == 0 {
 			continue
@@ -131,6 +159,7 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 			return nil, err
 		}
 		parts = append(parts, st)
+		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild link " + groupName(group), Comment: historyComment})
 	}
 	for _, d := range l.Data {
 		if d.Mode != "bake" {
@@ -141,10 +170,12 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 			return nil, err
 		}
 		parts = append(parts, st)
+		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild bake data " + d.Name + " at " + d.Path, Comment: historyComment})
 	}
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
-	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform}
+	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores,
+		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch"}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -181,13 +212,19 @@ func pickTarget(l *lock.Lock, platform string) (*lock.Target, error) {
 }
 
 type compiler struct {
-	l      *lock.Lock
-	r      *recipes.Recipe
-	o      Options
-	plat   ocispecs.Platform
-	sm     *llb.SourceMap
-	locals map[string]*Local
+	l       *lock.Lock
+	r       *recipes.Recipe
+	o       Options
+	plat    ocispecs.Platform
+	sm      *llb.SourceMap
+	locals  map[string]*Local
+	python  string // major.minor of the target's python, for noarch python packages
+	stores  []OCIStore
+	history []ocispecs.History
 }
+
+// historyComment marks the history entries reprobuild writes.
+const historyComment = "reprobuild"
 
 func (c *compiler) defaults() {
 	if c.o.Prefix == "" && c.r != nil {
@@ -199,7 +236,7 @@ func (c *compiler) defaults() {
 	if c.o.Group == nil {
 		c.o.Group = OnePerPackage
 	}
-	if c.o.Linker.Local == "" && c.o.Linker.Image == "" {
+	if c.o.Linker.Local == "" && c.o.Linker.Image == "" && c.o.Linker.State == nil {
 		c.o.Linker.Local = DefaultLinkerLocal
 	}
 	if c.o.Linker.ImagePath == "" {
@@ -247,7 +284,7 @@ func (c *compiler) base() (llb.State, error) {
 	case ref == "" || ref == "scratch":
 		return llb.Scratch(), nil
 	case strings.HasPrefix(ref, "oci:"):
-		return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "an OCI layout base needs the embedded engine; push it to a registry and use REF@sha256:..."}
+		return c.ociBase(ref, rng)
 	}
 	if !strings.Contains(ref, "@") {
 		if c.l.Base.Digest == "" {
@@ -258,6 +295,24 @@ func (c *compiler) base() (llb.State, error) {
 	return llb.Image(ref, llb.Platform(c.plat), llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }
 
+// ociBase reads a base from an OCI layout directory the client provides as a content
+// store; a relative path is taken from the recipe's directory.
+func (c *compiler) ociBase(ref string, rng hcl.Range) (llb.State, error) {
+	dir, dgst, _ := strings.Cut(strings.TrimPrefix(ref, "oci:"), "@")
+	if dgst == "" {
+		dgst = c.l.Base.Digest
+	}
+	if _, err := digest.Parse(dgst); err != nil {
+		return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "not pinned by a valid digest; relock to pin it"}
+	}
+	if !path.IsAbs(dir) && c.r != nil && c.r.Dir != "" {
+		dir = path.Join(c.r.Dir, dir)
+	}
+	c.stores = append(c.stores, OCIStore{ID: BaseStoreID, Dir: dir})
+	return llb.OCILayout("reprobuild.local/base@"+dgst, llb.OCIStore("", BaseStoreID), llb.Platform(c.plat),
+		llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
+}
+
 func (c *compiler) linker() llb.RunOption {
 	if c.o.Linker.Local != "" {
 		name := c.o.Linker.Local
@@ -266,8 +321,20 @@ func (c *compiler) linker() llb.RunOption {
 			llb.WithCustomName("[reprobuild] linker binary"))
 		return llb.AddMount(LinkerDir, st, llb.Readonly)
 	}
-	st := llb.Image(c.o.Linker.Image, llb.Platform(c.plat), llb.WithCustomName("[reprobuild] linker image"))
+	var st llb.State
+	if c.o.Linker.Image != "" {
+		st = llb.Image(c.o.Linker.Image, llb.Platform(c.linkPlatform()), llb.WithCustomName("[reprobuild] linker image"))
+	} else {
+		st = *c.o.Linker.State
+	}
 	return llb.AddMount(LinkerDir, st, llb.SourcePath(path.Dir(c.o.Linker.ImagePath)), llb.Readonly)
+}
+
+func (c *compiler) linkPlatform() ocispecs.Platform {
+	if c.o.LinkPlatform != nil {
+		return *c.o.LinkPlatform
+	}
+	return c.plat
 }
 
 func (c *compiler) linkerPath() string {
@@ -309,12 +376,19 @@ func (c *compiler) fetch(p conda.PackageRecord) (llb.State, error) {
 		return llb.HTTP(p.URL, llb.Checksum(digest.Digest("sha256:"+p.SHA256)), llb.Filename(p.Fn),
 			llb.WithCustomNamef("[reprobuild] fetch %s", p.Fn)), nil
 	case "file":
-		ch, rel, err := c.fileChannel(u.Path)
+		// A conda channel is laid out as CHANNEL/SUBDIR/FILE, so the record itself
+		// says which part of its path is the channel directory.
+		rel := p.Subdir + "/" + p.Fn
+		if p.Subdir == "" || !strings.HasSuffix(u.Path, "/"+rel) {
+			return llb.State{}, fmt.Errorf("%s: file URL %s does not end in SUBDIR/FILE (%s): relock", what, p.URL, rel)
+		}
+		dir := strings.TrimSuffix(u.Path, "/"+rel)
+		ch, err := c.fileChannel(dir)
 		if err != nil {
 			return llb.State{}, fmt.Errorf("%s: %w", what, err)
 		}
 		name := "channel-" + ch.Name
-		c.addLocal(name, channelDir(ch), rel)
+		c.addLocal(name, dir, rel)
 		src := llb.Local(name, llb.IncludePatterns([]string{rel}), llb.SharedKeyHint(name),
 			llb.WithCustomNamef("[reprobuild] channel %s", ch.Name))
 		// The link step checks the sha256 of every archive it reads, so a local copy
@@ -324,26 +398,35 @@ func (c *compiler) fetch(p conda.PackageRecord) (llb.State, error) {
 	return llb.State{}, &UnsupportedError{What: what, Reason: "URL scheme " + u.Scheme + " (use http, https or file)"}
 }
 
-// fileChannel finds the lock channel a file:// package path belongs to.
-func (c *compiler) fileChannel(p string) (lock.Channel, string, error) {
+// fileChannel finds the lock channel whose directory is dir. Relative channel paths are
+// resolved against the recipe; when that is not possible (the gateway frontend sees no
+// client paths) a lock with a single local channel still matches.
+func (c *compiler) fileChannel(dir string) (lock.Channel, error) {
+	var local []lock.Channel
 	for _, ch := range c.l.Channels {
-		dir := channelDir(ch)
-		if dir == "" {
-			continue
+		u := ch.URL
+		if c.r != nil {
+			u = c.r.ResolveURL(u)
 		}
-		if strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/") {
-			return ch, strings.TrimPrefix(p, strings.TrimSuffix(dir, "/")+"/"), nil
+		if strings.TrimSuffix(channelDir(u), "/") == dir {
+			return ch, nil
+		}
+		if !strings.HasPrefix(ch.URL, "http://") && !strings.HasPrefix(ch.URL, "https://") {
+			local = append(local, ch)
 		}
 	}
-	return lock.Channel{}, "", fmt.Errorf("file %s is in none of the lock's channels", p)
+	if len(local) == 1 {
+		return local[0], nil
+	}
+	return lock.Channel{}, fmt.Errorf("directory %s is none of the lock's channels", dir)
 }
 
-func channelDir(ch lock.Channel) string {
-	u, err := url.Parse(ch.URL)
-	if err != nil || u.Scheme != "file" {
+func channelDir(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "file" {
 		return ""
 	}
-	return u.Path
+	return p.Path
 }
 
 func (c *compiler) specRanges(group []conda.PackageRecord) []hcl.Range {
@@ -395,8 +478,13 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 	meta := llb.Scratch().File(llb.Mkfile(path.Base(RecordsFile), 0o644, records),
 		llb.WithCustomNamef("[reprobuild] records for group %d", i))
 
-	run := llb.Scratch().Run(
-		llb.Args([]string{c.linkerPath(), "link", "--prefix", c.o.Prefix, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir}),
+	args := []string{c.linkerPath(), "link", "--prefix", c.o.Prefix}
+	if c.python != "" {
+		args = append(args, "--python-version", c.python)
+	}
+	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
+	run := llb.Scratch().Platform(c.linkPlatform()).Run(
+		llb.Args(args),
 		linker,
 		llb.AddMount(PkgsDir, pkgs, llb.Readonly),
 		llb.AddMount(MetaDir, meta, llb.Readonly),
@@ -451,6 +539,15 @@ func (c *compiler) data(d lock.Data) (llb.State, error) {
 	}
 	return llb.Scratch().File(llb.Copy(src, from, dst, &llb.CopyInfo{CreateDestPath: true}),
 		llb.WithCustomNamef("[reprobuild] bake data %s at %s", d.Name, dst), c.loc(rng...)), nil
+}
+
+// majorMinor keeps the first two components of a version ("3.11.9" -> "3.11").
+func majorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
 }
 
 func validSHA256(s string) bool {

@@ -3,6 +3,7 @@ package frontend
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"os"
@@ -26,7 +27,8 @@ const sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func pkg(name, version, url string) conda.PackageRecord {
 	fn := url[strings.LastIndex(url, "/")+1:]
-	return conda.PackageRecord{Name: name, Version: version, Build: "0", Subdir: "linux-64", Fn: fn, URL: url, SHA256: sha}
+	dir := url[:strings.LastIndex(url, "/")]
+	return conda.PackageRecord{Name: name, Version: version, Build: "0", Subdir: dir[strings.LastIndex(dir, "/")+1:], Fn: fn, URL: url, SHA256: sha}
 }
 
 // sampleLock has http and file:// packages, a pinned base and baked data.
@@ -172,7 +174,7 @@ func TestGraphShape(t *testing.T) {
 	if d := cmp.Diff(wantSources, sources); d != "" {
 		t.Errorf("sources (-want +got):\n%s", d)
 	}
-	link := "/.reprobuild/reprobuild link --prefix /opt/env --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
+	link := "/.reprobuild/reprobuild link --prefix /opt/env --python-version 3.11 --records /meta/records.json --pkgs /pkgs --out /out net=NONE"
 	if d := cmp.Diff([]string{link, link, link}, execs); d != "" {
 		t.Errorf("link steps (-want +got):\n%s", d)
 	}
@@ -250,11 +252,15 @@ func TestCompileErrors(t *testing.T) {
 			Options{}, func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
 		{"ftp package", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "ftp://x/y.conda" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
-		{"file outside channels", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "file:///elsewhere/y.conda" },
-			Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
+		{"file outside channels", func(l *lock.Lock) {
+			l.Channels = append(l.Channels, lock.Channel{Name: "other", URL: "file:///other"})
+			l.Targets[0].Packages[0].URL = "file:///elsewhere/linux-64/zlib-1.3-0.conda"
+		}, Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
+		{"file URL not in channel layout", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "file:///srv/channel/zlib-1.3-0.conda" },
+			Options{}, func(err error) bool { return strings.Contains(err.Error(), "SUBDIR/FILE") }},
 		{"unpinned base", func(l *lock.Lock) { l.Base.Digest = "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
-		{"oci base", func(l *lock.Lock) { l.Base.Ref = "oci:/x" },
+		{"oci base without digest", func(l *lock.Lock) { l.Base.Ref, l.Base.Digest = "oci:/x", "" },
 			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"unknown platform", func(l *lock.Lock) {},
 			Options{Platform: "osx-arm64"}, func(err error) bool { return strings.Contains(err.Error(), "no target for platform osx-arm64") }},
@@ -333,5 +339,175 @@ func sortInts(s []int32) {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
+	}
+}
+
+func TestLinkPlatform(t *testing.T) {
+	l := sampleLock()
+	l.Targets[0].Platform = "linux-aarch64"
+	host := ocispecsPlatform("amd64")
+	for _, tc := range []struct {
+		name string
+		opt  Options
+		want string
+	}{
+		{"target platform by default", Options{}, "arm64"},
+		{"linker's platform when given", Options{LinkPlatform: &host}, "amd64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, op := range ops(t, marshal(t, l, nil, tc.opt)) {
+				if op.GetExec() != nil && op.Platform.Architecture != tc.want {
+					t.Errorf("link step runs on %s, want %s", op.Platform.Architecture, tc.want)
+				}
+				if s := op.GetSource(); s != nil && strings.HasPrefix(s.Identifier, "docker-image://") && op.Platform.Architecture != "arm64" {
+					t.Errorf("base pulled for %s, want arm64", op.Platform.Architecture)
+				}
+			}
+		})
+	}
+}
+
+func TestOCILayoutBase(t *testing.T) {
+	l := sampleLock()
+	l.Base = lock.Base{Ref: "oci:../bases/busybox", Digest: "sha256:" + sha}
+	r := sampleRecipe()
+	r.Dir = "/src/examples/quickstart"
+	b, err := Compile(l, r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]OCIStore{{ID: BaseStoreID, Dir: "/src/examples/bases/busybox"}}, b.OCIStores); d != "" {
+		t.Errorf("stores (-want +got):\n%s", d)
+	}
+	def, err := b.Marshal(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteDefinition(def, &buf); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, op := range ops(t, buf.Bytes()) {
+		if s := op.GetSource(); s != nil && s.Identifier == "oci-layout://reprobuild.local/base@sha256:"+sha {
+			found = s.Attrs[pb.AttrOCILayoutStoreID] == BaseStoreID
+		}
+	}
+	if !found {
+		t.Error("no oci-layout source for the base with the store id")
+	}
+}
+
+func TestConfigHistory(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base lock.Base
+		want []string
+	}{
+		{"scratch base: full history", lock.Base{Ref: "scratch"}, []string{
+			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
+		{"image base: left to BuildKit", sampleLock().Base, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := sampleLock()
+			l.Base = tc.base
+			// Lock order is install order: keep it, do not sort.
+			l.Targets[0].Packages = []conda.PackageRecord{l.Targets[0].Packages[2], l.Targets[0].Packages[1], l.Targets[0].Packages[0]}
+			b, err := Compile(l, nil, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range Config(nil, b, "").History {
+				got = append(got, h.CreatedBy)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("history (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// BenchmarkCompile compiles and marshals a 300-package lock, the size of a typical
+// scientific Python environment.
+func BenchmarkCompile(b *testing.B) {
+	l := sampleLock()
+	var pkgs []conda.PackageRecord
+	for i := 0; i < 300; i++ {
+		name := "pkg" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + strings.TrimLeft(string(rune('0'+i/26)), "")
+		pkgs = append(pkgs, pkg(name, "1.0", "https://conda.anaconda.org/conda-forge/linux-64/"+name+"-1.0-0.conda"))
+	}
+	l.Targets[0].Packages = pkgs
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		bd, err := Compile(l, sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		def, err := bd.Marshal(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := WriteDefinition(def, &buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzCompile feeds arbitrary lock JSON to the compiler: it must never panic, and a
+// lock it accepts must marshal to the same bytes twice.
+func FuzzCompile(f *testing.F) {
+	seed, err := json.Marshal(sampleLock())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"targets":[{"platform":"linux-64","packages":[{"name":"a","fn":"a.conda","url":"file:///c/linux-64/a.conda","sha256":"` + sha + `"}]}],"channels":[{"name":"c","url":"file:///c"}]}`))
+	f.Add([]byte(`{"base":{"ref":"oci:../x@sha256:` + sha + `"},"targets":[{"platform":"linux-aarch64"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var l lock.Lock
+		if json.Unmarshal(data, &l) != nil {
+			return
+		}
+		b, err := Compile(&l, nil, Options{})
+		if err != nil {
+			return
+		}
+		ctx := context.Background()
+		var out [2]bytes.Buffer
+		for i := range out {
+			def, err := b.Marshal(ctx)
+			if err != nil {
+				return // llb validation of odd but accepted input, e.g. empty paths
+			}
+			if err := WriteDefinition(def, &out[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !bytes.Equal(out[0].Bytes(), out[1].Bytes()) {
+			t.Error("same build marshalled to different bytes")
+		}
+	})
+}
+
+func TestRelativeChannel(t *testing.T) {
+	l := sampleLock()
+	l.Channels[0].URL = "../channel"
+	l.Channels = append(l.Channels, lock.Channel{Name: "second", URL: "file:///srv/second"})
+	l.Targets[0].Packages[2].URL = "file:///srv/channel/noarch/mytool-0.1-0.tar.bz2"
+	r := sampleRecipe()
+	r.Dir = "/srv/recipe"
+	b, err := Compile(l, r, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Local{
+		{Name: "channel-local", Dir: "/srv/channel", Include: []string{"noarch/mytool-0.1-0.tar.bz2"}},
+		{Name: "reprobuild-bin", Include: []string{"reprobuild"}},
+	}
+	if d := cmp.Diff(want, b.Locals); d != "" {
+		t.Errorf("locals (-want +got):\n%s", d)
 	}
 }

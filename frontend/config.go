@@ -43,5 +43,11 @@ func Config(r *recipes.Recipe, b *Build, prefix string) ocispecs.Image {
 		}
 	}
 	img.Config.Env = env
+	// With no base layers the history is fully known; giving it keeps BuildKit from
+	// describing layers by how it obtained them (an exec, or a cache import), which
+	// would change the digest when a cache is shared.
+	if b.ScratchBase {
+		img.History = b.History
+	}
 	return img
 }

@@ -159,3 +159,18 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkHash(b *testing.B) {
+	src, err := os.ReadFile("testdata/valid/full.hcl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, diags := Parse("full.hcl", src)
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Hash()
+	}
+}

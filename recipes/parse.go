@@ -110,6 +110,8 @@ type decoder struct {
 	recipe *Recipe
 	ctx    *hcl.EvalContext
 	diags  hcl.Diagnostics
+	// baseWritten and baseIsScratch tell a written base from the default.
+	baseWritten, baseIsScratch bool
 }
 
 func (d *decoder) add(diags ...*hcl.Diagnostic) { d.diags = append(d.diags, diags...) }
@@ -151,6 +153,7 @@ var singletons = map[string]bool{
 
 func (d *decoder) decode(body hcl.Body, o options) {
 	content, diags := body.Content(rootSchema)
+	hintMisplacedAttributes(body, diags)
 	d.addAll(diags)
 
 	// Phase 1: variables, so every other block can refer to var.NAME.
@@ -260,4 +263,45 @@ func (d *decoder) decodeVariables(blocks hcl.Blocks, overrides map[string]string
 		}
 	}
 	d.ctx = &hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)}}
+}
+
+// attributeHome says which block an attribute belongs in, for a hint when one is
+// written at the top level (as in older sketches of the format).
+var attributeHome = map[string]string{
+	"level": "reproducibility", "base": "image", "tags": "image", "labels": "image", "prefix": "image",
+	"version": "python", "implementation": "python", "source": "python",
+	"channel_priority": "solver", "exclude_newer": "solver", "conda": "dependencies", "pip": "dependencies",
+	"targets": "platform", "glibc": "platform", "cuda": "hardware", "cpu": "hardware", "gpus": "hardware",
+	"memory": "hardware", "entrypoint": "runtime", "cmd": "runtime", "env": "runtime", "workdir": "runtime",
+	"user": "runtime", "allow": "licenses", "deny": "licenses",
+}
+
+func hintMisplacedAttributes(body hcl.Body, diags hcl.Diagnostics) {
+	sb, ok := body.(*hclsyntax.Body)
+	if !ok {
+		return
+	}
+	for _, diag := range diags {
+		if diag.Summary != "Unsupported argument" || diag.Subject == nil {
+			continue
+		}
+		for name, attr := range sb.Attributes {
+			if attr.NameRange == *diag.Subject {
+				if home, ok := attributeHome[name]; ok {
+					diag.Detail += fmt.Sprintf(" %s belongs inside the %s block: %s { %s = ... }.", name, home, home, name)
+				} else if s := suggest(name, attributeNames()); s != "" {
+					diag.Detail += fmt.Sprintf(" Did you mean %s, inside the %s block?", s, attributeHome[s])
+				}
+			}
+		}
+	}
+}
+
+func attributeNames() []string {
+	names := make([]string, 0, len(attributeHome))
+	for n := range attributeHome {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

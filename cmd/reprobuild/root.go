@@ -42,6 +42,7 @@ func newRootCommand() *cobra.Command {
 		newLockCommand(),
 		newImageCommand(),
 		newLLBCommand(),
+		newLinkCommand(),
 		newInspectCommand(),
 		newVerifyCommand(),
 		newAuditCommand(),

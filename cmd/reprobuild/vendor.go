@@ -2,71 +2,11 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
-	"github.com/reprobuild/reprobuild/internal/channel"
 )
-
-// channelFlags are the flags of every command that fetches from channels.
-type channelFlags struct {
-	cacheDir string
-	offline  bool
-	jobs     int
-	authFile string
-}
-
-func (f *channelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "package and repodata cache (default $REPROBUILD_CACHE, else $XDG_CACHE_HOME/reprobuild or ~/.cache/reprobuild)")
-	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only the cache and file:// channels")
-	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 8, "parallel downloads")
-	cmd.Flags().StringVar(&f.authFile, "auth-file", "", "JSON credentials file (default $REPROBUILD_AUTH_FILE); REPROBUILD_AUTH_<HOST> variables also apply")
-}
-
-// client builds a channel client from the flags and the environment: the environment
-// is read here, in the command, and passed down as options.
-func (f *channelFlags) client(stderr io.Writer) (*channel.Client, error) {
-	environ := os.Environ()
-	dir := f.cacheDir
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = channel.DefaultCacheDir(environ, home)
-	}
-	creds, err := channel.CredentialsFromEnv(environ)
-	if err != nil {
-		return nil, err
-	}
-	authFile := f.authFile
-	if authFile == "" {
-		authFile = os.Getenv("REPROBUILD_AUTH_FILE")
-	}
-	if authFile != "" {
-		fc, err := channel.LoadCredentials(authFile)
-		if err != nil {
-			return nil, err
-		}
-		creds = fc.Merge(creds) // variables override the file
-	}
-	return channel.New(
-		channel.WithCacheDir(dir),
-		channel.WithOffline(f.offline),
-		channel.WithParallelism(f.jobs),
-		channel.WithCredentials(creds),
-		channel.WithProgress(stderr, isTerminal(stderr)),
-	)
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
 
 func newVendorCommand() *cobra.Command {
 	var (
@@ -95,7 +35,11 @@ func newVendorCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := cf.client(cmd.ErrOrStderr())
+			co, err := cf.options(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := builder.NewChannelClient(co)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package conda
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -760,7 +759,7 @@ func featureSet(fs []string) []string {
 type strMatcher struct {
 	text  string
 	parts []string // glob pieces between '*'; nil for exact or regex
-	rx    *regexp.Regexp
+	rx    *pyRegex
 	glob  bool
 }
 
@@ -768,7 +767,7 @@ func newStrMatcher(v string, allowRegex bool) (strMatcher, error) {
 	sm := strMatcher{text: v}
 	switch {
 	case allowRegex && strings.HasPrefix(v, "^") && strings.HasSuffix(v, "$"):
-		rx, err := regexp.Compile(v)
+		rx, err := compilePyRegex(v)
 		if err != nil {
 			return sm, fmt.Errorf("contains an invalid regular expression %q: %w", v, err)
 		}
@@ -900,7 +899,7 @@ func newBuildNumberMatcher(v string) (buildNumberMatcher, error) {
 		if s[0] != '^' || s[len(s)-1] != '$' {
 			return b, &VersionSpecError{Spec: s, Reason: "regex specs must start with '^' and end with '$'"}
 		}
-		if _, err := regexp.Compile(s); err != nil {
+		if _, err := compilePyRegex(s); err != nil {
 			return b, &VersionSpecError{Spec: s, Reason: "invalid regular expression"}
 		}
 		// conda applies the regular expression to the integer itself, which fails; such a
@@ -920,10 +919,17 @@ func (b *buildNumberMatcher) match(n int64) bool {
 	case bnExact:
 		return n == b.value
 	case bnOp:
-		v, err := ParseVersion(strconv.FormatInt(n, 10))
-		if err != nil {
+		if n < 0 {
+			// conda cannot parse "-1" as a version and fails; treat it as no match.
 			return false
 		}
+		// The version of str(n) is epoch 0 and one numeric segment; build it on the stack.
+		var comps [2]vcomp
+		var ends [2]int32
+		comps[0] = vcomp{kind: kNum}
+		comps[1] = vcomp{kind: kNum, num: uint64(n)}
+		ends[0], ends[1] = 1, 2
+		v := Version{comps: comps[:], ends: ends[:], nver: 2}
 		node := vnode{op: b.op, ver: b.ver}
 		return node.match(&v)
 	}
@@ -934,7 +940,7 @@ func (b *buildNumberMatcher) match(n int64) bool {
 type channelMatcher struct {
 	text    string // as printed in the canonical string
 	canon   string // canonical name (conda's channel "exact value")
-	pattern *regexp.Regexp
+	pattern *pyRegex
 	ref     channelRef
 	nonURL  bool // false when the channel compares by base URL
 	all     bool // "*"
@@ -944,14 +950,14 @@ func (o *parseOptions) newChannelMatcher(v string) (channelMatcher, error) {
 	cm := channelMatcher{text: v, canon: v}
 	switch {
 	case strings.HasPrefix(v, "^") && strings.HasSuffix(v, "$"):
-		rx, err := regexp.Compile(v)
+		rx, err := compilePyRegex(v)
 		if err != nil {
 			return cm, fmt.Errorf("channel %q contains an invalid regular expression: %w", v, err)
 		}
 		cm.pattern = rx
 	case strings.Contains(v, "*"):
 		// conda does not escape the other characters of a channel glob.
-		rx, err := regexp.Compile("^(?:" + strings.ReplaceAll(v, "*", ".*") + ")$")
+		rx, err := compilePyRegex("^(?:" + strings.ReplaceAll(v, "*", ".*") + ")$")
 		if err != nil {
 			return cm, fmt.Errorf("channel %q contains an invalid regular expression: %w", v, err)
 		}
@@ -1204,4 +1210,70 @@ func (m MatchSpec) ExactName() (string, bool) {
 		return "", false
 	}
 	return m.Name, true
+}
+
+// ExactValue returns the value a field pins exactly, as conda's get_exact_value does:
+// not for globs, regular expressions or ranges.
+func (m MatchSpec) ExactValue(field string) (string, bool) {
+	b, ok := fieldBit(field)
+	if !ok || m.has&b == 0 {
+		return "", false
+	}
+	switch b {
+	case fName:
+		return m.Name, m.name.exact()
+	case fVersion:
+		return m.Version.String(), m.Version.IsExact()
+	case fBuild:
+		return m.Build, m.build.exact()
+	case fChannel:
+		return m.Channel, m.chn.exact()
+	case fSubdir:
+		return m.Subdir, true
+	case fMD5:
+		return m.MD5, true
+	case fSHA256:
+		return m.SHA256, true
+	case fFn:
+		return m.Fn, true
+	case fURL:
+		return m.URL, true
+	case fBuildNumber:
+		return m.BuildNumber, m.bn.kind == bnExact
+	}
+	return "", false
+}
+
+// CondaBuildForm returns the "name version build" form conda-build uses; it needs an
+// exact name.
+func (m MatchSpec) CondaBuildForm() (string, error) {
+	name, ok := m.ExactValue("name")
+	if !ok || name == "" {
+		return "", &MatchSpecError{Spec: m.original, Reason: "the build form needs an exact package name"}
+	}
+	parts := []string{name}
+	version := ""
+	if m.has&fVersion != 0 {
+		version = m.Version.String()
+	}
+	switch {
+	case m.has&fBuild != 0:
+		if version == "" {
+			version = "*"
+		}
+		parts = append(parts, version, m.Build)
+	case version != "":
+		parts = append(parts, version)
+	}
+	return strings.Join(parts, " "), nil
+}
+
+// CondaEnvForm returns the "name=version=build" form of conda env export: the canonical
+// string without channel and with "==" written "=".
+func (m MatchSpec) CondaEnvForm() string {
+	s := m.String()
+	if _, after, ok := strings.Cut(s, "::"); ok {
+		s = after
+	}
+	return strings.Replace(s, "==", "=", 1)
 }

@@ -2,6 +2,7 @@ package conda
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -125,4 +126,202 @@ func stringMap(m map[string]any) map[string]string {
 		}
 	}
 	return out
+}
+
+// recordFromJSON builds a PackageRecord from an oracle file's record object.
+func recordFromJSON(t *testing.T, m map[string]any) PackageRecord {
+	t.Helper()
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r PackageRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("record %s: %v", b, err)
+	}
+	return r
+}
+
+func TestMatchSpecMatchOracle(t *testing.T) {
+	type row struct {
+		Spec    string         `json:"spec"`
+		Record  map[string]any `json:"record"`
+		Matches bool           `json:"matches"`
+		Conda   *bool          `json:"conda"`
+	}
+	for _, file := range []string{"matchspec_match.jsonl", "peer-rattler/rattler_matchspec_match.jsonl"} {
+		t.Run(file, func(t *testing.T) {
+			rows := readJSONL[row](t, file)
+			pass := 0
+			for _, r := range rows {
+				want := r.Matches
+				if r.Conda != nil {
+					want = *r.Conda
+				}
+				m, err := ParseMatchSpec(r.Spec)
+				if err != nil {
+					t.Errorf("ParseMatchSpec(%q): %v", r.Spec, err)
+					continue
+				}
+				rec := recordFromJSON(t, r.Record)
+				if got := m.Match(&rec); got != want {
+					t.Errorf("%q.Match(%v) = %v, want %v", r.Spec, r.Record, got, want)
+					continue
+				}
+				if v, err := ParseVersion(rec.Version); err == nil {
+					if got := m.MatchVersion(&rec, v); got != want {
+						t.Errorf("%q.MatchVersion(%v) = %v, want %v", r.Spec, r.Record, got, want)
+						continue
+					}
+				}
+				pass++
+			}
+			t.Logf("%s: %d/%d agree with conda", file, pass, len(rows))
+		})
+	}
+}
+
+func TestMatchSpecCanonicalStr(t *testing.T) {
+	type row struct {
+		Spec string `json:"spec"`
+		Str  string `json:"str"`
+	}
+	for _, r := range readJSONL[row](t, "matchspec_canonical_str.jsonl") {
+		t.Run(r.Spec, func(t *testing.T) {
+			m, err := ParseMatchSpec(r.Spec, oracleOpts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fromOracle(m.String()); got != r.Str {
+				t.Errorf("String() = %q, want %q", got, r.Str)
+			}
+		})
+	}
+}
+
+func TestMatchSpecParseSpecStr(t *testing.T) {
+	type row struct {
+		Spec   string         `json:"spec"`
+		Parsed map[string]any `json:"parsed"`
+	}
+	for _, r := range readJSONL[row](t, "matchspec_parse_spec_str.jsonl") {
+		t.Run(r.Spec, func(t *testing.T) {
+			if diff := cmp.Diff(stringMap(r.Parsed), rawOf(t, r.Spec)); diff != "" {
+				t.Errorf("(-conda +ours):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestMatchSpecInvalid(t *testing.T) {
+	type row struct {
+		Spec string `json:"spec"`
+	}
+	for _, r := range readJSONL[row](t, "matchspec_invalid.jsonl") {
+		t.Run(r.Spec, func(t *testing.T) {
+			m, err := ParseMatchSpec(r.Spec)
+			if err == nil {
+				t.Fatalf("ParseMatchSpec(%q) = %q, want error", r.Spec, m)
+			}
+			var me *MatchSpecError
+			if !errors.As(err, &me) {
+				t.Errorf("error %T is not a *MatchSpecError", err)
+			}
+		})
+	}
+}
+
+func TestMatchSpecExactValue(t *testing.T) {
+	type row struct {
+		Spec  string  `json:"spec"`
+		Field string  `json:"field"`
+		Exact *string `json:"exact_value"`
+	}
+	for _, r := range readJSONL[row](t, "matchspec_exact_value.jsonl") {
+		t.Run(r.Spec+"/"+r.Field, func(t *testing.T) {
+			m := MustParseMatchSpec(r.Spec)
+			v, ok := m.ExactValue(r.Field)
+			if r.Exact == nil {
+				if ok {
+					t.Errorf("ExactValue = %q, want none", v)
+				}
+				return
+			}
+			if !ok || v != *r.Exact {
+				t.Errorf("ExactValue = %q, %v; want %q", v, ok, *r.Exact)
+			}
+		})
+	}
+}
+
+func TestMatchSpecBuildEnvForm(t *testing.T) {
+	type row struct {
+		Spec   string `json:"spec"`
+		Form   string `json:"form"`
+		Output string `json:"output"`
+	}
+	for _, r := range readJSONL[row](t, "matchspec_build_env_form.jsonl") {
+		t.Run(r.Form+"/"+r.Spec, func(t *testing.T) {
+			m := MustParseMatchSpec(r.Spec)
+			var got string
+			switch r.Form {
+			case "conda_build_form":
+				var err error
+				if got, err = m.CondaBuildForm(); err != nil {
+					t.Fatal(err)
+				}
+			case "conda_env_form":
+				got = m.CondaEnvForm()
+			default:
+				t.Fatalf("unknown form %q", r.Form)
+			}
+			if got != r.Output {
+				t.Errorf("got %q, want %q", got, r.Output)
+			}
+		})
+	}
+}
+
+func TestMatchSpecRattlerSnapshots(t *testing.T) {
+	type row struct {
+		Spec  string         `json:"spec"`
+		Conda map[string]any `json:"conda"`
+	}
+	rows := readJSONL[row](t, "peer-rattler/rattler_matchspec_parse_snapshots.jsonl")
+	pass, skipped := 0, 0
+	for _, r := range rows {
+		if r.Conda == nil {
+			// A rattler "nameless" spec: conda has no such parser, nothing to compare.
+			skipped++
+			continue
+		}
+		ok := t.Run(r.Spec, func(t *testing.T) {
+			valid, _ := r.Conda["valid"].(bool)
+			m, err := ParseMatchSpec(r.Spec, oracleOpts...)
+			if !valid {
+				if err == nil {
+					t.Fatalf("ParseMatchSpec(%q) = %q, conda rejects it", r.Spec, m)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := stringMap(r.Conda)
+			if got := fromOracle(m.String()); got != want["str"] {
+				t.Errorf("String() = %q, want %q", got, want["str"])
+			}
+			delete(want, "valid")
+			delete(want, "str")
+			delete(want, "error")
+			got := fieldsOf(m)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("fields (-conda +ours):\n%s", diff)
+			}
+		})
+		if ok {
+			pass++
+		}
+	}
+	t.Logf("rattler_matchspec_parse_snapshots.jsonl: %d/%d agree with conda (%d rattler-only nameless specs have no conda verdict)", pass, len(rows)-skipped, skipped)
 }

@@ -124,6 +124,7 @@ type decoder struct {
 	lists   listArena
 	intern  map[string]string
 	scratch []byte
+	keybuf  []byte
 
 	recs     []PackageRecord
 	info     RepodataInfo
@@ -715,9 +716,9 @@ func (d *decoder) object(i int, f func(key []byte, j int) (int, error)) (int, er
 		if err != nil {
 			return j, err
 		}
-		// Keys are short; keep them apart from string values decoded next.
-		var kbuf [32]byte
-		k := append(kbuf[:0], key...)
+		// Keep the key apart from string values decoded next.
+		d.keybuf = append(d.keybuf[:0], key...)
+		k := d.keybuf
 		j, err = d.expect(j, ':')
 		if err != nil {
 			return j, err
@@ -859,12 +860,22 @@ func (d *decoder) parseRecordUnit(fn string) error {
 	d.record = fn
 	d.recs = append(d.recs, PackageRecord{})
 	rec := &d.recs[len(d.recs)-1]
-	err := d.unit(func(i int) (int, error) {
+	for {
 		*rec = PackageRecord{Fn: fn}
-		return d.parseRecord(i, rec)
-	})
-	if err != nil {
-		return err
+		end, err := d.parseRecord(d.pos, rec)
+		if err == nil {
+			d.pos = end
+			break
+		}
+		if err != errNeedMore {
+			return err
+		}
+		if d.eof {
+			return d.fail(len(d.buf), "unexpected end of document")
+		}
+		if !d.fill(d.pos) && d.readErr != nil {
+			return fmt.Errorf("reading %s: %w", d.opts.sourceName(), d.readErr)
+		}
 	}
 	if rec.Name == "" || rec.Version == "" || rec.Build == "" {
 		missing := "name"
@@ -880,76 +891,179 @@ func (d *decoder) parseRecordUnit(fn string) error {
 	return nil
 }
 
+type recordKey uint8
+
+const (
+	kOther recordKey = iota
+	kName
+	kVersion
+	kBuild
+	kBuildString
+	kBuildNumber
+	kDepends
+	kConstrains
+	kTrackFeatures
+	kFeatures
+	kNoarch
+	kSubdir
+	kLicense
+	kLicenseFamily
+	kMD5
+	kSHA256
+	kSize
+	kTimestamp
+)
+
+func recordKeyOf(k []byte) recordKey {
+	switch string(k) {
+	case "name":
+		return kName
+	case "version":
+		return kVersion
+	case "build":
+		return kBuild
+	case "build_string":
+		return kBuildString
+	case "build_number":
+		return kBuildNumber
+	case "depends":
+		return kDepends
+	case "constrains":
+		return kConstrains
+	case "track_features":
+		return kTrackFeatures
+	case "features":
+		return kFeatures
+	case "noarch":
+		return kNoarch
+	case "subdir":
+		return kSubdir
+	case "license":
+		return kLicense
+	case "license_family":
+		return kLicenseFamily
+	case "md5":
+		return kMD5
+	case "sha256":
+		return kSHA256
+	case "size":
+		return kSize
+	case "timestamp":
+		return kTimestamp
+	}
+	return kOther
+}
+
+// parseRecord decodes one record object at i. It is the hot loop of the decoder, so it
+// walks the object itself instead of going through callbacks.
 func (d *decoder) parseRecord(i int, rec *PackageRecord) (int, error) {
 	var buildString string
-	end, err := d.object(i, func(key []byte, j int) (int, error) {
-		b := d.buf
-		if b[j] == 'n' { // null: leave the field empty
-			_, k, err := d.literal(j)
-			return k, err
-		}
-		switch string(key) {
-		case "name":
-			return d.stringField(j, &rec.Name, true)
-		case "version":
-			return d.stringField(j, &rec.Version, true)
-		case "build":
-			return d.stringField(j, &rec.Build, false)
-		case "build_string":
-			return d.stringField(j, &buildString, false)
-		case "build_number":
-			return d.intField(j, &rec.BuildNumber, "build_number")
-		case "depends":
-			return d.listField(j, &rec.Depends, "depends")
-		case "constrains":
-			return d.listField(j, &rec.Constrains, "constrains")
-		case "track_features":
-			if b[j] == '"' {
-				var s string
-				k, err := d.stringField(j, &s, true)
-				if err == nil {
-					rec.TrackFeatures = d.splitTrackFeatures(s)
-				}
-				return k, err
-			}
-			return d.listField(j, &rec.TrackFeatures, "track_features")
-		case "features":
-			return d.stringField(j, &rec.Features, true)
-		case "noarch":
-			switch b[j] {
-			case 't', 'f':
-				c, k, err := d.literal(j)
-				if c == 't' {
-					rec.Noarch = "generic"
-				}
-				return k, err
-			}
-			return d.stringField(j, &rec.Noarch, true)
-		case "subdir":
-			return d.stringField(j, &rec.Subdir, true)
-		case "license":
-			return d.stringField(j, &rec.License, true)
-		case "license_family":
-			return d.stringField(j, &rec.LicenseFamily, true)
-		case "md5":
-			return d.stringField(j, &rec.MD5, false)
-		case "sha256":
-			return d.stringField(j, &rec.SHA256, false)
-		case "size":
-			return d.intField(j, &rec.Size, "size")
-		case "timestamp":
-			k, err := d.intField(j, &rec.Timestamp, "timestamp")
-			if err == nil && rec.Timestamp <= msTimestampThreshold {
-				rec.Timestamp *= 1000
-			}
-			return k, err
-		}
-		return d.skip(j)
-	})
-	if err == nil && rec.Build == "" {
-		rec.Build = buildString
+	i, err := d.expect(i, '{')
+	if err != nil {
+		return i, err
 	}
-	return end, err
+	if i, err = d.ws(i); err != nil {
+		return i, err
+	}
+	if d.buf[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		key, j, err := d.rawString(i)
+		if err != nil {
+			return j, err
+		}
+		kid := recordKeyOf(key)
+		if j, err = d.expect(j, ':'); err != nil {
+			return j, err
+		}
+		if j, err = d.ws(j); err != nil {
+			return j, err
+		}
+		if d.buf[j] == 'n' { // null leaves the field empty
+			_, j, err = d.literal(j)
+		} else {
+			j, err = d.recordValue(kid, j, rec, &buildString)
+		}
+		if err != nil {
+			return j, err
+		}
+		if j, err = d.ws(j); err != nil {
+			return j, err
+		}
+		switch d.buf[j] {
+		case ',':
+			i = j + 1
+		case '}':
+			if rec.Build == "" {
+				rec.Build = buildString
+			}
+			return j + 1, nil
+		default:
+			return j, d.fail(j, fmt.Sprintf("expected ',' or '}', found %q", d.buf[j]))
+		}
+	}
+}
+
+func (d *decoder) recordValue(kid recordKey, j int, rec *PackageRecord, buildString *string) (int, error) {
+	b := d.buf
+	switch kid {
+	case kName:
+		return d.stringField(j, &rec.Name, true)
+	case kVersion:
+		return d.stringField(j, &rec.Version, true)
+	case kBuild:
+		return d.stringField(j, &rec.Build, false)
+	case kBuildString:
+		return d.stringField(j, buildString, false)
+	case kBuildNumber:
+		return d.intField(j, &rec.BuildNumber, "build_number")
+	case kDepends:
+		return d.listField(j, &rec.Depends, "depends")
+	case kConstrains:
+		return d.listField(j, &rec.Constrains, "constrains")
+	case kTrackFeatures:
+		if b[j] == '"' {
+			var s string
+			k, err := d.stringField(j, &s, true)
+			if err == nil {
+				rec.TrackFeatures = d.splitTrackFeatures(s)
+			}
+			return k, err
+		}
+		return d.listField(j, &rec.TrackFeatures, "track_features")
+	case kFeatures:
+		return d.stringField(j, &rec.Features, true)
+	case kNoarch:
+		switch b[j] {
+		case 't', 'f':
+			c, k, err := d.literal(j)
+			if c == 't' {
+				rec.Noarch = "generic"
+			}
+			return k, err
+		}
+		return d.stringField(j, &rec.Noarch, true)
+	case kSubdir:
+		return d.stringField(j, &rec.Subdir, true)
+	case kLicense:
+		return d.stringField(j, &rec.License, true)
+	case kLicenseFamily:
+		return d.stringField(j, &rec.LicenseFamily, true)
+	case kMD5:
+		return d.stringField(j, &rec.MD5, false)
+	case kSHA256:
+		return d.stringField(j, &rec.SHA256, false)
+	case kSize:
+		return d.intField(j, &rec.Size, "size")
+	case kTimestamp:
+		k, err := d.intField(j, &rec.Timestamp, "timestamp")
+		if err == nil && rec.Timestamp <= msTimestampThreshold {
+			rec.Timestamp *= 1000
+		}
+		return k, err
+	}
+	return d.skip(j)
 }
 
 func (d *decoder) stringField(j int, dst *string, intern bool) (int, error) {
@@ -986,23 +1100,48 @@ func (d *decoder) listField(j int, dst *[]string, name string) (int, error) {
 		return j, d.fail(j, fmt.Sprintf("%s must be a list, found %q", name, d.buf[j]))
 	}
 	start := len(d.lists.tmp)
-	end, err := d.array(j, func(k int) (int, error) {
-		if d.buf[k] != '"' {
-			return k, d.fail(k, fmt.Sprintf("%s entries must be strings, found %q", name, d.buf[k]))
-		}
-		s, e, err := d.rawString(k)
-		if err != nil {
-			return e, err
-		}
-		d.lists.tmp = append(d.lists.tmp, d.internString(s))
-		return e, nil
-	})
+	end, err := d.stringList(j+1, name)
 	if err != nil {
 		d.lists.tmp = d.lists.tmp[:start]
 		return end, err
 	}
 	*dst = d.lists.take(start)
 	return end, nil
+}
+
+// stringList reads the strings of an array whose '[' is before i into d.lists.tmp.
+func (d *decoder) stringList(i int, name string) (int, error) {
+	i, err := d.ws(i)
+	if err != nil {
+		return i, err
+	}
+	if d.buf[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		if i, err = d.ws(i); err != nil {
+			return i, err
+		}
+		if d.buf[i] != '"' {
+			return i, d.fail(i, fmt.Sprintf("%s entries must be strings, found %q", name, d.buf[i]))
+		}
+		s, e, err := d.rawString(i)
+		if err != nil {
+			return e, err
+		}
+		d.lists.tmp = append(d.lists.tmp, d.internString(s))
+		if e, err = d.ws(e); err != nil {
+			return e, err
+		}
+		switch d.buf[e] {
+		case ',':
+			i = e + 1
+		case ']':
+			return e + 1, nil
+		default:
+			return e, d.fail(e, fmt.Sprintf("expected ',' or ']', found %q", d.buf[e]))
+		}
+	}
 }
 
 func (d *decoder) splitTrackFeatures(s string) []string {

@@ -2,7 +2,6 @@ package conda
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -45,10 +44,10 @@ const (
 
 type vnode struct {
 	op       vop
-	ver      Version        // operand of comparison operators
-	prefix   Version        // the startswith operand of "~="
-	rx       *regexp.Regexp // opRegex
-	text     string         // the leaf's canonical text
+	ver      Version  // operand of comparison operators
+	prefix   Version  // the startswith operand of "~="
+	rx       *pyRegex // opRegex
+	text     string   // the leaf's canonical text
 	children []*vnode
 	exact    bool
 	// badPrefix records that "~=" lacks a prefix conda could parse; conda raises at
@@ -399,7 +398,7 @@ func parseLeaf(raw string) (*vnode, error) {
 		if s[0] != '^' || s[len(s)-1] != '$' {
 			return nil, fail("regex specs must start with '^' and end with '$'")
 		}
-		rx, err := regexp.Compile(s)
+		rx, err := compilePyRegex(s)
 		if err != nil {
 			return nil, fail("invalid regular expression: " + err.Error())
 		}
@@ -464,7 +463,7 @@ func parseLeaf(raw string) (*vnode, error) {
 		n.op = opAll
 	case strings.Contains(strings.TrimRight(s, "*"), "*"):
 		rx := strings.NewReplacer(".", `\.`, "+", `\+`, "*", ".*").Replace(s)
-		re, err := regexp.Compile("^(?:" + rx + ")$")
+		re, err := compilePyRegex("^(?:" + rx + ")$")
 		if err != nil {
 			return nil, fail("invalid glob: " + err.Error())
 		}

@@ -183,7 +183,7 @@ func (r *reader) readTar(src io.Reader, infoOnly bool) error {
 		}
 		m := member{name: name, raw: h.Name, exec: h.Mode&0o111 != 0}
 		switch h.Typeflag {
-		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
+		case tar.TypeReg, tar.TypeGNUSparse: // the reader already turns old TypeRegA into these
 			m.typ = tar.TypeReg
 		case tar.TypeDir:
 			m.typ = tar.TypeDir

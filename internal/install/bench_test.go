@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,4 +156,39 @@ func decompressOnly(file string) error {
 		}
 	}
 	return nil
+}
+
+// BenchmarkWriteTree measures materialising the linked bench package on disk.
+func BenchmarkWriteTree(b *testing.B) {
+	benchArchives(b)
+	tr, err := install.Link(context.Background(), install.Package{Archive: benchFiles[pkgmaker.Conda]}, install.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	base := b.TempDir()
+	b.SetBytes(benchSize)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		dir := filepath.Join(base, strconv.Itoa(i))
+		i++
+		if err := install.WriteTree(dir, []*install.PackageTree{tr}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := os.RemoveAll(dir); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// TestMain removes the benchmark archives, which are shared by several benchmarks and so
+// cannot live in one benchmark's TempDir.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
 }

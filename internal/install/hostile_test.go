@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,4 +211,58 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestHasPrefixOnly covers packages older than paths.json, whose placeholders are listed
+// in info/has_prefix: a bare path means the default placeholder in text mode, and a
+// placeholder may be quoted.
+func TestHasPrefixOnly(t *testing.T) {
+	const quoted = "/build env/placeholder_placeholder"
+	payload := []rawMember{
+		{name: "info/has_prefix", data: []byte("etc/default.conf\n\"" + quoted + "\" text etc/quoted.conf\n" + install.DefaultPlaceholder + " binary lib/libx.so\n")},
+		{name: "etc/default.conf", data: []byte("root=" + install.DefaultPlaceholder + "\n")},
+		{name: "etc/quoted.conf", data: []byte("root=" + quoted + "\n")},
+		{name: "lib/libx.so", data: []byte("\x00" + install.DefaultPlaceholder + "/lib\x00")},
+	}
+	file := writeRaw(t, t.TempDir(), ".tar.bz2", payload, false)
+	tr, err := install.Link(context.Background(), install.Package{Archive: file}, install.Options{Prefix: "/env", PythonVersion: "3.11.5"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entryMap(tr)
+	want := map[string]string{
+		"env/etc/default.conf": "root=/env\n",
+		"env/etc/quoted.conf":  "root=/env\n",
+		"env/lib/libx.so":      "\x00/env/lib" + string(make([]byte, len(install.DefaultPlaceholder)-len("/env"))) + "\x00",
+	}
+	for p, w := range want {
+		if got := string(es[p].Data); got != w {
+			t.Errorf("%s = %q, want %q", p, got, w)
+		}
+	}
+}
+
+// TestDirectoryMembers checks that only empty stored directories are recorded as such in
+// conda-meta; others are implied by their contents.
+func TestDirectoryMembers(t *testing.T) {
+	payload := []rawMember{
+		{name: "share/", typ: tar.TypeDir, mode: 0o700},
+		{name: "share/a", data: []byte("a")},
+		{name: "var/empty/", typ: tar.TypeDir, mode: 0o700},
+	}
+	file := writeRaw(t, t.TempDir(), ".tar.bz2", payload, false)
+	tr, err := install.Link(context.Background(), install.Package{Archive: file}, install.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entryMap(tr)
+	for _, p := range []string{"opt/env/share", "opt/env/var", "opt/env/var/empty"} {
+		if e := es[p]; e.Type != install.TypeDir || e.Mode != 0o755 {
+			t.Errorf("%s = %+v, want a 0755 directory", p, e)
+		}
+	}
+	meta := string(es["opt/env/conda-meta/evil-1-0.json"].Data)
+	if strings.Count(meta, `"path_type": "directory"`) != 1 || !strings.Contains(meta, `"_path": "var/empty"`) {
+		t.Errorf("conda-meta should list exactly var/empty as a directory:\n%s", meta)
+	}
 }

@@ -44,6 +44,9 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
+	if o.PythonVersion != "" {
+		o.PythonVersion = majorMinor(o.PythonVersion) // "3.11.5" places files like "3.11"
+	}
 	if o.MaxUnpackedSize <= 0 {
 		o.MaxUnpackedSize = DefaultMaxUnpackedSize
 	}
@@ -125,6 +128,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	// through a file or symlink; implied directories are recorded as tar.TypeDir.
 	kinds := map[string]byte{}
 	files := map[string]member{}
+	hasChild := map[string]bool{}
 	for _, m := range c.payload {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -134,6 +138,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 				return nil, &UnsafeEntryError{Package: pkg, Entry: m.raw, Reason: fmt.Sprintf("its parent %s is not a directory", d)}
 			}
 			kinds[d] = tar.TypeDir
+			hasChild[d] = true
 		}
 		if k, ok := kinds[m.name]; ok {
 			if k == tar.TypeDir && m.typ == tar.TypeDir {
@@ -206,7 +211,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	}
 	// Empty directories stored in the archive are kept.
 	for name, k := range kinds {
-		if k == tar.TypeDir && files[name].typ == tar.TypeDir {
+		if k == tar.TypeDir && files[name].typ == tar.TypeDir && !hasChild[name] {
 			metaPaths = append(metaPaths, metaPath{Path: target(name), PathType: "directory"})
 		}
 	}

@@ -267,9 +267,12 @@ func TestNoarchPython(t *testing.T) {
 	})
 	t.Run("long prefix uses env", func(t *testing.T) {
 		long := "/" + strings.Repeat("x", 130)
-		tr, err := install.Link(context.Background(), pkg, install.Options{Prefix: long, PythonVersion: "3.12"})
+		tr, err := install.Link(context.Background(), pkg, install.Options{Prefix: long, PythonVersion: "3.12.1"})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, ok := entryMap(tr)[long[1:]+"/lib/python3.12/site-packages/conda_index_pkg_a/__init__.py"]; !ok {
+			t.Error("PythonVersion 3.12.1 did not place files under lib/python3.12")
 		}
 		ep := entryMap(tr)[long[1:]+"/bin/conda-index-pkg-a"]
 		if !strings.HasPrefix(string(ep.Data), "#!/usr/bin/env python\n") {

@@ -25,7 +25,14 @@ func (e *StaleError) Error() string {
 	if len(e.Reasons) == 1 {
 		return "lock is stale: " + e.Reasons[0] + "; run `reprobuild lock`"
 	}
-	return fmt.Sprintf("lock is stale (%d problems: %s); run `reprobuild lock`", len(e.Reasons), strings.Join(e.Reasons, "; "))
+	// The message stays one readable line; Reasons keeps the full list.
+	shown := e.Reasons
+	more := ""
+	if len(shown) > 5 {
+		shown = shown[:5]
+		more = fmt.Sprintf("; and %d more", len(e.Reasons)-5)
+	}
+	return fmt.Sprintf("lock is stale (%d problems: %s%s); run `reprobuild lock`", len(e.Reasons), strings.Join(shown, "; "), more)
 }
 
 // Check reports whether l still fits the recipe described by want and is internally

@@ -2,6 +2,7 @@ package lock
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -101,10 +102,33 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+func TestStaleErrorMessage(t *testing.T) {
+	var reasons []string
+	for i := range 8 {
+		reasons = append(reasons, fmt.Sprintf("reason %d", i))
+	}
+	got := (&StaleError{Reasons: reasons}).Error()
+	want := "lock is stale (8 problems: reason 0; reason 1; reason 2; reason 3; reason 4; and 3 more); run `reprobuild lock`"
+	if got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}
+
 // cut drops the hash details in parentheses, which are checked by the message prefix.
 func cut(s string) string {
 	if i := strings.Index(s, " (lock has"); i >= 0 {
 		return s[:i]
 	}
 	return s
+}
+
+func BenchmarkCheck(b *testing.B) {
+	l, err := ImportCondaLock(read(b, "../../testdata/conda/lockfiles/conda-lock/test-lockfile/conda-lock.yml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Check(l, Want{RecipeHash: "x"})
+	}
 }

@@ -50,6 +50,7 @@ func severityRank(s string) int {
 const (
 	ThreatLockMissing      = "lock-missing"
 	ThreatLockStale        = "lock-stale"
+	ThreatLockProblem      = "lock-problem"
 	ThreatPackageNoSHA256  = "package-no-sha256"
 	ThreatDataNoSHA256     = "data-no-sha256"
 	ThreatDataMounted      = "data-mounted"
@@ -81,8 +82,13 @@ type AuditInput struct {
 	Recipe *recipes.Recipe
 	// Lock is nil when the recipe has no lock file yet.
 	Lock *lock.Lock
-	// LockStale is true when the lock was solved from a different recipe.
-	LockStale bool
+	// LockStale is true when the lock was solved from a different recipe (or for other
+	// targets); StaleReasons says why.
+	LockStale    bool
+	StaleReasons []string
+	// LockProblems are inconsistencies of the lock on its own terms (lock.Problems), other
+	// than packages without sha256, which the audit finds itself.
+	LockProblems []string
 	// LinkScripts maps package names to the link scripts they carry ("pre-link",
 	// "post-link", "pre-unlink"); nil when unknown.
 	LinkScripts map[string][]string
@@ -298,9 +304,17 @@ func (a *auditor) threats() {
 			Message: "There is no lock: every build solves again and may get different packages.",
 			Fix:     "Run `reprobuild lock` and commit reprobuild.lock."})
 	case a.in.LockStale:
-		a.add(Threat{ID: ThreatLockStale, Severity: SeverityHigh, Breaks: LevelPinned,
-			Message: "The lock was solved from a different recipe, so it does not describe what the recipe asks for.",
-			Fix:     "Run `reprobuild lock` and commit the new reprobuild.lock; check it in CI with `reprobuild lock --check`."})
+		msg := "The lock was solved from a different recipe, so it does not describe what the recipe asks for."
+		if len(a.in.StaleReasons) > 0 {
+			msg += " (" + strings.Join(a.in.StaleReasons, "; ") + ")"
+		}
+		a.add(Threat{ID: ThreatLockStale, Severity: SeverityHigh, Breaks: LevelPinned, Message: msg,
+			Fix: "Run `reprobuild lock` and commit the new reprobuild.lock; check it in CI with `reprobuild lock --check`."})
+	}
+	for _, p := range a.in.LockProblems {
+		a.add(Threat{ID: ThreatLockProblem, Severity: SeverityHigh, Breaks: LevelPinned, Subject: p,
+			Message: "The lock is inconsistent: " + p + ".",
+			Fix:     "Run `reprobuild lock` to solve again; do not edit reprobuild.lock by hand."})
 	}
 	a.baseThreats()
 	if len(r.Dependencies.Pip) > 0 {

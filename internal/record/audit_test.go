@@ -47,6 +47,8 @@ func TestAuditThreats(t *testing.T) {
 			[]threatKey{{ThreatLockMissing, SeverityHigh, LevelPinned, "", ""}}, LevelBestEffort},
 		{"lock stale", func(in *AuditInput) { in.LockStale = true },
 			[]threatKey{{ThreatLockStale, SeverityHigh, LevelPinned, "", ""}}, LevelBestEffort},
+		{"lock inconsistent", func(in *AuditInput) { in.LockProblems = []string{"linux-64: six-1.16.0 depends on python"} },
+			[]threatKey{{ThreatLockProblem, SeverityHigh, LevelPinned, "linux-64: six-1.16.0 depends on python", ""}}, LevelBestEffort},
 		{"package without sha256", func(in *AuditInput) {
 			pk := in.Lock.Targets[0].Packages
 			i := slices.IndexFunc(pk, func(p lockPackage) bool { return p.Name == "six" })

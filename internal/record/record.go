@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -222,16 +224,10 @@ func Runtime(r *recipes.Recipe, l *lock.Lock, b BuildInfo) (*RuntimeRecord, erro
 		rr.Virtual = append(rr.Virtual, VirtualInfo{Name: v.Name, Version: v.Version, Build: v.Build})
 	}
 	slices.SortFunc(rr.Virtual, func(a, b VirtualInfo) int { return strings.Compare(a.Name, b.Name) })
-	mirrors := map[string][]string{}
-	for _, c := range r.Channels {
-		mirrors[c.Name] = c.Mirrors
-	}
+	// Mirrors are a build-time choice (an air-gapped rebuild from a vendored mirror must
+	// give the same image), so the record names only the canonical channels.
 	for _, c := range l.Channels {
-		ci := ChannelInfo{Name: c.Name, URL: StripCredentials(c.URL)}
-		for _, m := range mirrors[c.Name] {
-			ci.Mirrors = append(ci.Mirrors, StripCredentials(m))
-		}
-		rr.Channels = append(rr.Channels, ci)
+		rr.Channels = append(rr.Channels, ChannelInfo{Name: c.Name, URL: StripCredentials(c.URL)})
 	}
 	names := channelNames(l)
 	for _, p := range sortedPackages(t.Packages) {
@@ -420,4 +416,20 @@ func cloneMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Entries are the image file-tree entries that put the record at Path: its parent
+// directories and the file, sorted by path, ready to be layered like an installed package.
+func Entries(rr *RuntimeRecord) ([]install.Entry, error) {
+	data, err := rr.JSON()
+	if err != nil {
+		return nil, err
+	}
+	var out []install.Entry
+	dir := ""
+	for _, el := range strings.Split(path.Dir(Path), "/") {
+		dir = path.Join(dir, el)
+		out = append(out, install.Entry{Path: dir, Type: install.TypeDir, Mode: 0o755})
+	}
+	return append(out, install.Entry{Path: Path, Type: install.TypeFile, Mode: 0o644, Data: data}), nil
 }

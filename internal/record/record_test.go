@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/reprobuild/reprobuild/internal/install"
 )
 
 var secrets = []string{"s3cret", "tok3n", "abc123", "mirror-user"}
@@ -64,8 +66,10 @@ func TestRuntimeContent(t *testing.T) {
 	if diff := cmp.Diff(want, rr.Platform); diff != "" {
 		t.Errorf("platform (-want +got):\n%s", diff)
 	}
-	if rr.Channels[0].Mirrors[0] != "https://mirror.example/conda-forge" {
-		t.Errorf("mirror = %q, want credentials stripped", rr.Channels[0].Mirrors[0])
+	// Mirrors are a build-time choice: the record (and so the image) must not change
+	// when a build fetches from a mirror or a vendored copy.
+	if len(rr.Channels[0].Mirrors) != 0 {
+		t.Errorf("record lists mirrors %q; it must name only canonical channels", rr.Channels[0].Mirrors)
 	}
 	if rr.Virtual[0].Name != "__glibc" {
 		t.Errorf("virtual packages not sorted: %+v", rr.Virtual)
@@ -203,5 +207,26 @@ func TestStripCredentials(t *testing.T) {
 				t.Errorf("StripCredentials(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestEntries(t *testing.T) {
+	r, l := smallCase(t)
+	rr, err := Runtime(r, l, buildInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := Entries(rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := rr.JSON()
+	want := []install.Entry{
+		{Path: "opt", Type: install.TypeDir, Mode: 0o755},
+		{Path: "opt/reprobuild", Type: install.TypeDir, Mode: 0o755},
+		{Path: Path, Type: install.TypeFile, Mode: 0o644, Data: data},
+	}
+	if diff := cmp.Diff(want, es); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }

@@ -175,7 +175,7 @@ func table(b *strings.Builder) *tabwriter.Writer {
 func hardwareText(h HardwareInfo) string {
 	var parts []string
 	if h.CPU != "" {
-		parts = append(parts, "cpu "+h.CPU)
+		parts = append(parts, "CPU "+h.CPU)
 	}
 	if h.GPUs > 0 {
 		parts = append(parts, fmt.Sprintf("%d GPU(s)", h.GPUs))

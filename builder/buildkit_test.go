@@ -1,0 +1,676 @@
+package builder
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/solver/errdefs"
+
+	"github.com/reprobuild/reprobuild/frontend"
+	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/install"
+	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pkgmaker"
+	"github.com/reprobuild/reprobuild/internal/testutil"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+const epoch = 1700000000
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binErr  error
+)
+
+// linkerDir builds a static reprobuild binary once per test run: the BuildKit engine
+// runs it inside the build for the link step.
+func linkerDir(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "rb-bin-")
+		if binErr != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, frontend.LinkerBinary), "../cmd/reprobuild")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			binErr = errors.New(string(out))
+		}
+	})
+	if binErr != nil {
+		t.Fatalf("building a static reprobuild: %v", binErr)
+	}
+	return binDir
+}
+
+// testPackages are small generated packages with executables, symlinks and a
+// noarch package, written as a file:// channel.
+func testPackages(t *testing.T, dir string) []conda.PackageRecord {
+	t.Helper()
+	pkgs := []pkgmaker.Package{
+		{
+			Record: conda.PackageRecord{Name: "hello", Version: "1.0", Build: "0", Subdir: "linux-64", License: "MIT"},
+			Files: []pkgmaker.File{
+				{Path: "bin/hello", Data: []byte("#!/bin/sh\necho hello from /opt/env\n"), Mode: 0o755, Placeholder: "/opt/env"},
+				{Path: "lib/libhello.so.1", Data: []byte("not really a library\n")},
+				{Path: "lib/libhello.so", Symlink: "libhello.so.1"},
+			},
+		},
+		{
+			Record: conda.PackageRecord{Name: "tzdata-mini", Version: "2026a", Build: "0", Noarch: "generic", License: "PD"},
+			Files: []pkgmaker.File{
+				{Path: "share/zoneinfo/UTC", Data: []byte("TZif-ish\n")},
+				{Path: "share/zoneinfo/Etc", Mode: 0o755 | os.ModeDir},
+			},
+		},
+	}
+	var recs []conda.PackageRecord
+	for _, p := range pkgs {
+		sub := p.Record.Subdir
+		if sub == "" {
+			sub = "noarch"
+		}
+		rec, err := pkgmaker.Write(filepath.Join(dir, sub), p, pkgmaker.Conda)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.URL = "file://" + filepath.Join(dir, sub, rec.Fn)
+		rec.Channel = "file://" + dir
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+func fileLock(dir string, recs []conda.PackageRecord) *lock.Lock {
+	return &lock.Lock{
+		Version:  lock.FormatVersion,
+		Channels: []lock.Channel{{Name: "local", URL: "file://" + dir}},
+		Solver:   lock.Solver{ChannelPriority: "strict"},
+		Base:     lock.Base{Ref: "scratch"},
+		Targets:  []lock.Target{{Platform: "linux-64", Packages: recs}},
+	}
+}
+
+// httpLock is the same lock with every package served over HTTP from 127.0.0.1.
+func httpLock(t *testing.T, dir string, recs []conda.PackageRecord) *lock.Lock {
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	l := fileLock(dir, nil)
+	l.Channels = []lock.Channel{{Name: "served", URL: srv.URL}}
+	for _, r := range recs {
+		r.URL = srv.URL + "/" + r.Subdir + "/" + r.Fn
+		r.Channel = srv.URL
+		l.Targets[0].Packages = append(l.Targets[0].Packages, r)
+	}
+	return l
+}
+
+func readOCITar(t *testing.T, tarPath string) (v1.ImageIndex, *v1.IndexManifest) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := testutil.ExtractTar(tarPath, dir); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx, im
+}
+
+func ociImage(t *testing.T, tarPath string) v1.Image {
+	t.Helper()
+	idx, im := readOCITar(t, tarPath)
+	if len(im.Manifests) != 1 {
+		t.Fatalf("OCI archive has %d manifests, want 1", len(im.Manifests))
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// embeddedTree links the packages on the host with the embedded engine's code.
+func embeddedTree(t *testing.T, recs []conda.PackageRecord, dir string) []testutil.TreeEntry {
+	t.Helper()
+	var ps []install.Package
+	for _, r := range recs {
+		ps = append(ps, install.Package{Record: r, Archive: filepath.Join(dir, r.Subdir, r.Fn)})
+	}
+	trees, _, err := install.LinkAll(context.Background(), ps, install.Options{Prefix: "/opt/env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := install.WriteTree(out, trees); err != nil {
+		t.Fatal(err)
+	}
+	tree, err := testutil.TreeFromDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+func TestBuildKitEngine(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	bk := testutil.StartBuildkitd(t, testutil.WithHTTPRegistry(reg.Host()))
+	ctx := context.Background()
+	bin := linkerDir(t)
+	chDir := t.TempDir()
+	recs := testPackages(t, chDir)
+	base := BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin, SourceDateEpoch: epoch, Progress: testWriter{t}, ProgressMode: "plain"}
+
+	build := func(t *testing.T, l *lock.Lock) (*BuildKitResult, string) {
+		t.Helper()
+		o := base
+		o.Lock = l
+		o.OCITar = filepath.Join(t.TempDir(), "image.tar")
+		res, err := BuildKit(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, o.OCITar
+	}
+
+	first, tar1 := build(t, fileLock(chDir, recs))
+	t.Logf("first build: %s", first.Digest)
+
+	t.Run("same digest after prune", func(t *testing.T) {
+		c := bk.Client(t)
+		if err := c.Prune(ctx, nil, client.PruneAll); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := build(t, fileLock(chDir, recs))
+		if again.Digest != first.Digest {
+			t.Errorf("rebuild after prune gave %s, first build %s", again.Digest, first.Digest)
+		}
+	})
+
+	t.Run("same tree as the embedded engine", func(t *testing.T) {
+		got, err := testutil.TreeFromImage(ociImage(t, tar1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := embeddedTree(t, recs, chDir)
+		if len(want) == 0 {
+			t.Fatal("embedded tree is empty")
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("BuildKit tree differs from install.WriteTree (-embedded +buildkit):\n%s", d)
+		}
+	})
+
+	t.Run("one layer per group", func(t *testing.T) {
+		layers, err := ociImage(t, tar1).Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(layers) != len(recs) {
+			t.Errorf("got %d layers for %d single-package groups", len(layers), len(recs))
+		}
+	})
+
+	t.Run("http channel gives the same files", func(t *testing.T) {
+		// The conda-meta records name the URL each package came from, so only they
+		// may differ between a file:// and an HTTP channel.
+		_, tar2 := build(t, httpLock(t, chDir, recs))
+		strip := func(tree []testutil.TreeEntry) []testutil.TreeEntry {
+			var out []testutil.TreeEntry
+			for _, e := range tree {
+				if !strings.HasPrefix(e.Path, "opt/env/conda-meta/") {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		a, err := testutil.TreeFromImage(ociImage(t, tar1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := testutil.TreeFromImage(ociImage(t, tar2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(strip(a)) < 5 {
+			t.Fatalf("too few entries to compare: %v", a)
+		}
+		if d := cmp.Diff(strip(a), strip(b)); d != "" {
+			t.Errorf("file channel vs HTTP channel (-file +http):\n%s", d)
+		}
+	})
+
+	t.Run("buildctl on the written definition gives the same digest", func(t *testing.T) {
+		bctl := bk.Buildctl()
+		if bctl == "" {
+			testutil.Unavailable(t, "buildctl not found")
+		}
+		o := base
+		o.Lock = fileLock(chDir, recs)
+		targets, locals, err := CompileTargets(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := targets[0].Build.Marshal(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdin bytes.Buffer
+		if err := frontend.WriteDefinition(def, &stdin); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		meta := filepath.Join(dir, "meta.json")
+		cfg := strings.ReplaceAll(string(targets[0].Config), `"`, `""`)
+		args := []string{"--addr", bk.Addr(), "build", "--progress", "plain", "--metadata-file", meta,
+			"--output", `type=oci,dest=` + filepath.Join(dir, "out.tar") + `,source-date-epoch=1700000000,rewrite-timestamp=true,"containerimage.config=` + cfg + `"`}
+		for _, l := range locals {
+			d := l.Dir
+			if d == "" {
+				d = bin
+			}
+			args = append(args, "--local", l.Name+"="+d)
+		}
+		cmd := exec.Command(bctl, args...)
+		cmd.Stdin = &stdin
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("buildctl build: %v\n%s", err, out)
+		}
+		var m map[string]any
+		b, err := os.ReadFile(meta)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m["containerimage.digest"]; got != first.Digest {
+			t.Errorf("buildctl build gave %v, builder.BuildKit %s", got, first.Digest)
+		}
+	})
+
+	t.Run("reprobuild llb | buildctl build gives the same digest", func(t *testing.T) {
+		bctl := bk.Buildctl()
+		if bctl == "" {
+			testutil.Unavailable(t, "buildctl not found")
+		}
+		proj := t.TempDir()
+		recipe := filepath.Join(proj, "reprobuild.hcl")
+		src := "channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n"
+		if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := LoadRecipe(recipe, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := NewLock(r)
+		l.Targets = fileLock(chDir, recs).Targets
+		data, err := lock.Marshal(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfgPath := filepath.Join(proj, "cfg.json")
+		dir := t.TempDir()
+		rb := filepath.Join(bin, "reprobuild") + " llb -f " + recipe
+		script := rb + " --config-out " + cfgPath + " >/dev/null && " + rb +
+			" | " + bctl + " --addr " + bk.Addr() + " build --local channel-local=" + chDir + " --local reprobuild-bin=" + bin +
+			" --metadata-file " + filepath.Join(dir, "meta.json") +
+			" --output \"type=oci,dest=" + filepath.Join(dir, "out.tar") + ",source-date-epoch=1700000000,rewrite-timestamp=true,\\\"containerimage.config=$(sed 's/\"/\"\"/g' " + cfgPath + ")\\\"\""
+		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("%s\n%v\n%s", script, err, out)
+		}
+		var m map[string]any
+		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		// The CLI's image config comes from the recipe (no runtime block here), the
+		// builder's from a nil recipe: both are the default config, so digests match.
+		if got := m["containerimage.digest"]; got != first.Digest {
+			t.Errorf("reprobuild llb | buildctl build gave %v, builder.BuildKit %s", got, first.Digest)
+		}
+	})
+
+	t.Run("push to the registry", func(t *testing.T) {
+		ref := reg.Host() + "/reprobuild/hello:test"
+		o := base
+		o.Lock = fileLock(chDir, recs)
+		o.Push = []string{ref}
+		o.Insecure = true
+		res, err := BuildKit(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Digest != first.Digest {
+			t.Errorf("pushed %s, OCI archive %s", res.Digest, first.Digest)
+		}
+		r, err := name.ParseReference(ref, name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		desc, err := remote.Get(r, remote.WithContext(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if desc.Digest.String() != first.Digest {
+			t.Errorf("registry holds %s, want %s", desc.Digest, first.Digest)
+		}
+		img, err := desc.Image()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Created.Unix() != epoch || cfg.Architecture != "amd64" || !strings.HasPrefix(cfg.Config.Env[0], "PATH=/opt/env/bin:") {
+			t.Errorf("config = created %v, arch %s, env %v", cfg.Created, cfg.Architecture, cfg.Config.Env)
+		}
+	})
+
+	t.Run("OCI layout base", func(t *testing.T) {
+		baseDir, err := filepath.Abs("../examples/bases/busybox")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := fileLock(chDir, recs)
+		l.Base = lock.Base{Ref: "oci:" + baseDir, Digest: "sha256:b62d72d4c45fe80379be0be099e66f6ff223df2e965164c002afe26cd277619c"}
+		res, tarPath := build(t, l)
+		img := ociImage(t, tarPath)
+		layers, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(layers) != 1+len(recs) {
+			t.Errorf("got %d layers, want the base layer + %d groups", len(layers), len(recs))
+		}
+		tree, err := testutil.TreeFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(testutil.Under(tree, "bin/busybox")) != 1 || len(testutil.Under(tree, "opt/env/bin/hello")) != 1 {
+			t.Errorf("tree lacks the base's busybox or the package: %v", tree)
+		}
+		again, _ := build(t, l)
+		if again.Digest != res.Digest {
+			t.Errorf("OCI base build not stable: %s then %s", res.Digest, again.Digest)
+		}
+	})
+
+	t.Run("tampered archive fails at its recipe line", func(t *testing.T) {
+		src := []byte("channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello >=1\"]\n}\n")
+		r, diags := recipes.Parse("reprobuild.hcl", src)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		bad := append([]conda.PackageRecord(nil), recs...)
+		bad[0].SHA256 = strings.Repeat("0", 64)
+		o := base
+		o.Lock = fileLock(chDir, bad)
+		o.Recipe, o.RecipeSource = r, src
+		o.OCITar = filepath.Join(t.TempDir(), "x.tar")
+		_, err := BuildKit(ctx, o)
+		if err == nil {
+			t.Fatal("a package whose sha256 does not match the lock was linked")
+		}
+		var lines []int32
+		for _, s := range errdefs.Sources(err) {
+			if s.Info.Filename != "reprobuild.hcl" {
+				t.Errorf("error points at %q", s.Info.Filename)
+			}
+			for _, rg := range s.Ranges {
+				lines = append(lines, rg.Start.Line)
+			}
+		}
+		if d := cmp.Diff([]int32{3}, lines); d != "" {
+			t.Errorf("error source lines (-want +got):\n%s\nerror: %v", d, err)
+		}
+		var se *BuildKitStepError
+		if !errors.As(err, &se) {
+			t.Fatalf("error is %T, want *BuildKitStepError: %v", err, err)
+		}
+		if se.Step != "[reprobuild] link hello 1.0" || se.Location != "reprobuild.hcl:3" || !strings.Contains(se.Output, "the lock pins 0000") {
+			t.Errorf("step error = %+v", se)
+		}
+		t.Logf("error: %v", err)
+	})
+}
+
+// TestBuildKitRegistryCache exports the build cache to a registry from one daemon and
+// imports it into a fresh one, as a team sharing a cache would.
+func TestBuildKitRegistryCache(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	a := testutil.StartBuildkitd(t, testutil.WithHTTPRegistry(reg.Host()))
+	b := testutil.StartBuildkitd(t, testutil.WithHTTPRegistry(reg.Host()))
+	ctx := context.Background()
+	chDir := t.TempDir()
+	recs := testPackages(t, chDir)
+	cacheRef := reg.Host() + "/reprobuild/cache:buildcache"
+	o := BuildKitOptions{Lock: fileLock(chDir, recs), LinkerDir: linkerDir(t), SourceDateEpoch: epoch}
+
+	o.Addr = a.Addr()
+	o.OCITar = filepath.Join(t.TempDir(), "a.tar")
+	o.CacheExports = []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": cacheRef, "mode": "max", "registry.insecure": "true"}}}
+	first, err := BuildKit(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	o.Addr = b.Addr()
+	o.OCITar = filepath.Join(t.TempDir(), "b.tar")
+	o.CacheExports = nil
+	o.CacheImports = []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": cacheRef, "registry.insecure": "true"}}}
+	second, err := BuildKit(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Digest != first.Digest {
+		t.Errorf("fresh daemon with imported cache gave %s, first daemon %s", second.Digest, first.Digest)
+	}
+	links, cached := 0, 0
+	for _, s := range second.Steps {
+		if strings.HasPrefix(s.Name, "[reprobuild] link ") {
+			links++
+			if s.Cached {
+				cached++
+			}
+		}
+	}
+	if links != len(recs) || cached != links {
+		t.Errorf("%d of %d link steps came from the registry cache, want all %d: %+v", cached, links, len(recs), second.Steps)
+	}
+}
+
+// TestBuildKitMultiPlatform builds an index for two platforms with a noarch package
+// and baked data; link steps run on the host platform, so no emulator is needed.
+func TestBuildKitMultiPlatform(t *testing.T) {
+	bk := testutil.StartBuildkitd(t)
+	ctx := context.Background()
+	bin := linkerDir(t)
+	dir := t.TempDir()
+	payload := []byte("weights v1\n")
+	if err := os.WriteFile(filepath.Join(dir, "w.bin"), payload, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	sum := sha256Hex(payload)
+	noarch := testPackages(t, filepath.Join(dir, "channel"))[1:]
+	l := fileLock(filepath.Join(dir, "channel"), noarch)
+	l.Data = []lock.Data{{Name: "w", URL: srv.URL + "/w.bin", SHA256: sum, Path: "/data/w.bin", Mode: "bake"}}
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: noarch}, {Platform: "linux-aarch64", Packages: noarch}}
+
+	var digests []string
+	for i := 0; i < 2; i++ {
+		tarPath := filepath.Join(t.TempDir(), "index.tar")
+		res, err := BuildKit(ctx, BuildKitOptions{Addr: bk.Addr(), Lock: l, LinkerDir: bin, SourceDateEpoch: epoch, OCITar: tarPath})
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, res.Digest)
+		if d := cmp.Diff([]string{"linux-64", "linux-aarch64"}, res.Platforms); d != "" {
+			t.Errorf("platforms (-want +got):\n%s", d)
+		}
+		idx, im := readOCITar(t, tarPath)
+		if len(im.Manifests) != 1 {
+			t.Fatalf("OCI archive has %d top entries", len(im.Manifests))
+		}
+		inner, err := idx.ImageIndex(im.Manifests[0].Digest)
+		if err != nil {
+			t.Fatalf("top entry is not an index: %v", err)
+		}
+		iim, err := inner.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var archs []string
+		var trees [][]testutil.TreeEntry
+		for _, m := range iim.Manifests {
+			if m.Platform != nil {
+				archs = append(archs, m.Platform.Architecture)
+			}
+			img, err := inner.Image(m.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := img.ConfigFile()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Platform == nil || cfg.Architecture != m.Platform.Architecture {
+				t.Errorf("manifest platform %v, config architecture %s", m.Platform, cfg.Architecture)
+			}
+			tree, err := testutil.TreeFromImage(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			trees = append(trees, tree)
+		}
+		if d := cmp.Diff([]string{"amd64", "arm64"}, archs); d != "" {
+			t.Errorf("index platforms (-want +got):\n%s", d)
+		}
+		if len(trees) == 2 {
+			if d := cmp.Diff(trees[0], trees[1]); d != "" {
+				t.Errorf("noarch content differs between platforms:\n%s", d)
+			}
+			want := testutil.TreeEntry{Path: "data/w.bin", Type: "file", Mode: 0o644, SHA256: sum}
+			if !containsEntry(trees[0], want) || !containsEntry(trees[0], testutil.TreeEntry{Path: "opt/env/share/zoneinfo/UTC", Type: "file", Mode: 0o644, SHA256: sha256Hex([]byte("TZif-ish\n"))}) {
+				t.Errorf("tree lacks the baked data or the package file: %v", trees[0])
+			}
+		}
+		if i == 0 {
+			if err := bk.Client(t).Prune(ctx, nil, client.PruneAll); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("index digests differ across a prune: %v", digests)
+	}
+}
+
+func containsEntry(tree []testutil.TreeEntry, e testutil.TreeEntry) bool {
+	for _, x := range tree {
+		if x == e {
+			return true
+		}
+	}
+	return false
+}
+
+func TestBuildKitOptionErrors(t *testing.T) {
+	l := &lock.Lock{Targets: []lock.Target{{Platform: "linux-64"}}}
+	for _, tc := range []struct {
+		name string
+		o    BuildKitOptions
+		want string
+	}{
+		{"no lock", BuildKitOptions{Addr: "unix:///x", OCITar: "x"}, "no lock"},
+		{"no address", BuildKitOptions{Lock: l, OCITar: "x"}, "BUILDKIT_HOST"},
+		{"no output", BuildKitOptions{Lock: l, Addr: "unix:///x"}, "no output"},
+		{"unknown platform", BuildKitOptions{Lock: l, Addr: "unix:///x", OCITar: "x", Platforms: []string{"linux-aarch64"}}, "no target for platform"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := BuildKit(context.Background(), tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// testWriter sends progress to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if s := strings.TrimSpace(string(p)); s != "" {
+		w.t.Log(s)
+	}
+	return len(p), nil
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func TestLinkerDir(t *testing.T) {
+	static := linkerDir(t)
+	got, err := LinkerDir(filepath.Join(static, "reprobuild"))
+	if err != nil || got != static {
+		t.Errorf("LinkerDir(static reprobuild) = %q, %v", got, err)
+	}
+	dir := t.TempDir()
+	dyn := filepath.Join(dir, "reprobuild")
+	if err := exec.Command("cp", "/bin/sh", dyn).Run(); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(t.TempDir(), "reprobuild")
+	if err := os.WriteFile(text, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{dyn, "dynamically linked"},
+		{text, "not a Linux ELF"},
+		{filepath.Join(static, "..", filepath.Base(static), "reprobuild.test"), "not named"},
+	} {
+		_, err := LinkerDir(tc.path)
+		var ns *NotStaticError
+		if !errors.As(err, &ns) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LinkerDir(%s) error = %v, want %q", tc.path, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprobuild/reprobuild/frontend"
+	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/install"
+)
+
+// linkOptions are the flags of the hidden link command, the exec step of a BuildKit
+// build (see frontend.RecordsFile and friends for the paths the graph uses).
+type linkOptions struct {
+	prefix  string
+	python  string
+	records string
+	pkgs    string
+	out     string
+}
+
+func newLinkCommand() *cobra.Command {
+	var o linkOptions
+	cmd := &cobra.Command{
+		Use:    "link --prefix P --records FILE --pkgs DIR --out DIR",
+		Short:  "Link locked package archives into a file tree (the BuildKit engine's exec step)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLink(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.prefix, "prefix", "/opt/env", "environment path inside the image")
+	f.StringVar(&o.python, "python-version", "", "major.minor of the environment's python, for noarch python packages linked without it")
+	f.StringVar(&o.records, "records", frontend.RecordsFile, "JSON list of the package records to link")
+	f.StringVar(&o.pkgs, "pkgs", frontend.PkgsDir, "directory holding the archives by file name")
+	f.StringVar(&o.out, "out", frontend.OutDir, "directory the linked tree (image-root relative paths) is written to")
+	return cmd
+}
+
+// checksumError reports an archive whose content is not what the lock pinned.
+type checksumError struct {
+	file, want, got string
+}
+
+func (e *checksumError) Error() string {
+	return fmt.Sprintf("%s: sha256 %s, but the lock pins %s: the channel changed the file; relock or restore it", e.file, e.got, e.want)
+}
+
+func runLink(ctx context.Context, o linkOptions) error {
+	data, err := os.ReadFile(o.records)
+	if err != nil {
+		return fmt.Errorf("link: reading records: %w", err)
+	}
+	var records []conda.PackageRecord
+	if err := json.Unmarshal(data, &records); err != nil {
+		return fmt.Errorf("link: %s is not a JSON list of package records: %w", o.records, err)
+	}
+	pkgs := make([]install.Package, len(records))
+	for i, r := range records {
+		p := filepath.Join(o.pkgs, filepath.Base(r.Fn))
+		// install.LinkAll trusts its caller to have verified the archive.
+		if err := checkSHA256(p, r.SHA256); err != nil {
+			return fmt.Errorf("link: %w", err)
+		}
+		pkgs[i] = install.Package{Record: r, Archive: p}
+	}
+	// The same linking code as the embedded engine, so both engines write the same tree.
+	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python})
+	if err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	for _, c := range clobbers {
+		fmt.Fprintf(os.Stderr, "link: %s from %s replaces the one from %s\n", c.Path, c.Winner, c.Loser)
+	}
+	if err := install.WriteTree(o.out, trees); err != nil {
+		return fmt.Errorf("link: %w", err)
+	}
+	return nil
+}
+
+func checkSHA256(path, want string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	got := hex.EncodeToString(h.Sum(nil))
+	if got != want {
+		return &checksumError{file: path, want: want, got: got}
+	}
+	return nil
+}

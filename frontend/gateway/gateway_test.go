@@ -1,0 +1,193 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+
+	"github.com/reprobuild/reprobuild/builder"
+	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pkgmaker"
+	"github.com/reprobuild/reprobuild/internal/testutil"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+// staticBinaries builds reprobuild and reprobuild-frontend with CGO_ENABLED=0.
+func staticBinaries(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, pkg := range []string{"reprobuild", "reprobuild-frontend"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "../../cmd/"+pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return dir
+}
+
+// pushFrontendImage builds the frontend image (both binaries in /usr/local/bin) with
+// BuildKit itself and pushes it; it returns REF@DIGEST.
+func pushFrontendImage(t *testing.T, bk *testutil.Buildkitd, reg *testutil.Registry, bin string) string {
+	t.Helper()
+	ctx := context.Background()
+	src := llb.Local("bin", llb.IncludePatterns([]string{"reprobuild", "reprobuild-frontend"}))
+	st := llb.Scratch().File(llb.Copy(src, "/", "/usr/local/bin/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}))
+	def, err := st.Marshal(ctx, llb.LinuxAmd64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := json.Marshal(ocispecs.Image{
+		Platform: ocispecs.Platform{OS: "linux", Architecture: "amd64"},
+		Config:   ocispecs.ImageConfig{Entrypoint: []string{"/usr/local/bin/reprobuild-frontend"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fsutil.NewFS(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Host() + "/reprobuild/frontend:test"
+	res, err := bk.Client(t).Solve(ctx, def, client.SolveOpt{
+		LocalMounts: map[string]fsutil.FS{"bin": fs},
+		Exports: []client.ExportEntry{{Type: client.ExporterImage, Attrs: map[string]string{
+			"name": ref, "push": "true", "registry.insecure": "true", "containerimage.config": string(cfg),
+		}}},
+	}, nil)
+	if err != nil {
+		t.Fatalf("building the frontend image: %v", err)
+	}
+	return ref + "@" + res.ExporterResponse["containerimage.digest"]
+}
+
+func TestGatewayFrontend(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	bk := testutil.StartBuildkitd(t, testutil.WithHTTPRegistry(reg.Host()))
+	bctl := bk.Buildctl()
+	if bctl == "" {
+		testutil.Unavailable(t, "buildctl not found")
+	}
+	bin := staticBinaries(t)
+	frontendRef := pushFrontendImage(t, bk, reg, bin)
+	t.Logf("frontend image %s", frontendRef)
+
+	// A project: a file:// channel with one package, a recipe and its lock.
+	proj := t.TempDir()
+	chDir := filepath.Join(proj, "channel")
+	rec, err := pkgmaker.Write(filepath.Join(chDir, "linux-64"), pkgmaker.Package{
+		Record: conda.PackageRecord{Name: "hello", Version: "1.0", Build: "0", Subdir: "linux-64"},
+		Files: []pkgmaker.File{
+			{Path: "bin/hello", Data: []byte("#!/bin/sh\necho hi\n"), Mode: 0o755},
+			{Path: "share/hello/README", Data: []byte("hello\n")},
+		},
+	}, pkgmaker.Conda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.URL = "file://" + filepath.Join(chDir, "linux-64", rec.Fn)
+	rec.Channel = "file://" + chDir
+	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"hello\"]\n}\nplatform { targets = [\"linux-64\"] }\nruntime { cmd = [\"/opt/env/bin/hello\"] }\n"
+	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r.Dir = proj
+	l := builder.NewLock(r)
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}}
+	data, err := lock.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	out := t.TempDir()
+	meta := filepath.Join(out, "meta.json")
+	cmd := exec.Command(bctl, "--addr", bk.Addr(), "build", "--progress", "plain",
+		"--frontend", "gateway.v0", "--opt", "source="+frontendRef,
+		"--local", "context="+proj, "--local", "dockerfile="+proj, "--local", "channel-local="+chDir,
+		"--output", "type=oci,dest="+filepath.Join(out, "image.tar")+",source-date-epoch=1700000000,rewrite-timestamp=true",
+		"--metadata-file", meta)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("buildctl build --frontend gateway.v0: %v\n%s", err, b)
+	}
+	var m map[string]any
+	b, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	viaFrontend, _ := m["containerimage.digest"].(string)
+
+	if _, err := frontendConfig(t, filepath.Join(out, "image.tar")); err != nil {
+		t.Fatal(err)
+	}
+	// The same recipe and lock through builder.BuildKit (local linker binary) give the
+	// same image.
+	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
+		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, SourceDateEpoch: 1700000000,
+		OCITar: filepath.Join(t.TempDir(), "direct.tar"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if viaFrontend == "" || viaFrontend != res.Digest {
+		t.Errorf("gateway frontend built %q, builder.BuildKit %s", viaFrontend, res.Digest)
+	}
+}
+
+// frontendConfig reads the config of the image the frontend wrote and checks it carries
+// the recipe's runtime block.
+func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
+	dir := t.TempDir()
+	if err := testutil.ExtractTar(tarPath, dir); err != nil {
+		return nil, err
+	}
+	var idx ocispecs.Index
+	if err := readJSON(filepath.Join(dir, "index.json"), &idx); err != nil {
+		return nil, err
+	}
+	if len(idx.Manifests) != 1 {
+		return nil, errors.New("want one manifest")
+	}
+	var man ocispecs.Manifest
+	d := idx.Manifests[0].Digest
+	if err := readJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &man); err != nil {
+		return nil, err
+	}
+	var img ocispecs.Image
+	c := man.Config.Digest
+	if err := readJSON(filepath.Join(dir, "blobs", c.Algorithm().String(), c.Encoded()), &img); err != nil {
+		return nil, err
+	}
+	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, img.Config.Cmd); d != "" {
+		t.Errorf("frontend image cmd (-want +got):\n%s", d)
+	}
+	return json.Marshal(img)
+}
+
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}

@@ -1,0 +1,164 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// RefNameAnnotation names an entry of an OCI layout's index.json (the "tag" that
+// `skopeo oci:DIR:NAME` and `umoci --image DIR:NAME` select).
+const RefNameAnnotation = "org.opencontainers.image.ref.name"
+
+// LayoutOption changes how WriteLayout writes index.json.
+type LayoutOption func(*layoutOptions)
+
+type layoutOptions struct {
+	refName string
+}
+
+// WithRefName sets the ref.name annotation of the index entry in index.json.
+func WithRefName(n string) LayoutOption { return func(o *layoutOptions) { o.refName = n } }
+
+// WriteLayout writes idx as an OCI image layout at dir: index.json lists one entry, the
+// index idx itself, so both the index digest and each image digest can be pinned as
+// oci:DIR@sha256:.... The layout is built in a temporary directory beside dir and renamed
+// into place, so dir is either the old layout or the whole new one, never a half-written
+// one. An existing dir is replaced.
+func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
+	var o layoutOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	dir = filepath.Clean(dir)
+	parent := filepath.Dir(dir)
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("writing OCI layout %s: creating a temporary directory in %s: %w", dir, parent, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	p, err := layout.Write(tmp, empty.Index)
+	if err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	var lo []layout.Option
+	if o.refName != "" {
+		lo = append(lo, layout.WithAnnotations(map[string]string{RefNameAnnotation: o.refName}))
+	}
+	if err := p.AppendIndex(idx, lo...); err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	return replaceDir(tmp, dir)
+}
+
+// replaceDir renames tmp to dir. An existing dir is first moved aside and removed only
+// after the new one is in place.
+func replaceDir(tmp, dir string) error {
+	if err := os.Rename(tmp, dir); err == nil {
+		return nil
+	}
+	if _, err := os.Lstat(dir); err != nil {
+		return fmt.Errorf("moving the new OCI layout into %s: %w", dir, err)
+	}
+	old := tmp + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return fmt.Errorf("moving the old %s aside to replace it: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Put the old layout back rather than leave nothing.
+		_ = os.Rename(old, dir)
+		return fmt.Errorf("moving the new OCI layout into %s: %w", dir, err)
+	}
+	return os.RemoveAll(old)
+}
+
+// WriteDockerArchive writes img as a `docker load` archive at path, tagged tag (e.g.
+// "lab/analysis:2026.11"). It writes a temporary file beside path and renames it.
+func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
+	t, err := name.NewTag(tag)
+	if err != nil {
+		return fmt.Errorf("docker archive %s: tag %q is not a valid REPO:TAG: %w", path, tag, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("docker archive %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := tarball.Write(t, img, f); err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing docker archive %s: %w", path, err)
+	}
+	return nil
+}
+
+// Push uploads x (a v1.Image or v1.ImageIndex) to ref and returns its digest. If ref is a
+// digest reference it must match x's digest.
+func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...LoadOption) (string, error) {
+	o := makeLoadOptions(opts)
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("push: %q is not a valid image reference (want REGISTRY/REPO:TAG): %w", ref, err)
+	}
+	if kc == nil {
+		kc = authn.NewMultiKeychain()
+	}
+	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(o.transport)}
+	var d v1.Hash
+	switch v := x.(type) {
+	case v1.Image:
+		if d, err = v.Digest(); err != nil {
+			return "", err
+		}
+		if err = checkDigestRef(r, d); err == nil {
+			err = remote.Write(r, v, ro...)
+		}
+	case v1.ImageIndex:
+		if d, err = v.Digest(); err != nil {
+			return "", err
+		}
+		if err = checkDigestRef(r, d); err == nil {
+			err = remote.WriteIndex(r, v, ro...)
+		}
+	default:
+		return "", fmt.Errorf("push %s: %T is neither an image nor an index", ref, x)
+	}
+	if err != nil {
+		return "", fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return d.String(), nil
+}
+
+func checkDigestRef(r name.Reference, d v1.Hash) error {
+	if dr, ok := r.(name.Digest); ok && dr.DigestStr() != d.String() {
+		return fmt.Errorf("reference pins %s but the content is %s", dr.DigestStr(), d)
+	}
+	return nil
+}

@@ -1,0 +1,7 @@
+reproducibility {}
+channel "cf" {
+  mirrors = ["https://mirror.example/cf"]
+}
+image {
+  prefix = "/opt/env"
+}
