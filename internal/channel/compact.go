@@ -119,7 +119,18 @@ type compactDecoder struct {
 func (d *compactDecoder) rest() int { return len(d.b) - d.pos }
 
 func (d *compactDecoder) uvarint() uint64 {
-	if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
+	// One- and two-byte values (string indices below 16384) are most of the input.
+	if d.pos+1 < len(d.b) {
+		b0 := d.b[d.pos]
+		if b0 < 0x80 {
+			d.pos++
+			return uint64(b0)
+		}
+		if b1 := d.b[d.pos+1]; b1 < 0x80 {
+			d.pos += 2
+			return uint64(b0&0x7f) | uint64(b1)<<7
+		}
+	} else if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
 		v := uint64(d.b[d.pos])
 		d.pos++
 		return v
