@@ -1,12 +1,16 @@
 package channel
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -58,10 +62,22 @@ func BenchmarkFetch100(b *testing.B) {
 	if err != nil {
 		b.Skip("curl not installed (apt-get install -y curl)")
 	}
+	// The server runs in a child process: in this process it would compete with our
+	// client for the same scheduler slots but not with curl.
 	pkgs := generatedPackages(n, size)
-	srv := newChannelServer(&testing.T{})
-	defer srv.Close()
-	recs := srv.publish("c", srv.URL+"/c", pkgs)
+	root := b.TempDir()
+	os.MkdirAll(filepath.Join(root, "linux-64"), 0o755)
+	for _, p := range pkgs {
+		os.WriteFile(filepath.Join(root, "linux-64", p.rec.Fn), p.data, 0o644)
+	}
+	addr, stop := startServerProcess(b, root)
+	defer stop()
+	var recs []conda.PackageRecord
+	for _, p := range pkgs {
+		r := p.rec
+		r.URL = "http://" + addr + "/linux-64/" + r.Fn
+		recs = append(recs, r)
+	}
 	var ds []Download
 	for _, r := range recs {
 		ds = append(ds, Download{Record: r})
@@ -124,4 +140,40 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+const serveEnv = "REPROBUILD_CHANNEL_BENCH_SERVE"
+
+// TestHelperServe is not a test: a child process runs it to serve a directory over HTTP
+// on loopback for the fetch benchmark, printing its address.
+func TestHelperServe(t *testing.T) {
+	dir := os.Getenv(serveEnv)
+	if dir == "" {
+		t.Skip("helper process only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(2)
+	}
+	fmt.Println(ln.Addr().String())
+	http.Serve(ln, http.FileServer(http.Dir(dir)))
+	os.Exit(0)
+}
+
+func startServerProcess(b *testing.B, dir string) (string, func()) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$")
+	cmd.Env = append(os.Environ(), serveEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		b.Fatalf("file server: %v", err)
+	}
+	return strings.TrimSpace(line), func() { cmd.Process.Kill(); cmd.Wait() }
 }
