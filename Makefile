@@ -4,6 +4,9 @@ GO ?= go
 .PHONY: test vet fmt-check build quickstart bench
 
 test: fmt-check vet
+	@# The smoke test first and verbose, so the log shows buildkitd and the registry
+	@# really started and a solve + push round trip passed against them.
+	$(GO) test -count=1 -v -run 'TestSmokeSolveAndPush' ./internal/testutil
 	$(GO) test -count=1 -timeout 75m ./...
 
 vet:
