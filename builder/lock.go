@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -187,12 +188,23 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 			var crs []solver.ChannelRecords
 			for ci, ch := range chans {
 				cr := solver.ChannelRecords{Name: ch.Name, URL: ch.URL, Allow: r.Channels[ci].Packages}
+				// A channel may lack a subdir (no packages for that platform, or a
+				// noarch-only channel): that subdir is empty. A channel with neither is
+				// misconfigured and reported.
+				var missing []error
 				for _, sd := range []string{platform, "noarch"} {
 					rd, err := client.Repodata(gctx, ch, sd)
 					if err != nil {
+						if subdirMissing(err) {
+							missing = append(missing, err)
+							continue
+						}
 						return err
 					}
 					cr.Records = append(cr.Records, rd.Packages...)
+				}
+				if len(missing) == 2 {
+					return fmt.Errorf("channel %q has neither %s nor noarch repodata; check its url in %s: %w", ch.Name, platform, r.Filename, missing[0])
 				}
 				crs = append(crs, cr)
 			}
@@ -229,4 +241,14 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 
 func rangeString(file string, line, col int) string {
 	return fmt.Sprintf("%s:%d,%d", file, line, col)
+}
+
+// subdirMissing reports whether err means the channel has no such subdir (HTTP 404, or no
+// file in a file:// channel), as opposed to a channel that could not be reached.
+func subdirMissing(err error) bool {
+	var se *channel.StatusError
+	if errors.As(err, &se) && (se.Status == 404 || se.Status == 410) {
+		return true
+	}
+	return errors.Is(err, fs.ErrNotExist)
 }
