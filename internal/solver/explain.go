@@ -76,13 +76,16 @@ type explainer struct {
 	// shown once.
 	explained map[string]bool
 	onPath    map[int32]bool
+	// auxExcl and auxBy hold, per shared constraint variable, the records it excludes
+	// and the records that put it in force.
+	auxExcl, auxBy map[int32][]int32
 }
 
 // explain turns the unsatisfiable core into an UnsatisfiableError.
 func (p *problem) explain() error {
 	e := p.eng
 	core := e.core()
-	x := &explainer{p: p, byRec: map[int32][]int32{}, oneName: map[int32][]int32{}, explained: map[string]bool{}, onPath: map[int32]bool{}}
+	x := &explainer{p: p, byRec: map[int32][]int32{}, oneName: map[int32][]int32{}, explained: map[string]bool{}, onPath: map[int32]bool{}, auxExcl: map[int32][]int32{}, auxBy: map[int32][]int32{}}
 	var roots []int32
 	for _, id := range core {
 		c := &e.clauses[id]
@@ -93,9 +96,20 @@ func (p *problem) explain() error {
 			a, b := c.lits[0].v(), c.lits[1].v()
 			x.oneName[a] = append(x.oneName[a], b)
 			x.oneName[b] = append(x.oneName[b], a)
+		case kindConstrainsAux:
+			a, o := c.spec, c.lits[0].v()
+			if o == a {
+				o = c.lits[1].v()
+			}
+			x.auxExcl[a] = append(x.auxExcl[a], o)
+			x.byRec[o] = append(x.byRec[o], id)
 		case kindConstrains:
 			x.byRec[c.rec] = append(x.byRec[c.rec], id)
 			if len(c.lits) == 1 {
+				continue
+			}
+			if c.spec >= int32(len(p.vars)) {
+				x.auxBy[c.spec] = append(x.auxBy[c.spec], c.rec)
 				continue
 			}
 			o := c.lits[1].v()
@@ -256,9 +270,20 @@ func (x *explainer) reasons(vs []int32, depth int) []Cause {
 					default:
 						it.tmpl = "is excluded by %s, which constrains " + c.text
 					}
+				case kindConstrainsAux:
+					it.tmpl = "is excluded by %s, which constrains " + c.text
 				}
 			}
-			if c.kind == kindConstrains && len(c.lits) == 2 {
+			switch {
+			case c.kind == kindConstrainsAux:
+				for _, r := range x.auxBy[c.spec] {
+					it.others = append(it.others, x.label(r))
+				}
+			case c.kind == kindConstrains && len(c.lits) == 2 && c.spec >= int32(len(x.p.vars)):
+				for _, o := range x.auxExcl[c.spec] {
+					it.others = append(it.others, x.label(o))
+				}
+			case c.kind == kindConstrains && len(c.lits) == 2:
 				other := c.lits[0].v()
 				if other == v {
 					other = c.lits[1].v()
@@ -270,7 +295,7 @@ func (x *explainer) reasons(vs []int32, depth int) []Cause {
 	var out []Cause
 	for _, it := range items {
 		if it.tmpl != "" {
-			it.cause = Cause{Text: fmt.Sprintf(it.tmpl, joinCapped(slices.Compact(it.others), " | ", maxShown))}
+			it.cause = Cause{Text: fmt.Sprintf(it.tmpl, joinCapped(uniq(it.others), " | ", maxShown))}
 		}
 		out = append(out, it.cause)
 	}
@@ -359,6 +384,19 @@ func (x *explainer) hiddenMatches(c *clause) []Cause {
 		}
 		if ms.ms.Match(h.rec) {
 			out = append(out, Cause{Text: fmt.Sprintf("%s %s %s %s", h.rec.Name, h.rec.Version, h.rec.Build, h.why)})
+		}
+	}
+	return out
+}
+
+// uniq drops repeated strings, keeping the first occurrence's position.
+func uniq(items []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range items {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
 	}
 	return out

@@ -19,7 +19,8 @@ type clauseKind uint8
 const (
 	kindRoot           clauseKind = iota // a root spec: one of its candidates
 	kindDepends                          // record -> one of a dependency's candidates
-	kindConstrains                       // record -> not a record its constrains exclude
+	kindConstrains                       // record -> not a record its constrains exclude (or -> aux)
+	kindConstrainsAux                    // a shared constraint in force (aux) -> not an excluded record
 	kindFeature                          // record with features -> one tracker of the feature
 	kindFixed                            // a virtual package: always installed
 	kindTaskConstraint                   // a task constraint excludes a record

@@ -525,7 +525,14 @@ func (p *problem) encode() {
 			}
 		}
 	}
-	p.eng = newEngine(len(p.vars), p.nameOf, int(p.ngroups))
+	// Constraints only matter between reached records, so they come after the closure.
+	cons, naux := p.encodeConstrains()
+	nameOf := p.nameOf
+	for i := 0; i < naux; i++ {
+		nameOf = append(nameOf, p.ngroups) // each auxiliary variable is its own group
+		p.ngroups++
+	}
+	p.eng = newEngine(len(p.vars)+naux, nameOf, int(p.ngroups))
 	for _, pr := range p.vars {
 		if pr.virtual {
 			p.eng.addClause(clause{lits: []lit{posLit(pr.v)}, kind: kindFixed, rec: pr.v})
@@ -559,14 +566,27 @@ func (p *problem) encode() {
 		}
 		p.eng.addClause(c)
 	}
-	// Constraints only matter between reached records, so they come after the closure.
+	for _, c := range cons {
+		p.eng.addClause(c)
+	}
+}
+
+// encodeConstrains turns the reached records' constrains into clauses. Records that
+// share a constraint text share one auxiliary variable meaning "this constraint is
+// in force": r -> aux, aux -> not o for each excluded o. That is R+O clauses instead of
+// R*O (every cpython build constrains pypy, for instance). It returns the clauses and
+// the number of auxiliary variables, which follow the record variables.
+func (p *problem) encodeConstrains() ([]clause, int) {
+	var out []clause
+	aux := map[string]int32{}
+	base, next := int32(len(p.vars)), int32(0)
 	for _, r := range p.vars {
 		for _, text := range r.rec.Constrains {
 			s := p.spec(text)
 			if s.err != nil {
 				// A record whose constraint cannot be read cannot be checked, so it is
 				// not installable (rattler does the same).
-				p.eng.addClause(clause{lits: []lit{negLit(r.v)}, kind: kindConstrains, rec: r.v, text: text})
+				out = append(out, clause{lits: []lit{negLit(r.v)}, kind: kindConstrains, rec: r.v, text: text})
 				continue
 			}
 			n, ok := s.ms.ExactName()
@@ -578,14 +598,39 @@ func (p *problem) encode() {
 				continue
 			}
 			p.ready(g)
-			for _, o := range g.recs {
-				if o.v < 0 || o == r || s.ms.MatchVersion(o.rec, o.ver) {
+			if n == r.rec.Name {
+				for _, o := range g.recs {
+					if o.v >= 0 && o != r && !s.ms.MatchVersion(o.rec, o.ver) {
+						out = append(out, clause{lits: []lit{negLit(r.v), negLit(o.v)}, kind: kindConstrains, rec: r.v, text: text})
+					}
+				}
+				continue
+			}
+			a, seen := aux[text]
+			if !seen {
+				a = -1
+				for _, o := range g.recs {
+					if o.v < 0 || s.ms.MatchVersion(o.rec, o.ver) {
+						continue
+					}
+					if a < 0 {
+						a = base + next
+						next++
+					}
+					out = append(out, clause{lits: []lit{negLit(a), negLit(o.v)}, kind: kindConstrainsAux, rec: -1, spec: a, text: text})
+				}
+				if a < 0 {
+					aux[text] = -1
 					continue
 				}
-				p.eng.addClause(clause{lits: []lit{negLit(r.v), negLit(o.v)}, kind: kindConstrains, rec: r.v, text: text})
+				aux[text] = a
+			}
+			if a >= 0 {
+				out = append(out, clause{lits: []lit{negLit(r.v), posLit(a)}, kind: kindConstrains, rec: r.v, spec: a, text: text})
 			}
 		}
 	}
+	return out, int(next)
 }
 
 // constrain adds the task's constraints: a constrained name, when installed, must

@@ -46,6 +46,7 @@ type Task struct {
 	// ChannelPriority is "strict" (the default when empty), "flexible" or "disabled".
 	ChannelPriority string
 	// ExcludeNewer hides records with a later timestamp (ms since the epoch); 0 = none.
+	// Records without a timestamp stay visible, as in rattler.
 	ExcludeNewer int64
 }
 
