@@ -71,6 +71,17 @@ type ImageResult struct {
 	// Image is the single-platform image, or nil; Index is set for several platforms.
 	Image v1.Image      `json:"-"`
 	Index v1.ImageIndex `json:"-"`
+	// Referrers are the SBOM artifacts attached to the platform images (OCI 1.1
+	// referrers); Records and Documents are what each platform image carries.
+	Referrers []v1.Image              `json:"-"`
+	Records   []*record.RuntimeRecord `json:"-"`
+	Documents []PlatformDocuments     `json:"-"`
+}
+
+// PlatformDocuments are the SBOMs of one platform image.
+type PlatformDocuments struct {
+	Platform  string
+	Documents []record.Artifact
 }
 
 // Image builds the recipe's image with the embedded engine (no daemon): lock if needed,
@@ -153,16 +164,24 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	res := &ImageResult{}
 	var imgs []v1.Image
 	for _, t := range l.Targets {
-		img, clobbers, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
+		tb, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, t.Platform, err)
 		}
+		img := tb.image
 		d, err := img.Digest()
 		if err != nil {
 			return nil, err
 		}
 		res.Platforms = append(res.Platforms, PlatformImage{Platform: t.Platform, Digest: d.String()})
-		res.Clobbers = append(res.Clobbers, clobbers...)
+		res.Clobbers = append(res.Clobbers, tb.clobbers...)
+		res.Records = append(res.Records, tb.record)
+		res.Documents = append(res.Documents, PlatformDocuments{Platform: t.Platform, Documents: tb.sboms})
+		refs, err := sbomReferrers(tb.sboms, img, epoch)
+		if err != nil {
+			return nil, err
+		}
+		res.Referrers = append(res.Referrers, refs...)
 		imgs = append(imgs, img)
 	}
 	if len(imgs) == 1 {
@@ -223,10 +242,18 @@ func installOrder(recs []conda.PackageRecord) []conda.PackageRecord {
 	return out
 }
 
-func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (v1.Image, []string, error) {
+// targetBuild is one platform's image and what was made with it.
+type targetBuild struct {
+	image    v1.Image
+	clobbers []string
+	record   *record.RuntimeRecord
+	sboms    []record.Artifact
+}
+
+func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (*targetBuild, error) {
 	os_, arch, variant, ok := record.OCIPlatform(t.Platform)
 	if !ok {
-		return nil, nil, fmt.Errorf("platform %s has no OCI equivalent", t.Platform)
+		return nil, fmt.Errorf("platform %s has no OCI equivalent", t.Platform)
 	}
 	platform := v1.Platform{OS: os_, Architecture: arch, Variant: variant}
 
@@ -246,27 +273,31 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	}
 	layers, clob, err := packageLayers(ctx, r, recs, client, cache, prefix, python, epoch, budget)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	lo := image.LayerOptions{Epoch: epoch}
 
 	base, baseDigest, err := loadBase(ctx, r, l, platform, kc)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rr, err := record.Runtime(r, l, record.BuildInfo{
 		ReprobuildVersion: Version().Version, BaseDigest: baseDigest, Platform: t.Platform, LockHash: lockHash,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	own, err := reprobuildEntries(r, l, t.Platform, rr, prefix, epoch, lockHash)
+	sboms, err := record.SBOMs(r, l, t.Platform, record.SBOMOptions{Created: epoch, ReprobuildVersion: Version().Version, LockHash: lockHash})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	own, err := reprobuildEntries(r, rr, sboms, prefix)
+	if err != nil {
+		return nil, err
 	}
 	ownLayer, err := image.LayerFromEntries(own, lo)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	layers = append(layers, ownLayer)
 	for _, d := range r.Data {
@@ -275,7 +306,7 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 		}
 		layer, err := dataLayer(ctx, client, r, d, lo)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		layers = append(layers, layer)
 	}
@@ -283,9 +314,9 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	cfg := imageConfig(r, rr, platform, prefix, epoch)
 	img, err := image.Assemble(base, layers, cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return img, clob, nil
+	return &targetBuild{image: img, clobbers: clob, record: rr, sboms: sboms}, nil
 }
 
 // packageLayers groups the packages into at most budget layers (planned from archive
@@ -419,7 +450,7 @@ func imageConfig(r *recipes.Recipe, rr *record.RuntimeRecord, platform v1.Platfo
 
 // reprobuildEntries are reprobuild's own files in the image: the runtime record, the
 // SBOMs, and for an interpreter from the base image a bin/python link to it.
-func reprobuildEntries(r *recipes.Recipe, l *lock.Lock, platform string, rr *record.RuntimeRecord, prefix string, epoch time.Time, lockHash string) ([]install.Entry, error) {
+func reprobuildEntries(r *recipes.Recipe, rr *record.RuntimeRecord, arts []record.Artifact, prefix string) ([]install.Entry, error) {
 	js, err := rr.JSON()
 	if err != nil {
 		return nil, err
@@ -429,10 +460,6 @@ func reprobuildEntries(r *recipes.Recipe, l *lock.Lock, platform string, rr *rec
 		{Path: "opt", Type: install.TypeDir, Mode: 0o755},
 		{Path: dir, Type: install.TypeDir, Mode: 0o755},
 		{Path: record.Path, Type: install.TypeFile, Mode: 0o644, Data: js},
-	}
-	arts, err := record.SBOMs(r, l, platform, record.SBOMOptions{Created: epoch, ReprobuildVersion: Version().Version, LockHash: lockHash})
-	if err != nil {
-		return nil, err
 	}
 	for _, a := range arts {
 		entries = append(entries, install.Entry{Path: path.Join(dir, a.Filename), Type: install.TypeFile, Mode: 0o644, Data: a.Data})
@@ -555,6 +582,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if ref := refName(tag); ref != "" {
 				lo = append(lo, image.WithRefName(ref))
 			}
+			lo = append(lo, image.WithArtifacts(res.Referrers...))
 			if err := image.WriteLayout(dest, idx, lo...); err != nil {
 				return err
 			}
@@ -569,6 +597,11 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR or docker:FILE", o.Output, kind)
 		}
 		res.Outputs = append(res.Outputs, o.Output)
+		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
+		if err != nil {
+			return err
+		}
+		res.Outputs = append(res.Outputs, docs)
 	}
 	if o.Push {
 		tags := o.Tags
@@ -595,6 +628,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				return fmt.Errorf("pushed %s as %s, but the build is %s", tag, d, res.Digest)
 			}
 			res.Pushed = append(res.Pushed, tag+"@"+d)
+			if err := pushReferrers(ctx, tag, res.Referrers, kc); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -23,7 +23,14 @@ const RefNameAnnotation = "org.opencontainers.image.ref.name"
 type LayoutOption func(*layoutOptions)
 
 type layoutOptions struct {
-	refName string
+	refName   string
+	artifacts []v1.Image
+}
+
+// WithArtifacts adds manifests (e.g. SBOM referrers whose subject is one of the images)
+// to index.json after the image index, inside the same atomic write.
+func WithArtifacts(arts ...v1.Image) LayoutOption {
+	return func(o *layoutOptions) { o.artifacts = append(o.artifacts, arts...) }
 }
 
 // WithRefName sets the ref.name annotation of the index entry in index.json.
@@ -62,6 +69,11 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 	}
 	if err := p.AppendIndex(idx, lo...); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	for _, a := range o.artifacts {
+		if err := p.AppendImage(a); err != nil {
+			return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+		}
 	}
 	return replaceDir(tmp, dir)
 }
