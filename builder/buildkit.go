@@ -3,7 +3,6 @@ package builder
 import (
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,9 +11,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client"
 	// Address schemes beyond unix:// and tcp://, as buildctl accepts them.
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/frontend/gateway"
+	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -61,9 +64,15 @@ type BuildKitOptions struct {
 	LinkPlatform *ocispecs.Platform
 	// Group splits packages into cached link steps; nil means one step per package.
 	Group frontend.GroupFunc
-	// Config returns the image config JSON for a platform (the embedded engine's
-	// image.ConfigFile, so both engines label alike); nil uses frontend.Config.
+	// Config returns the image config JSON for a platform; nil builds it with
+	// frontend.ImageConfig (image.ConfigFile over the base's config, the embedded
+	// engine's function, so both engines set the same fields).
 	Config func(subdir string) ([]byte, error)
+	// Labels are merged over the recipe's labels (e.g. the runtime record's).
+	Labels map[string]string
+	// BaseKeychain authenticates reading a registry base's config on the client; nil
+	// is anonymous.
+	BaseKeychain authn.Keychain
 	// SourceDateEpoch is the time every timestamp in the image is set to.
 	SourceDateEpoch int64
 
@@ -115,7 +124,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	if opts.OCITar == "" && len(opts.Push) == 0 {
 		return nil, ErrNoOutput
 	}
-	targets, locals, err := CompileTargets(opts)
+	targets, locals, err := CompileTargets(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +275,7 @@ func ExporterAttrs(sourceDateEpoch int64) map[string]string {
 
 // CompileTargets compiles every requested platform and its image config, and lists the
 // local contexts the solve needs (merged across platforms, by name).
-func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, error) {
+func CompileTargets(ctx context.Context, opts BuildKitOptions) ([]gateway.Target, []frontend.Local, error) {
 	subdirs := opts.Platforms
 	if len(subdirs) == 0 {
 		for _, t := range opts.Lock.Targets {
@@ -294,7 +303,7 @@ func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, e
 		if opts.Config != nil {
 			cfg, err = opts.Config(sd)
 		} else {
-			cfg, err = json.Marshal(frontend.Config(opts.Recipe, b, ""))
+			cfg, err = buildKitConfig(ctx, opts, b)
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
@@ -353,4 +362,32 @@ func LinkerDir(exe string) (string, error) {
 		}
 	}
 	return filepath.Dir(exe), nil
+}
+
+// buildKitConfig loads the base's config (registry or OCI layout, read by the client) and
+// builds the image config over it.
+func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build) ([]byte, error) {
+	var base *v1.ConfigFile
+	if b.BaseRef != "" {
+		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
+		img, _, err := imagepkg.LoadBase(ctx, b.BaseRef, p, opts.BaseKeychain)
+		if err != nil {
+			return nil, err
+		}
+		if base, err = img.ConfigFile(); err != nil {
+			return nil, fmt.Errorf("reading the config of base %s: %w", b.BaseRef, err)
+		}
+	}
+	c := frontend.ImageSettings(opts.Recipe, opts.Lock, b, "", time.Unix(opts.SourceDateEpoch, 0).UTC())
+	if len(opts.Labels) > 0 {
+		labels := map[string]string{}
+		for k, v := range c.Labels {
+			labels[k] = v
+		}
+		for k, v := range opts.Labels {
+			labels[k] = v
+		}
+		c.Labels = labels
+	}
+	return frontend.ImageConfig(base, c, b)
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -272,7 +273,7 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 		o := base
 		o.Lock = fileLock(chDir, recs)
-		targets, locals, err := CompileTargets(o)
+		targets, locals, err := CompileTargets(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +397,7 @@ func TestBuildKitEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg.Created.Unix() != epoch || cfg.Architecture != "amd64" || !strings.HasPrefix(cfg.Config.Env[0], "PATH=/opt/env/bin:") {
+		if cfg.Created.Unix() != epoch || cfg.Architecture != "amd64" || !slices.Contains(cfg.Config.Env, "CONDA_PREFIX=/opt/env") {
 			t.Errorf("config = created %v, arch %s, env %v", cfg.Created, cfg.Architecture, cfg.Config.Env)
 		}
 	})

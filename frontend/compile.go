@@ -16,6 +16,7 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -53,8 +54,32 @@ type Linker struct {
 // one cached exec step; the embedded engine layers by the same function.
 type GroupFunc func(pkgs []conda.PackageRecord) [][]conda.PackageRecord
 
-// OnePerPackage is the default GroupFunc: every package in its own step, so changing one
-// package relinks only that package.
+// PlannedGroups groups packages with the embedded engine's image.PlanLayers, by archive
+// size (the only size known before linking), in at most budget groups (0: the image
+// package's default). It is the default GroupFunc.
+func PlannedGroups(budget int) GroupFunc {
+	return func(pkgs []conda.PackageRecord) [][]conda.PackageRecord {
+		sized := make([]image.Sized, len(pkgs))
+		byName := make(map[string]conda.PackageRecord, len(pkgs))
+		for i, p := range pkgs {
+			sized[i] = image.Sized{Name: p.Name, Size: p.Size}
+			byName[p.Name] = p
+		}
+		plan := image.PlanLayers(sized, budget)
+		out := make([][]conda.PackageRecord, 0, len(plan))
+		for _, names := range plan {
+			g := make([]conda.PackageRecord, 0, len(names))
+			for _, n := range names {
+				g = append(g, byName[n])
+			}
+			out = append(out, g)
+		}
+		return out
+	}
+}
+
+// OnePerPackage puts every package in its own step, so changing one package relinks
+// only that package.
 func OnePerPackage(pkgs []conda.PackageRecord) [][]conda.PackageRecord {
 	out := make([][]conda.PackageRecord, len(pkgs))
 	for i, p := range pkgs {
@@ -71,7 +96,8 @@ type Options struct {
 	// recipes.DefaultPrefix.
 	Prefix string
 	Linker Linker
-	Group  GroupFunc
+	// Group splits packages into link steps (layers); default PlannedGroups(0).
+	Group GroupFunc
 	// LinkPlatform, when set, is where link steps run: the platform of the linker
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
@@ -111,6 +137,9 @@ type Build struct {
 	// merge input; ScratchBase says the image has no other layers.
 	History     []ocispecs.History
 	ScratchBase bool
+	// BaseRef is the pinned base as image.LoadBase reads it ("REF@sha256:..." or
+	// "oci:DIR@sha256:..."); empty for scratch.
+	BaseRef string
 }
 
 // Compile turns one target of the lock into an LLB graph. r may be nil (no source
@@ -175,7 +204,7 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
 	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores,
-		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch"}
+		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch", BaseRef: c.baseRef}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -221,6 +250,7 @@ type compiler struct {
 	python  string // major.minor of the target's python, for noarch python packages
 	stores  []OCIStore
 	history []ocispecs.History
+	baseRef string
 }
 
 // historyComment marks the history entries reprobuild writes.
@@ -234,7 +264,7 @@ func (c *compiler) defaults() {
 		c.o.Prefix = recipes.DefaultPrefix
 	}
 	if c.o.Group == nil {
-		c.o.Group = OnePerPackage
+		c.o.Group = PlannedGroups(0)
 	}
 	if c.o.Linker.Local == "" && c.o.Linker.Image == "" && c.o.Linker.State == nil {
 		c.o.Linker.Local = DefaultLinkerLocal
@@ -292,6 +322,7 @@ func (c *compiler) base() (llb.State, error) {
 		}
 		ref += "@" + c.l.Base.Digest
 	}
+	c.baseRef = ref
 	return llb.Image(ref, llb.Platform(c.plat), llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }
 
@@ -309,6 +340,7 @@ func (c *compiler) ociBase(ref string, rng hcl.Range) (llb.State, error) {
 		dir = path.Join(c.r.Dir, dir)
 	}
 	c.stores = append(c.stores, OCIStore{ID: BaseStoreID, Dir: dir})
+	c.baseRef = "oci:" + dir + "@" + dgst
 	return llb.OCILayout("reprobuild.local/base@"+dgst, llb.OCIStore("", BaseStoreID), llb.Platform(c.plat),
 		llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }

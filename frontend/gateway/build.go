@@ -7,9 +7,12 @@ import (
 	"path"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -106,7 +109,12 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 		if len(b.OCIStores) > 0 {
 			return nil, &frontend.UnsupportedError{What: "base " + l.Base.Ref, Reason: "an OCI layout base cannot be read through the gateway frontend; use `reprobuild image --engine buildkit` or a registry base"}
 		}
-		cfg, err := json.Marshal(frontend.Config(r, b, ""))
+		base, err := baseConfig(ctx, c, b)
+		if err != nil {
+			return nil, err
+		}
+		// The exporter's source-date-epoch sets the creation times.
+		cfg, err := frontend.ImageConfig(base, frontend.ImageSettings(r, l, b, "", time.Unix(0, 0).UTC()), b)
 		if err != nil {
 			return nil, err
 		}
@@ -144,4 +152,23 @@ func readContext(ctx context.Context, c gwclient.Client, names ...string) ([][]b
 		out[i] = b
 	}
 	return out, nil
+}
+
+// baseConfig asks BuildKit for the config of a registry base (nil for scratch).
+func baseConfig(ctx context.Context, c gwclient.Client, b *frontend.Build) (*v1.ConfigFile, error) {
+	if b.BaseRef == "" {
+		return nil, nil
+	}
+	_, _, dt, err := c.ResolveImageConfig(ctx, b.BaseRef, sourceresolver.Opt{
+		LogName:  "[reprobuild] base config " + b.BaseRef,
+		ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &b.Platform},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolving base %s: %w", b.BaseRef, err)
+	}
+	var cf v1.ConfigFile
+	if err := json.Unmarshal(dt, &cf); err != nil {
+		return nil, fmt.Errorf("base %s has an unreadable config: %w", b.BaseRef, err)
+	}
+	return &cf, nil
 }
