@@ -152,6 +152,70 @@ func TestGatewayFrontend(t *testing.T) {
 	if viaFrontend == "" || viaFrontend != res.Digest {
 		t.Errorf("gateway frontend built %q, builder.BuildKit %s", viaFrontend, res.Digest)
 	}
+	t.Run("multi-platform index", func(t *testing.T) { multiPlatform(t, bk, frontendRef) })
+}
+
+// multiPlatform builds a two-platform index of a noarch package through the frontend.
+func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
+	proj := t.TempDir()
+	chDir := filepath.Join(proj, "channel")
+	rec, err := pkgmaker.Write(filepath.Join(chDir, "noarch"), pkgmaker.Package{
+		Record: conda.PackageRecord{Name: "tables", Version: "2", Build: "0", Noarch: "generic"},
+		Files:  []pkgmaker.File{{Path: "share/tables/t.csv", Data: []byte("a,b\n1,2\n")}},
+	}, pkgmaker.Conda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.URL = "file://" + filepath.Join(chDir, "noarch", rec.Fn)
+	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"tables\"]\n}\nplatform { targets = [\"linux-64\", \"linux-aarch64\"] }\n"
+	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l := builder.NewLock(r)
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}, {Platform: "linux-aarch64", Packages: []conda.PackageRecord{rec}}}
+	data, err := lock.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(bk.Buildctl(), "--addr", bk.Addr(), "build", "--progress", "plain",
+		"--frontend", "gateway.v0", "--opt", "source="+frontendRef, "--opt", "platform=linux/amd64,linux/arm64",
+		"--local", "context="+proj, "--local", "dockerfile="+proj, "--local", "channel-local="+chDir,
+		"--output", "type=oci,dest="+filepath.Join(out, "index.tar")+",source-date-epoch=1700000000,rewrite-timestamp=true")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("multi-platform build through the frontend: %v\n%s", err, b)
+	}
+	dir := t.TempDir()
+	if err := testutil.ExtractTar(filepath.Join(out, "index.tar"), dir); err != nil {
+		t.Fatal(err)
+	}
+	var top, inner ocispecs.Index
+	if err := readJSON(filepath.Join(dir, "index.json"), &top); err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Manifests) != 1 {
+		t.Fatalf("index.json has %d entries", len(top.Manifests))
+	}
+	d := top.Manifests[0].Digest
+	if err := readJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &inner); err != nil {
+		t.Fatal(err)
+	}
+	var archs []string
+	for _, m := range inner.Manifests {
+		if m.Platform != nil {
+			archs = append(archs, m.Platform.Architecture)
+		}
+	}
+	if d := cmp.Diff([]string{"amd64", "arm64"}, archs); d != "" {
+		t.Errorf("index platforms (-want +got):\n%s", d)
+	}
 }
 
 // frontendConfig reads the config of the image the frontend wrote and checks it carries
