@@ -136,6 +136,12 @@ func TestAuditClean(t *testing.T) {
 		t.Fatalf("clean recipe: met=%v threats=%+v", rep.LevelMet(), rep.Threats)
 	}
 	auditGolden(t, "clean.golden", []byte(rep.Text()))
+	// The lock is committed too, so the CLI tests audit real files.
+	lb, err := os.ReadFile("reprobuild.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditGolden(t, "clean/reprobuild.lock", lb)
 }
 
 func TestAuditRisky(t *testing.T) {

@@ -90,7 +90,7 @@ func recordBytes(t *testing.T, rr *record.RuntimeRecord) []byte {
 }
 
 // image stacks the layers on a random base layer and sets labels and platform.
-func image(t *testing.T, labels map[string]string, platform v1.Platform, layers ...v1.Layer) v1.Image {
+func fakeImage(t *testing.T, labels map[string]string, platform v1.Platform, layers ...v1.Layer) v1.Image {
 	t.Helper()
 	base, err := random.Image(512, 1)
 	if err != nil {
@@ -171,7 +171,7 @@ func TestInspectLayout(t *testing.T) {
 		{"no record file", nil, fromLabels, SourceLabels},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writeLayout(t, map[string]v1.Image{"linux/amd64": image(t, labelsOnly, amd64, tc.layers...)})
+			dir := writeLayout(t, map[string]v1.Image{"linux/amd64": fakeImage(t, labelsOnly, amd64, tc.layers...)})
 			got, err := Inspect(context.Background(), "oci:"+dir, InspectOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -192,8 +192,8 @@ func TestInspectLayout(t *testing.T) {
 func TestInspectPlatforms(t *testing.T) {
 	x86, arm := testRecord(t, "linux-64"), testRecord(t, "linux-aarch64")
 	dir := writeLayout(t, map[string]v1.Image{
-		"linux/amd64": image(t, nil, amd64, tarLayer(t, entry{record.Path, recordBytes(t, x86)})),
-		"linux/arm64": image(t, nil, arm64, tarLayer(t, entry{record.Path, recordBytes(t, arm)})),
+		"linux/amd64": fakeImage(t, nil, amd64, tarLayer(t, entry{record.Path, recordBytes(t, x86)})),
+		"linux/arm64": fakeImage(t, nil, arm64, tarLayer(t, entry{record.Path, recordBytes(t, arm)})),
 	})
 	for _, tc := range []struct{ platform, want string }{
 		{"linux/arm64", "linux-aarch64"},
@@ -225,13 +225,13 @@ func TestInspectPlatforms(t *testing.T) {
 }
 
 func TestInspectErrors(t *testing.T) {
-	dir := writeLayout(t, map[string]v1.Image{"linux/amd64": image(t, map[string]string{"maintainer": "x"}, amd64)})
+	dir := writeLayout(t, map[string]v1.Image{"linux/amd64": fakeImage(t, map[string]string{"maintainer": "x"}, amd64)})
 	_, err := Inspect(context.Background(), "oci:"+dir, InspectOptions{})
 	var nr *NoRecordError
 	if !errors.As(err, &nr) {
 		t.Errorf("image without record: err = %v, want NoRecordError", err)
 	}
-	bad := writeLayout(t, map[string]v1.Image{"linux/amd64": image(t, nil, amd64, tarLayer(t, entry{record.Path, []byte("{not json")}))})
+	bad := writeLayout(t, map[string]v1.Image{"linux/amd64": fakeImage(t, nil, amd64, tarLayer(t, entry{record.Path, []byte("{not json")}))})
 	if _, err := Inspect(context.Background(), "oci:"+bad, InspectOptions{}); err == nil || !strings.Contains(err.Error(), record.Path) {
 		t.Errorf("corrupt record: err = %v", err)
 	}
@@ -248,7 +248,7 @@ func TestInspectRegistry(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	rr := testRecord(t, "linux-64")
-	img := image(t, record.Labels(rr), amd64, tarLayer(t, entry{record.Path, recordBytes(t, rr)}))
+	img := fakeImage(t, record.Labels(rr), amd64, tarLayer(t, entry{record.Path, recordBytes(t, rr)}))
 
 	single := host + "/lab/inspected:1.0"
 	if err := remote.Write(mustRef(t, single), img); err != nil {
@@ -257,7 +257,7 @@ func TestInspectRegistry(t *testing.T) {
 	arm := testRecord(t, "linux-aarch64")
 	idx := mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &amd64}},
-		mutate.IndexAddendum{Add: image(t, nil, arm64, tarLayer(t, entry{record.Path, recordBytes(t, arm)})), Descriptor: v1.Descriptor{Platform: &arm64}},
+		mutate.IndexAddendum{Add: fakeImage(t, nil, arm64, tarLayer(t, entry{record.Path, recordBytes(t, arm)})), Descriptor: v1.Descriptor{Platform: &arm64}},
 	)
 	multi := host + "/lab/inspected:multi"
 	if err := remote.WriteIndex(mustRef(t, multi), idx); err != nil {

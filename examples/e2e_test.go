@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
@@ -430,6 +431,27 @@ func TestPushToRegistry(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(bundle, "rootfs/opt/env/bin/hello-reprobuild")); err != nil {
 		t.Fatalf("umoci unpacked no environment: %v", err)
 	}
+
+	// inspect reads the runtime record back from the real registry.
+	text := mustRun(t, o, "inspect", ref)
+	for _, want := range []string{"hello-reprobuild", "small-executable", "linux-64"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("inspect %s does not mention %s:\n%s", ref, want, text)
+		}
+	}
+	js := mustRun(t, o, "inspect", "--json", ref)
+	var rec struct {
+		Record struct {
+			Packages []struct{ Name, SHA256 string } `json:"packages"`
+		} `json:"record"`
+		Packages []struct{ Name, SHA256 string } `json:"packages"`
+	}
+	if err := json.Unmarshal([]byte(js), &rec); err != nil {
+		t.Fatalf("inspect --json: %v\n%s", err, js)
+	}
+	if n := len(rec.Packages) + len(rec.Record.Packages); n != 3 {
+		t.Errorf("inspect --json lists %d packages, want the 3 locked ones:\n%s", n, js)
+	}
 }
 
 // debianBase packs the debootstrap root filesystem made by .ci/debian-rootfs.sh
@@ -491,5 +513,108 @@ func TestDebianPythonRuns(t *testing.T) {
 	got := runcRun(t, rootfs, env, "/usr/bin/python3", "-c", "import sample, hello_py; print(sample.__file__)")
 	if want := "/opt/env/lib/python3.11/site-packages/sample.py\n"; got != want {
 		t.Fatalf("import printed %q, want %q", got, want)
+	}
+}
+
+// TestVerifyDetectsTampering verifies a fresh build (pass), then an image whose
+// environment layer had one file changed (fail, naming the layer and the file).
+func TestVerifyDetectsTampering(t *testing.T) {
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	good := filepath.Join(t.TempDir(), "good")
+	buildImage(t, o, "reprobuild.hcl", good)
+	if out := mustRun(t, o, "verify", "-f", "reprobuild.hcl", "--offline", "oci:"+good); !strings.Contains(out, "verified") {
+		t.Fatalf("verify of a fresh build printed %q", out)
+	}
+
+	// Tamper: rewrite the layer holding hello-reprobuild with one byte changed.
+	idx, err := layout.ImageIndexFromPath(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	inner, err := idx.ImageIndex(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := inner.IndexManifest()
+	img, err := inner.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = "opt/env/bin/hello-reprobuild"
+	tampered := -1
+	var newLayers []v1.Layer
+	for i, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tr := tar.NewReader(rc)
+		found := false
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := io.ReadAll(tr)
+			if h.Name == victim {
+				data = bytes.Replace(data, []byte("hello"), []byte("HELLO"), 1)
+				h.Size = int64(len(data))
+				found = true
+			}
+			tw.WriteHeader(h)
+			tw.Write(data)
+		}
+		tw.Close()
+		rc.Close()
+		if found {
+			tampered = i
+			l = static.NewLayer(buf.Bytes(), types.OCIUncompressedLayer)
+		}
+		newLayers = append(newLayers, l)
+	}
+	if tampered < 0 {
+		t.Fatalf("no layer holds %s", victim)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.RootFS.DiffIDs = nil
+	cf.History = nil
+	bad, err := mutate.ConfigFile(mutate.MediaType(mutate.ConfigMediaType(empty.Image, types.OCIConfigJSON), types.OCIManifestSchema1), cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad, err = mutate.AppendLayers(bad, newLayers...); err != nil {
+		t.Fatal(err)
+	}
+	badDir := filepath.Join(t.TempDir(), "bad")
+	p, err := layout.Write(badDir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(bad); err != nil {
+		t.Fatal(err)
+	}
+	_, err = run(t, o, "verify", "-f", "reprobuild.hcl", "--offline", "oci:"+badDir)
+	if err == nil {
+		t.Fatal("verify passed a tampered image")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "exit status 1") || !strings.Contains(msg, victim) || !strings.Contains(msg, fmt.Sprintf("layer %d", tampered+1)) {
+		t.Fatalf("verify should name layer %d and %s, got:\n%s", tampered+1, victim, msg)
 	}
 }

@@ -41,9 +41,11 @@ func (d *decoder) decodeImage(b *hcl.Block) {
 	img.Name = b.Labels[0]
 	img.Range = b.DefRange
 	if attr := content.Attributes["base"]; attr != nil {
+		d.baseWritten = true
 		var base string
 		if d.stringAttr(attr, &base) {
 			img.Base = base
+			d.baseIsScratch = base == "scratch"
 			d.checkBase(attr, base)
 		}
 	}
@@ -471,7 +473,9 @@ func (d *decoder) crossChecks(body hcl.Body) {
 	if needsChannel && len(r.Channels) == 0 {
 		d.errorf(where, "No channel", "The recipe asks for conda packages but declares no channel. Add a block such as channel \"conda-forge\" { url = \"https://conda.anaconda.org/conda-forge\" }.")
 	}
-	if r.Python != nil && r.Python.Source == "base" && r.Image.Base == "scratch" {
+	// A base that was written but could not be decoded (e.g. an unset variable) has
+	// already been reported; the default "scratch" must not raise a second error.
+	if r.Python != nil && r.Python.Source == "base" && r.Image.Base == "scratch" && (!d.baseWritten || d.baseIsScratch) {
 		d.errorf(r.Python.Range, "No interpreter in base", "python.source = \"base\" takes the interpreter from the base image, but the base is \"scratch\". Set image.base to an image with Python, or use source = \"channel\".")
 	}
 	for _, s := range r.Dependencies.Conda {

@@ -110,6 +110,8 @@ type decoder struct {
 	recipe *Recipe
 	ctx    *hcl.EvalContext
 	diags  hcl.Diagnostics
+	// baseWritten and baseIsScratch tell a written base from the default.
+	baseWritten, baseIsScratch bool
 }
 
 func (d *decoder) add(diags ...*hcl.Diagnostic) { d.diags = append(d.diags, diags...) }

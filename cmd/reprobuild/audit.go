@@ -1,14 +1,51 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprobuild/reprobuild/builder"
+)
 
 func newAuditCommand() *cobra.Command {
+	var (
+		file, vendor string
+		vars         []string
+		asJSON       bool
+	)
 	cmd := &cobra.Command{
-		Use:   "audit [-f recipe.hcl]",
+		Use:   "audit [-f recipe.hcl] [--json] [--vendor DIR]",
 		Short: "Report the reproducibility risks of a recipe and its lock",
+		Long: "Audit reports a recipe and its lock in the four steps of the reproducibility framework:\n" +
+			"the declared scope, the components, the threats (each with the level it breaks) and the\n" +
+			"mitigations in place. It exits 1 when the declared reproducibility level is not met.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errNotImplemented("reprobuild audit")
+			vm, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
+			rep, err := builder.Audit(file, builder.AuditOptions{Vars: vm, VendorDir: vendor})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
+					return err
+				}
+			} else if _, err := fmt.Fprint(cmd.OutOrStdout(), rep.Text()); err != nil {
+				return err
+			}
+			if !rep.LevelMet() {
+				return &exitError{code: 1, err: fmt.Errorf("audit: reproducibility level %q is not met (strongest level met: %s)", rep.Scope.Level, rep.Achieved)}
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&vendor, "vendor", "", "a `reprobuild vendor` directory that backs the lock")
 	return cmd
 }

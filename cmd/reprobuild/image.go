@@ -1,14 +1,99 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+
+	"github.com/reprobuild/reprobuild/builder"
+)
 
 func newImageCommand() *cobra.Command {
+	var (
+		file, output, engine, buildkitAddr string
+		vars, tags                         []string
+		push, frozen, asJSON               bool
+		layers                             int
+		cf                                 channelFlags
+	)
 	cmd := &cobra.Command{
-		Use:   "image [-f recipe.hcl] [--output oci:DIR|docker:FILE] [--tag REF] [--push]",
+		Use:   "image [-f recipe.hcl] [--output oci:DIR|docker:FILE] [--tag REF] [--push] [--engine embedded|buildkit]",
 		Short: "Build the image from the lock and print its digest",
+		Long: "image builds the recipe's image from reprobuild.lock (locking first when the lock is\n" +
+			"missing or stale, unless --frozen) and prints its digest. The same lock gives the same\n" +
+			"digest on any machine: file times and the image's created time come from the lock\n" +
+			"(the newest package timestamp) unless SOURCE_DATE_EPOCH is set.\n\n" +
+			"The embedded engine needs no daemon and works offline with file:// channels; the\n" +
+			"buildkit engine compiles the lock to LLB and solves it on buildkitd (--buildkit-addr,\n" +
+			"default $BUILDKIT_HOST).",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errNotImplemented("reprobuild image")
+			vm, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
+			co, err := cf.options(cmd)
+			if err != nil {
+				return err
+			}
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			if output == "" && !push {
+				return fmt.Errorf("nothing to do: give --output oci:DIR, --output docker:FILE or --push")
+			}
+			var res *builder.ImageResult
+			switch engine {
+			case "embedded", "":
+				res, err = builder.Image(cmd.Context(), builder.ImageOptions{
+					Recipe: file, Vars: vm, Frozen: frozen, Output: output, Push: push, Tags: tags,
+					Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
+				})
+			case "buildkit":
+				res, err = buildWithBuildKit(cmd, buildkitOptions{
+					recipe: file, vars: vm, frozen: frozen, output: output, push: push, tags: tags,
+					epoch: epoch, addr: buildkitAddr, channel: co,
+				})
+			default:
+				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			if res.Locked {
+				fmt.Fprintf(cmd.ErrOrStderr(), "locked %s\n", res.LockPath)
+			}
+			for _, c := range res.Clobbers {
+				fmt.Fprintf(cmd.ErrOrStderr(), "clobbered: %s\n", c)
+			}
+			for _, p := range res.Platforms {
+				if len(res.Platforms) > 1 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s %s\n", p.Platform, p.Digest)
+				}
+			}
+			if len(res.Outputs)+len(res.Pushed) > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", strings.Join(append(res.Outputs, res.Pushed...), ", "))
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout) or docker:FILE (docker archive)")
+	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "image reference to tag/push (repeatable; default image.tags)")
+	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
+	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse to lock: fail if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
+	cmd.Flags().StringVar(&engine, "engine", "embedded", "embedded or buildkit")
+	cmd.Flags().StringVar(&buildkitAddr, "buildkit-addr", "", "buildkitd address for --engine buildkit (default $BUILDKIT_HOST)")
+	cf.register(cmd)
 	return cmd
 }

@@ -1,14 +1,70 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+
+	"github.com/reprobuild/reprobuild/builder"
+)
 
 func newVerifyCommand() *cobra.Command {
+	var (
+		file   string
+		vars   []string
+		asJSON bool
+		layers int
+		cf     channelFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "verify [-f recipe.hcl] [REF|oci:DIR]",
 		Short: "Rebuild from the lock and compare digests",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return errNotImplemented("reprobuild verify")
+		Long: "verify rebuilds the image from reprobuild.lock with the embedded engine (never\n" +
+			"relocking) and compares its digest with REF (a registry reference) or oci:DIR. On a\n" +
+			"mismatch it names the first differing layer and file and exits 1. Without REF it\n" +
+			"rebuilds twice and compares the two.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			vm, err := parseVars(vars)
+			if err != nil {
+				return err
+			}
+			co, err := cf.options(cmd)
+			if err != nil {
+				return err
+			}
+			epoch, err := sourceDateEpoch()
+			if err != nil {
+				return err
+			}
+			o := builder.VerifyOptions{Recipe: file, Vars: vm, Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain}
+			if len(args) == 1 {
+				o.Image = args[0]
+			}
+			res, err := builder.Verify(cmd.Context(), o)
+			var mm *builder.MismatchError
+			if err != nil && !errors.As(err, &mm) {
+				return err
+			}
+			if asJSON {
+				if werr := writeJSON(cmd.OutOrStdout(), res); werr != nil {
+					return werr
+				}
+			} else if res.Match {
+				fmt.Fprintf(cmd.OutOrStdout(), "verified: rebuilt %s matches %s\n", res.Rebuilt, res.Expected)
+			}
+			if mm != nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
+	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "the --layers the image was built with")
+	cf.register(cmd)
 	return cmd
 }

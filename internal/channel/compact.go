@@ -3,6 +3,7 @@ package channel
 import (
 	"encoding/binary"
 	"errors"
+	"unsafe"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 )
@@ -13,6 +14,7 @@ import (
 //
 //	magic "RBRD\x01"
 //	uvarint nstrings, nstrings x uvarint length, the strings' bytes concatenated
+//	uvarint total number of list elements (one backing array holds them all)
 //	info: subdir, base_url (string refs)
 //	uvarint nrecords, records (fields in PackageRecord order)
 //	removed: list of string refs
@@ -23,9 +25,10 @@ const compactMagic = "RBRD\x01"
 var errCompact = errors.New("malformed compact repodata")
 
 type compactEncoder struct {
-	idx  map[string]uint64
-	strs []string
-	body []byte
+	idx   map[string]uint64
+	strs  []string
+	body  []byte
+	elems uint64
 }
 
 func (e *compactEncoder) str(s string) {
@@ -44,6 +47,7 @@ func (e *compactEncoder) list(l []string) {
 		return
 	}
 	e.body = binary.AppendUvarint(e.body, uint64(len(l))+1)
+	e.elems += uint64(len(l))
 	for _, s := range l {
 		e.str(s)
 	}
@@ -93,35 +97,46 @@ func encodeCompact(rd *conda.Repodata) []byte {
 	for _, s := range e.strs {
 		out = append(out, s...)
 	}
+	out = binary.AppendUvarint(out, e.elems)
 	return append(out, e.body...)
 }
 
+// compactDecoder reads by index so the hot loop writes no slice headers (and so no GC
+// write barriers) for its own position.
 type compactDecoder struct {
-	b    []byte
-	strs []string
-	err  bool
+	b     []byte
+	pos   int
+	strs  []string
+	elems []string // shared backing array of every list
+	err   bool
 }
 
+func (d *compactDecoder) rest() int { return len(d.b) - d.pos }
+
 func (d *compactDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
+	if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
+		v := uint64(d.b[d.pos])
+		d.pos++
+		return v
+	}
+	if d.pos >= len(d.b) {
 		d.err = true
-		d.b = nil
 		return 0
 	}
-	d.b = d.b[n:]
+	v, n := binary.Uvarint(d.b[d.pos:])
+	if n <= 0 {
+		d.err = true
+		d.pos = len(d.b)
+		return 0
+	}
+	d.pos += n
 	return v
 }
 
 func (d *compactDecoder) int() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = true
-		d.b = nil
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	u := d.uvarint()
+	// Zig-zag, as binary.AppendVarint writes it.
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (d *compactDecoder) str() string {
@@ -139,26 +154,30 @@ func (d *compactDecoder) list() []string {
 		return nil
 	}
 	n--
-	if n > uint64(len(d.b)) { // each element takes at least one byte
+	if n > uint64(len(d.elems)) {
 		d.err = true
 		return nil
 	}
-	l := make([]string, n)
+	// Full slice expressions stop an append on one record's list from writing into the
+	// next record's.
+	l := d.elems[:n:n]
+	d.elems = d.elems[n:]
 	for i := range l {
 		l[i] = d.str()
 	}
 	return l
 }
 
-// decodeCompact parses encodeCompact output. It never panics on bad input; anything
-// malformed is errCompact and the caller re-parses the JSON.
+// decodeCompact parses encodeCompact output. The returned strings alias data, which the
+// caller must not modify afterwards. It never panics on bad input; anything malformed is
+// errCompact and the caller re-parses the JSON.
 func decodeCompact(data []byte) (*conda.Repodata, error) {
 	if len(data) < len(compactMagic) || string(data[:len(compactMagic)]) != compactMagic {
 		return nil, errCompact
 	}
-	d := &compactDecoder{b: data[len(compactMagic):]}
+	d := &compactDecoder{b: data, pos: len(compactMagic)}
 	ns := d.uvarint()
-	if d.err || ns > uint64(len(d.b)) {
+	if d.err || ns > uint64(d.rest()) {
 		return nil, errCompact
 	}
 	lens := make([]uint64, ns)
@@ -166,24 +185,33 @@ func decodeCompact(data []byte) (*conda.Repodata, error) {
 	for i := range lens {
 		lens[i] = d.uvarint()
 		total += lens[i]
-		if d.err || total > uint64(len(d.b)) {
+		if d.err || total > uint64(d.rest()) {
 			return nil, errCompact
 		}
 	}
-	// One allocation holds every string; the table entries slice it.
-	blob := string(d.b[:total])
-	d.b = d.b[total:]
+	// The table entries slice the input itself: decodeCompact owns data and never
+	// changes it, so no copy is needed (callers must not reuse data).
+	var blob string
+	if total > 0 {
+		blob = unsafe.String(&d.b[d.pos], int(total))
+	}
+	d.pos += int(total)
 	d.strs = make([]string, ns)
 	off := uint64(0)
 	for i, n := range lens {
 		d.strs[i] = blob[off : off+n]
 		off += n
 	}
+	ne := d.uvarint()
+	if d.err || ne > uint64(d.rest()) { // each element takes at least one byte
+		return nil, errCompact
+	}
+	d.elems = make([]string, ne)
 	rd := &conda.Repodata{}
 	rd.Info.Subdir = d.str()
 	rd.Info.BaseURL = d.str()
 	nr := d.uvarint()
-	if d.err || nr > uint64(len(d.b)) {
+	if d.err || nr > uint64(d.rest()) {
 		return nil, errCompact
 	}
 	rd.Packages = make([]conda.PackageRecord, nr)
@@ -213,7 +241,7 @@ func decodeCompact(data []byte) (*conda.Repodata, error) {
 		}
 	}
 	rd.Removed = d.list()
-	if d.err || len(d.b) != 0 {
+	if d.err || d.rest() != 0 {
 		return nil, errCompact
 	}
 	return rd, nil

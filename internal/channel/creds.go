@@ -207,7 +207,7 @@ func Redact(raw string) string {
 	segs := strings.Split(u.Path, "/")
 	for i := 0; i+1 < len(segs); i++ {
 		if segs[i] == "t" && segs[i+1] != "" && i+2 < len(segs) {
-			segs[i+1] = "***"
+			segs[i+1] = "REDACTED"
 		}
 	}
 	u.Path = strings.Join(segs, "/")

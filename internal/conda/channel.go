@@ -207,28 +207,39 @@ func stripPackageExtension(v string) (string, bool) {
 // splitPlatform removes the first "/<subdir>" path element (case-insensitively) that is
 // followed by "/" or the end.
 func splitPlatform(u string) (string, string) {
-	lower := strings.ToLower(u)
-	best, bestSub := -1, ""
-	for i := 0; i < len(lower); i++ {
-		if lower[i] != '/' {
+	for i := 0; i < len(u); i++ {
+		if u[i] != '/' {
 			continue
 		}
+		rest := u[i+1:]
 		for _, sd := range knownSubdirs {
-			rest := lower[i+1:]
-			if strings.HasPrefix(rest, sd) && (len(rest) == len(sd) || rest[len(sd)] == '/') {
-				best, bestSub = i, u[i+1:i+1+len(sd)]
-				break
+			if len(rest) >= len(sd) && asciiEqualFold(rest[:len(sd)], sd) && (len(rest) == len(sd) || rest[len(sd)] == '/') {
+				found := u[i+1 : i+1+len(sd)]
+				cleaned := strings.Replace(u, "/"+found, "", 1)
+				return strings.TrimRight(cleaned, "/"), found
 			}
 		}
-		if best >= 0 {
-			break
+	}
+	return strings.TrimRight(u, "/"), ""
+}
+
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 32
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 32
+		}
+		if x != y {
+			return false
 		}
 	}
-	if best < 0 {
-		return strings.TrimRight(u, "/"), ""
-	}
-	cleaned := strings.Replace(u, "/"+bestSub, "", 1)
-	return strings.TrimRight(cleaned, "/"), bestSub
+	return true
 }
 
 // splitToken removes an anaconda.org "/t/<token>" element.

@@ -93,7 +93,11 @@ var versionLineRe = regexp.MustCompile(`(?m)^version:\s*['"]?(-?[0-9]+)`)
 func ImportCondaLock(data []byte) (*Lock, error) {
 	if m := versionLineRe.FindSubmatch(data); m != nil {
 		v, _ := strconv.Atoi(string(m[1]))
-		if v >= 4 || bytes.Contains(data, []byte("\nenvironments:")) {
+		pixi := bytes.Contains(data, []byte("\nenvironments:")) || bytes.HasPrefix(data, []byte("environments:"))
+		if !pixi && v > 3 {
+			return nil, &FormatError{Format: "conda-lock", Msg: fmt.Sprintf("lock format version %d is not one reprobuild reads (conda-lock version 1); regenerate the file with conda-lock or export it as an explicit file", v)}
+		}
+		if pixi {
 			return nil, &FormatError{Format: "conda-lock", Msg: fmt.Sprintf("this is a pixi.lock (rattler lock format version %d), not a conda-lock.yml; export it from pixi as an explicit file (`pixi workspace export conda-explicit-spec`) and import that", v)}
 		}
 		if v < 1 {

@@ -240,6 +240,7 @@ func TestImportRefusesOtherFormats(t *testing.T) {
 	}{
 		{glob(t, "rattler/lock_parse_fails/v7/*.yml", "rattler/conda-lock/v[4-7]/*.yml", "pixi/*/pixi.lock", "rattler/test.lock"), ImportCondaLock, "pixi.lock"},
 		{glob(t, "mamba/env_lockfile/bad_version-lock.yaml"), ImportCondaLock, "not a conda-lock format version"},
+		{glob(t, "rattler/conda-lock/forward-compatible-lock.yml"), ImportCondaLock, "lock format version 1000 is not one reprobuild reads"},
 		{glob(t, "conda-lock/test-lockfile/*.lock", "pixi/simple-calculator/pixi.lock"), ImportExplicit, "not an explicit file"},
 		{glob(t, "rattler/environments/*.yaml", "conda-lock/zlib/environment.yml", "mamba/env_lockfile/good_*-lock.json"), ImportCondaLock, "not a conda-lock.yml"},
 	}

@@ -40,7 +40,6 @@ type parser struct {
 	l       *Lock
 	n       int
 	section string // top-level block the indented lines belong to
-	target  *Target
 	pkg     *conda.PackageRecord
 	pip     *PipPackage
 	data    *Data
@@ -88,7 +87,7 @@ func (p *parser) want(key string, args []string, n ...int) error {
 }
 
 func (p *parser) top(key string, args []string) error {
-	p.section, p.target, p.pkg, p.pip, p.data = key, nil, nil, nil, nil
+	p.section, p.pkg, p.pip, p.data = key, nil, nil, nil
 	switch key {
 	case "version":
 		if err := p.want(key, args, 1); err != nil {
@@ -136,7 +135,6 @@ func (p *parser) top(key string, args []string) error {
 			return p.errf("target %s appears twice; %s", args[0], fixHint)
 		}
 		p.l.Targets = append(p.l.Targets, Target{Platform: args[0]})
-		p.target = &p.l.Targets[len(p.l.Targets)-1]
 	default:
 		return p.errf("unknown entry %q (written by a newer reprobuild?); upgrade reprobuild or %s", key, fixHint)
 	}
@@ -175,7 +173,7 @@ func (p *parser) second(key string, args []string) error {
 			return p.errf("unknown data field %q; %s", key, fixHint)
 		}
 	case "target":
-		// p.target is re-fetched by index because appends move the slice.
+		// The current target is the last one: lines below a target header belong to it.
 		t := &p.l.Targets[len(p.l.Targets)-1]
 		p.pkg, p.pip = nil, nil
 		switch key {

@@ -5,5 +5,6 @@
 //
 // It is pure: values in, bytes out; no clock, environment, randomness or map order shapes
 // its output (times such as the SBOM creation time are passed in). It may import recipes,
-// internal/lock, internal/conda and the standard library.
+// internal/lock, internal/conda, internal/install (for the Entry type only) and the
+// standard library.
 package record

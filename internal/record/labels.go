@@ -22,7 +22,6 @@ const (
 	LabelBaseDigest  = "org.opencontainers.image.base.digest"
 	LabelBaseName    = "org.opencontainers.image.base.name"
 	LabelTitle       = "org.opencontainers.image.title"
-	LabelOCIVersion  = "org.opencontainers.image.version"
 	LabelDescription = "org.opencontainers.image.description"
 )
 

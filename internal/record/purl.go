@@ -11,7 +11,7 @@ import (
 // pkg:conda/NAME@VERSION?build=B&channel=C&subdir=S&type=conda|tar.bz2, qualifiers in
 // key order. Channels on anaconda.org are named as users know them (conda-forge, main);
 // any other channel is given by its URL so the purl still says where the package came
-// from. name is unused today; it is kept for channels whose URL is unknown.
+// from. name (the recipe's channel name) is used only when the record has no channel URL.
 func PURL(p conda.PackageRecord, name string) string {
 	var b strings.Builder
 	b.WriteString("pkg:conda/")
@@ -85,28 +85,33 @@ func escape(s string) string {
 	return b.String()
 }
 
-// StripCredentials removes user information and conda token path segments ("/t/TOKEN")
-// from a URL so no secret ever reaches a record, label or SBOM. Strings that are not
-// URLs are returned unchanged.
+// StripCredentials removes user information, conda token path segments ("/t/TOKEN") and
+// query strings (signed URLs carry tokens there) from a URL so no secret ever reaches a
+// record, label or SBOM. Strings that are not URLs are returned unchanged, and so are
+// URLs with nothing to remove.
 func StripCredentials(s string) string {
-	if !strings.Contains(s, "://") {
+	i := strings.Index(s, "://")
+	if i < 0 {
 		return s
 	}
+	// Userinfo goes first and textually, so even a URL that does not parse loses it.
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if j := strings.LastIndex(rest[:end], "@"); j >= 0 {
+		s = s[:i+3] + rest[j+1:]
+	}
 	u, err := url.Parse(s)
-	if err != nil {
-		// Drop everything up to the last '@' before the path: a URL that does not parse
-		// may still carry userinfo.
-		scheme, rest, _ := strings.Cut(s, "://")
-		host, path, _ := strings.Cut(rest, "/")
-		if i := strings.LastIndex(host, "@"); i >= 0 {
-			host = host[i+1:]
-		}
-		if path != "" {
-			return scheme + "://" + host + "/" + path
-		}
-		return scheme + "://" + host
+	if err != nil || u.Opaque != "" {
+		return s
+	}
+	if !strings.HasPrefix(u.Path, "/t/") && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery {
+		return s
 	}
 	u.User = nil
+	u.ForceQuery = false
 	if strings.HasPrefix(u.Path, "/t/") {
 		parts := strings.SplitN(u.Path, "/", 4)
 		if len(parts) == 4 {
@@ -116,7 +121,6 @@ func StripCredentials(s string) string {
 		}
 		u.RawPath = ""
 	}
-	// Query strings often carry tokens (signed URLs); they are not part of identity.
 	u.RawQuery = ""
 	u.Fragment = ""
 	return u.String()

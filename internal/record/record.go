@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -420,4 +422,20 @@ func cloneMap(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Entries are the image file-tree entries that put the record at Path: its parent
+// directories and the file, sorted by path, ready to be layered like an installed package.
+func Entries(rr *RuntimeRecord) ([]install.Entry, error) {
+	data, err := rr.JSON()
+	if err != nil {
+		return nil, err
+	}
+	var out []install.Entry
+	dir := ""
+	for _, el := range strings.Split(path.Dir(Path), "/") {
+		dir = path.Join(dir, el)
+		out = append(out, install.Entry{Path: dir, Type: install.TypeDir, Mode: 0o755})
+	}
+	return append(out, install.Entry{Path: Path, Type: install.TypeFile, Mode: 0o644, Data: data}), nil
 }

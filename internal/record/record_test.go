@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/reprobuild/reprobuild/internal/install"
 )
 
 var secrets = []string{"s3cret", "tok3n", "abc123", "mirror-user"}
@@ -203,5 +205,26 @@ func TestStripCredentials(t *testing.T) {
 				t.Errorf("StripCredentials(%q) = %q, want %q", tc.in, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestEntries(t *testing.T) {
+	r, l := smallCase(t)
+	rr, err := Runtime(r, l, buildInfo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := Entries(rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := rr.JSON()
+	want := []install.Entry{
+		{Path: "opt", Type: install.TypeDir, Mode: 0o755},
+		{Path: "opt/reprobuild", Type: install.TypeDir, Mode: 0o755},
+		{Path: Path, Type: install.TypeFile, Mode: 0o644, Data: data},
+	}
+	if diff := cmp.Diff(want, es); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,569 @@
+package builder
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/reprobuild/reprobuild/internal/channel"
+	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/image"
+	"github.com/reprobuild/reprobuild/internal/install"
+	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/record"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+// DefaultLayerBudget is how many layers the environment is split into at most.
+const DefaultLayerBudget = 16
+
+// ImageOptions configure Image.
+type ImageOptions struct {
+	Recipe string
+	Vars   map[string]string
+	// Frozen refuses to lock: the lock must exist and be up to date.
+	Frozen bool
+	// Output is "oci:DIR", "docker:FILE" or "" (no local output).
+	Output string
+	// Push pushes to Tags (or the recipe's image tags when Tags is empty).
+	Push bool
+	Tags []string
+	// Epoch overrides the time stamped on every file and the image (SOURCE_DATE_EPOCH);
+	// nil derives it from the lock, so the same lock gives the same image anywhere.
+	Epoch       *time.Time
+	LayerBudget int
+	Channel     ChannelOptions
+	Keychain    authn.Keychain
+}
+
+// PlatformImage is one platform's image of a build.
+type PlatformImage struct {
+	Platform string `json:"platform"`
+	Digest   string `json:"digest"`
+}
+
+// ImageResult describes a built image.
+type ImageResult struct {
+	// Digest is the image manifest digest for one platform, or the image index digest
+	// for several.
+	Digest    string          `json:"digest"`
+	MediaType string          `json:"media_type"`
+	Platforms []PlatformImage `json:"platforms"`
+	Outputs   []string        `json:"outputs,omitempty"`
+	Pushed    []string        `json:"pushed,omitempty"`
+	LockPath  string          `json:"lock"`
+	Locked    bool            `json:"locked"`
+	Clobbers  []string        `json:"clobbers,omitempty"`
+
+	// Image is the single-platform image, or nil; Index is set for several platforms.
+	Image v1.Image      `json:"-"`
+	Index v1.ImageIndex `json:"-"`
+}
+
+// Image builds the recipe's image with the embedded engine (no daemon): lock if needed,
+// fetch and verify packages, link them, layer them deterministically, and write or push
+// the result.
+func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
+	r, l, locked, err := recipeAndLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	if err != nil {
+		return nil, err
+	}
+	client, err := newChannelClient(o.Channel)
+	if err != nil {
+		return nil, err
+	}
+	res, err := BuildFromLock(ctx, r, l, client, o)
+	if err != nil {
+		return nil, err
+	}
+	res.LockPath, res.Locked = LockPath(r), locked
+	if err := writeOutputs(ctx, r, res, o); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// recipeAndLock loads the recipe and a lock that is up to date with it, locking first
+// unless frozen.
+func recipeAndLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
+	r, err := LoadRecipe(recipePath, vars)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	l, err := LoadLock(r)
+	if err == nil {
+		err = CheckLock(r, l)
+	}
+	if err == nil {
+		return r, l, false, nil
+	}
+	if frozen {
+		return nil, nil, false, fmt.Errorf("--frozen: %w; run reprobuild lock -f %s", err, recipePath)
+	}
+	var missing *MissingLockError
+	var stale *lock.StaleError
+	if !errors.As(err, &missing) && !errors.As(err, &stale) {
+		return nil, nil, false, err
+	}
+	res, err := Lock(ctx, LockOptions{Recipe: recipePath, Vars: vars, Channel: co})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return r, res.Lock, true, nil
+}
+
+// Epoch is the time stamped on every file and on the image: the override, else the
+// newest package timestamp of the lock.
+func Epoch(l *lock.Lock, override *time.Time) time.Time {
+	if override != nil {
+		return override.UTC()
+	}
+	return record.Epoch(l)
+}
+
+// BuildFromLock builds the image of every target of l.
+func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client *channel.Client, o ImageOptions) (*ImageResult, error) {
+	epoch := Epoch(l, o.Epoch)
+	budget := o.LayerBudget
+	if budget <= 0 {
+		budget = DefaultLayerBudget
+	}
+	lockBytes, err := lock.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
+	lockHash := hexSHA256(lockBytes)
+	res := &ImageResult{}
+	var imgs []v1.Image
+	for _, t := range l.Targets {
+		img, clobbers, err := buildTarget(ctx, r, l, &t, client, epoch, budget, lockHash, o.Keychain)
+		if err != nil {
+			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, t.Platform, err)
+		}
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		res.Platforms = append(res.Platforms, PlatformImage{Platform: t.Platform, Digest: d.String()})
+		res.Clobbers = append(res.Clobbers, clobbers...)
+		imgs = append(imgs, img)
+	}
+	if len(imgs) == 1 {
+		res.Image = imgs[0]
+		res.Digest = res.Platforms[0].Digest
+		mt, _ := imgs[0].MediaType()
+		res.MediaType = string(mt)
+		return res, nil
+	}
+	idx, err := image.Index(imgs)
+	if err != nil {
+		return nil, err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return nil, err
+	}
+	mt, _ := idx.MediaType()
+	res.Index, res.Digest, res.MediaType = idx, d.String(), string(mt)
+	return res, nil
+}
+
+// installOrder sorts packages so that dependencies come before dependents (conda's link
+// order), breaking ties by name, so clobbering resolves the same way everywhere.
+func installOrder(recs []conda.PackageRecord) []conda.PackageRecord {
+	byName := map[string]int{}
+	for i, p := range recs {
+		byName[p.Name] = i
+	}
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b conda.PackageRecord) int { return strings.Compare(a.Name, b.Name) })
+	state := map[string]int{} // 0 new, 1 visiting, 2 done
+	var out []conda.PackageRecord
+	var visit func(p conda.PackageRecord)
+	visit = func(p conda.PackageRecord) {
+		if state[p.Name] != 0 {
+			return // done, or a dependency cycle: keep name order
+		}
+		state[p.Name] = 1
+		deps := make([]string, 0, len(p.Depends))
+		for _, d := range p.Depends {
+			if ms, err := conda.ParseMatchSpec(d); err == nil {
+				deps = append(deps, ms.Name)
+			}
+		}
+		slices.Sort(deps)
+		for _, d := range deps {
+			if i, ok := byName[d]; ok {
+				visit(recs[i])
+			}
+		}
+		state[p.Name] = 2
+		out = append(out, p)
+	}
+	for _, p := range sorted {
+		visit(p)
+	}
+	return out
+}
+
+func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (v1.Image, []string, error) {
+	os_, arch, variant, ok := record.OCIPlatform(t.Platform)
+	if !ok {
+		return nil, nil, fmt.Errorf("platform %s has no OCI equivalent", t.Platform)
+	}
+	platform := v1.Platform{OS: os_, Architecture: arch, Variant: variant}
+
+	recs := installOrder(t.Packages)
+	downloads := make([]channel.Download, len(recs))
+	for i, p := range recs {
+		downloads[i] = channel.Download{Record: p}
+	}
+	paths, err := client.Fetch(ctx, resolveDownloads(r, downloads))
+	if err != nil {
+		return nil, nil, err
+	}
+	pkgs := make([]install.Package, len(recs))
+	for i, p := range recs {
+		pkgs[i] = install.Package{Record: p, Archive: paths[i]}
+	}
+	prefix := r.Image.Prefix
+	if prefix == "" {
+		prefix = recipes.DefaultPrefix
+	}
+	io := install.Options{Prefix: prefix}
+	if r.Python != nil && r.Python.Source == "base" {
+		io.PythonVersion = majorMinor(r.Python.Version)
+	}
+	trees, clobbers, err := install.LinkAll(ctx, pkgs, io)
+	if err != nil {
+		return nil, nil, err
+	}
+	var clob []string
+	for _, c := range clobbers {
+		clob = append(clob, fmt.Sprintf("%s: %s wins over %s", c.Path, c.Winner, c.Loser))
+	}
+
+	// Layers: the environment in at most budget groups, then reprobuild's own files.
+	sizes := make([]image.Sized, len(trees))
+	byName := map[string]*install.PackageTree{}
+	for i, tr := range trees {
+		var n int64
+		for _, e := range tr.Entries {
+			n += int64(len(e.Data))
+		}
+		sizes[i] = image.Sized{Name: tr.Record.Name, Size: n}
+		byName[tr.Record.Name] = tr
+	}
+	lo := image.LayerOptions{Epoch: epoch}
+	var layers []v1.Layer
+	for _, group := range image.PlanLayers(sizes, budget) {
+		var entries []install.Entry
+		seen := map[string]bool{}
+		for _, name := range group {
+			for _, e := range byName[name].Entries {
+				if e.Type == install.TypeDir {
+					if seen[e.Path] {
+						continue
+					}
+					seen[e.Path] = true
+				}
+				entries = append(entries, e)
+			}
+		}
+		layer, err := image.LayerFromEntries(entries, lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		layers = append(layers, layer)
+	}
+
+	base, baseDigest, err := loadBase(ctx, r, l, platform, kc)
+	if err != nil {
+		return nil, nil, err
+	}
+	rr, err := record.Runtime(r, l, record.BuildInfo{
+		ReprobuildVersion: Version().Version, BaseDigest: baseDigest, Platform: t.Platform, LockHash: lockHash,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	own, err := reprobuildEntries(r, l, t.Platform, rr, prefix, epoch, lockHash)
+	if err != nil {
+		return nil, nil, err
+	}
+	ownLayer, err := image.LayerFromEntries(own, lo)
+	if err != nil {
+		return nil, nil, err
+	}
+	layers = append(layers, ownLayer)
+	for _, d := range r.Data {
+		if d.Mode != "bake" {
+			continue
+		}
+		layer, err := dataLayer(ctx, client, r, d, lo)
+		if err != nil {
+			return nil, nil, err
+		}
+		layers = append(layers, layer)
+	}
+
+	cfg := imageConfig(r, rr, platform, prefix, epoch)
+	img, err := image.Assemble(base, layers, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return img, clob, nil
+}
+
+// imageConfig is the image configuration of a recipe; both engines use it.
+func imageConfig(r *recipes.Recipe, rr *record.RuntimeRecord, platform v1.Platform, prefix string, epoch time.Time) image.Config {
+	labels := map[string]string{}
+	for k, v := range record.Labels(rr) {
+		labels[k] = v
+	}
+	for k, v := range r.Image.Labels {
+		labels[k] = v
+	}
+	env := map[string]string{}
+	if r.Python != nil && r.Python.Source == "base" {
+		env["PYTHONPATH"] = path.Join(prefix, "lib", "python"+majorMinor(r.Python.Version), "site-packages")
+	}
+	for k, v := range r.Runtime.Env {
+		env[k] = v
+	}
+	var volumes []string
+	for _, d := range r.Data {
+		if d.Mode == "mount" {
+			volumes = append(volumes, d.Path)
+		}
+	}
+	slices.Sort(volumes)
+	return image.Config{
+		Platform: platform, Prefix: prefix,
+		Entrypoint: r.Runtime.Entrypoint, Cmd: r.Runtime.Cmd, Env: env,
+		Workdir: r.Runtime.Workdir, User: r.Runtime.User,
+		Labels: labels, Annotations: labels, Volumes: volumes, Epoch: epoch,
+	}
+}
+
+// reprobuildEntries are reprobuild's own files in the image: the runtime record, the
+// SBOMs, and for an interpreter from the base image a bin/python link to it.
+func reprobuildEntries(r *recipes.Recipe, l *lock.Lock, platform string, rr *record.RuntimeRecord, prefix string, epoch time.Time, lockHash string) ([]install.Entry, error) {
+	js, err := rr.JSON()
+	if err != nil {
+		return nil, err
+	}
+	dir := path.Dir(record.Path)
+	entries := []install.Entry{
+		{Path: "opt", Type: install.TypeDir, Mode: 0o755},
+		{Path: dir, Type: install.TypeDir, Mode: 0o755},
+		{Path: record.Path, Type: install.TypeFile, Mode: 0o644, Data: js},
+	}
+	arts, err := record.SBOMs(r, l, platform, record.SBOMOptions{Created: epoch, ReprobuildVersion: Version().Version, LockHash: lockHash})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range arts {
+		entries = append(entries, install.Entry{Path: path.Join(dir, a.Filename), Type: install.TypeFile, Mode: 0o644, Data: a.Data})
+	}
+	if r.Python != nil && r.Python.Source == "base" {
+		p := strings.TrimPrefix(prefix, "/")
+		// Debian, Ubuntu and the official python images all have it there.
+		const exe = "/usr/bin/python3"
+		for _, d := range parents(p + "/bin") {
+			entries = append(entries, install.Entry{Path: d, Type: install.TypeDir, Mode: 0o755})
+		}
+		entries = append(entries, install.Entry{Path: p + "/bin/python", Type: install.TypeSymlink, Mode: 0o777, Linkname: exe})
+	}
+	slices.SortFunc(entries, func(a, b install.Entry) int { return strings.Compare(a.Path, b.Path) })
+	return slices.CompactFunc(entries, func(a, b install.Entry) bool { return a.Path == b.Path }), nil
+}
+
+// parents returns p and every ancestor directory of it, outermost first.
+func parents(p string) []string {
+	var out []string
+	for d := p; d != "." && d != "/" && d != ""; d = path.Dir(d) {
+		out = append([]string{d}, out...)
+	}
+	return out
+}
+
+func majorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
+}
+
+// loadBase loads the base image for a platform and checks it is the one the lock pinned.
+func loadBase(ctx context.Context, r *recipes.Recipe, l *lock.Lock, platform v1.Platform, kc authn.Keychain) (v1.Image, string, error) {
+	ref := r.Image.Base
+	if ref == "" || ref == "scratch" {
+		return nil, "", nil
+	}
+	if rest, ok := strings.CutPrefix(ref, "oci:"); ok && !filepath.IsAbs(rest) {
+		ref = "oci:" + filepath.Join(r.Dir, rest)
+	}
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	img, digest, err := image.LoadBase(ctx, ref, platform, kc)
+	if err != nil {
+		return nil, "", err
+	}
+	if l.Base.Digest != "" && digest != l.Base.Digest && !strings.HasSuffix(ref, l.Base.Digest) {
+		return nil, "", fmt.Errorf("base image %s resolved to %s, but the lock pins %s: relock or fix the base", r.Image.Base, digest, l.Base.Digest)
+	}
+	return img, digest, nil
+}
+
+// dataLayer fetches a baked data source through the verified cache and puts it in its
+// own layer.
+func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d recipes.Data, lo image.LayerOptions) (v1.Layer, error) {
+	if d.SHA256 == "" {
+		return nil, fmt.Errorf("data %q: baking needs sha256 = \"...\" in %s (nothing unverified goes into an image)", d.Name, r.Filename)
+	}
+	dl := channel.Download{
+		Record:   conda.PackageRecord{Name: d.Name, Fn: path.Base(d.URL), URL: d.URL, SHA256: d.SHA256},
+		Location: r.ResolveURL(d.URL),
+	}
+	paths, err := client.Fetch(ctx, []channel.Download{dl})
+	if err != nil {
+		return nil, fmt.Errorf("data %q: %w", d.Name, err)
+	}
+	f, err := os.Open(paths[0])
+	if err != nil {
+		return nil, fmt.Errorf("data %q: %w", d.Name, err)
+	}
+	defer f.Close()
+	layer, err := image.DataLayer(strings.TrimPrefix(path.Clean(d.Path), "/"), f, lo)
+	if err != nil {
+		return nil, fmt.Errorf("data %q: %w", d.Name, err)
+	}
+	return layer, nil
+}
+
+// resolveDownloads points each download at a fetchable location: canonical URLs in the
+// lock may be relative to the recipe, and mirrors come from the recipe's channels.
+func resolveDownloads(r *recipes.Recipe, ds []channel.Download) []channel.Download {
+	chans := recipeChannels(r)
+	for i := range ds {
+		for _, ch := range chans {
+			if ds[i].Record.Channel == ch.URL {
+				ds[i] = ch.Download(ds[i].Record)
+				break
+			}
+		}
+		if ds[i].Location == "" {
+			ds[i].Location = r.ResolveURL(ds[i].Record.URL)
+		}
+	}
+	return ds
+}
+
+func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions) error {
+	if o.Output != "" {
+		kind, dest, ok := strings.Cut(o.Output, ":")
+		if !ok || dest == "" {
+			return fmt.Errorf("--output %q: want oci:DIR or docker:FILE", o.Output)
+		}
+		tag := firstTag(r, o.Tags)
+		if err := os.MkdirAll(filepath.Dir(filepath.Clean(dest)), 0o755); err != nil {
+			return fmt.Errorf("--output %s: %w", o.Output, err)
+		}
+		switch kind {
+		case "oci":
+			idx := res.Index
+			if idx == nil {
+				var err error
+				if idx, err = image.Index([]v1.Image{res.Image}); err != nil {
+					return err
+				}
+			}
+			var lo []image.LayoutOption
+			if ref := refName(tag); ref != "" {
+				lo = append(lo, image.WithRefName(ref))
+			}
+			if err := image.WriteLayout(dest, idx, lo...); err != nil {
+				return err
+			}
+		case "docker":
+			if res.Image == nil {
+				return fmt.Errorf("--output docker:%s holds one platform; this recipe has %d: use oci:DIR or --push", dest, len(res.Platforms))
+			}
+			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR or docker:FILE", o.Output, kind)
+		}
+		res.Outputs = append(res.Outputs, o.Output)
+	}
+	if o.Push {
+		tags := o.Tags
+		if len(tags) == 0 {
+			tags = r.Image.Tags
+		}
+		if len(tags) == 0 {
+			return fmt.Errorf("--push needs --tag REF or image.tags in %s", r.Filename)
+		}
+		kc := o.Keychain
+		if kc == nil {
+			kc = authn.DefaultKeychain
+		}
+		for _, tag := range tags {
+			var x any = res.Image
+			if res.Index != nil {
+				x = res.Index
+			}
+			d, err := image.Push(ctx, tag, x, kc)
+			if err != nil {
+				return err
+			}
+			if d != res.Digest {
+				return fmt.Errorf("pushed %s as %s, but the build is %s", tag, d, res.Digest)
+			}
+			res.Pushed = append(res.Pushed, tag+"@"+d)
+		}
+	}
+	return nil
+}
+
+// refName is the layout's ref.name for a tag: its tag part, so `oci:DIR:TAG` works in
+// skopeo and umoci.
+func refName(tag string) string {
+	if tag == "" {
+		return ""
+	}
+	if i := strings.LastIndex(tag, ":"); i > strings.LastIndex(tag, "/") {
+		return tag[i+1:]
+	}
+	return "latest"
+}
+
+func firstTag(r *recipes.Recipe, tags []string) string {
+	if len(tags) > 0 {
+		return tags[0]
+	}
+	if len(r.Image.Tags) > 0 {
+		return r.Image.Tags[0]
+	}
+	return ""
+}
+
+func hexSHA256(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
