@@ -32,6 +32,7 @@ import (
 	"github.com/reprobuild/reprobuild/frontend/gateway"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -124,7 +125,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	if opts.OCITar == "" && len(opts.Push) == 0 {
 		return nil, ErrNoOutput
 	}
-	targets, locals, err := CompileTargets(ctx, opts)
+	targets, locals, annotations, err := CompileTargets(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +181,9 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		CacheImports:         opts.CacheImports,
 	}
 	attrs := ExporterAttrs(opts.SourceDateEpoch)
+	for k, v := range annotations {
+		attrs["annotation."+k] = v
+	}
 	if len(targets) == 1 {
 		// One platform: the plain definition with the config as an exporter attr,
 		// exactly what `reprobuild llb | buildctl build` solves.
@@ -275,7 +279,7 @@ func ExporterAttrs(sourceDateEpoch int64) map[string]string {
 
 // CompileTargets compiles every requested platform and its image config, and lists the
 // local contexts the solve needs (merged across platforms, by name).
-func CompileTargets(ctx context.Context, opts BuildKitOptions) ([]gateway.Target, []frontend.Local, error) {
+func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []gateway.Target, locals []frontend.Local, annotations map[string]string, err error) {
 	subdirs := opts.Platforms
 	if len(subdirs) == 0 {
 		for _, t := range opts.Lock.Targets {
@@ -283,30 +287,64 @@ func CompileTargets(ctx context.Context, opts BuildKitOptions) ([]gateway.Target
 		}
 	}
 	if len(subdirs) == 0 {
-		return nil, nil, fmt.Errorf("buildkit: the lock has no targets")
+		return nil, nil, nil, fmt.Errorf("buildkit: the lock has no targets")
 	}
-	var targets []gateway.Target
 	seen := map[string]int{}
-	var locals []frontend.Local
+	lockBytes, err := lock.Marshal(opts.Lock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lockHash := hexSHA256(lockBytes)
+	epoch := time.Unix(opts.SourceDateEpoch, 0).UTC()
+	annotations = map[string]string{}
 	for _, sd := range subdirs {
-		b, err := frontend.Compile(opts.Lock, opts.Recipe, frontend.Options{
+		fo := frontend.Options{
 			Platform:     sd,
 			LinkPlatform: linkPlatform(opts),
 			Linker:       opts.Linker,
 			Group:        opts.Group,
 			RecipeSource: opts.RecipeSource,
-		})
+		}
+		// With a recipe, the image gets what the embedded engine puts in it: the
+		// runtime record and SBOMs, its config and labels.
+		var rr *record.RuntimeRecord
+		if r := opts.Recipe; r != nil {
+			prefix := r.Image.Prefix
+			if prefix == "" {
+				prefix = recipes.DefaultPrefix
+			}
+			if r.Python != nil && r.Python.Source == "base" {
+				fo.PythonVersion = majorMinor(r.Python.Version)
+			}
+			rr, err = record.Runtime(r, opts.Lock, record.BuildInfo{ReprobuildVersion: Version().Version, Platform: sd, LockHash: lockHash})
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if fo.Extra, err = reprobuildEntries(r, opts.Lock, sd, rr, prefix, epoch, lockHash); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		b, err := frontend.Compile(opts.Lock, opts.Recipe, fo)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var cfg []byte
 		if opts.Config != nil {
 			cfg, err = opts.Config(sd)
 		} else {
-			cfg, err = buildKitConfig(ctx, opts, b)
+			cfg, err = buildKitConfig(ctx, opts, b, rr, epoch)
+		}
+		if err == nil && rr != nil {
+			// Manifest annotations, as the embedded engine sets them.
+			for k, v := range record.Labels(rr) {
+				annotations[k] = v
+			}
+			for k, v := range opts.Recipe.Image.Labels {
+				annotations[k] = v
+			}
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
+			return nil, nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
 		}
 		targets = append(targets, gateway.Target{Build: b, Config: cfg})
 		for _, l := range b.Locals {
@@ -318,7 +356,7 @@ func CompileTargets(ctx context.Context, opts BuildKitOptions) ([]gateway.Target
 			locals = append(locals, l)
 		}
 	}
-	return targets, locals, nil
+	return targets, locals, annotations, nil
 }
 
 // linkPlatform defaults a local linker binary to this program's own platform: the CLI
@@ -366,7 +404,7 @@ func LinkerDir(exe string) (string, error) {
 
 // buildKitConfig loads the base's config (registry or OCI layout, read by the client) and
 // builds the image config over it.
-func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build) ([]byte, error) {
+func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build, rr *record.RuntimeRecord, epoch time.Time) ([]byte, error) {
 	var base *v1.ConfigFile
 	if b.BaseRef != "" {
 		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
@@ -378,7 +416,15 @@ func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build
 			return nil, fmt.Errorf("reading the config of base %s: %w", b.BaseRef, err)
 		}
 	}
-	c := frontend.ImageSettings(opts.Recipe, opts.Lock, b, "", time.Unix(opts.SourceDateEpoch, 0).UTC())
+	c := frontend.ImageSettings(opts.Recipe, opts.Lock, b, "", epoch)
+	if opts.Recipe != nil {
+		prefix := opts.Recipe.Image.Prefix
+		if prefix == "" {
+			prefix = recipes.DefaultPrefix
+		}
+		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
+		c = imageConfig(opts.Recipe, rr, p, prefix, epoch)
+	}
 	if len(opts.Labels) > 0 {
 		labels := map[string]string{}
 		for k, v := range c.Labels {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/image"
+	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -102,6 +103,12 @@ type Options struct {
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
 	LinkPlatform *ocispecs.Platform
+	// PythonVersion ("3.11") places noarch python packages when the interpreter is not a
+	// locked package (python from the base image); default: the locked python's.
+	PythonVersion string
+	// Extra are reprobuild's own files (runtime record, SBOMs), written as one layer
+	// after the package groups, as the embedded engine does.
+	Extra []install.Entry
 	// RecipeSource is the recipe file's bytes; when set, steps carry source locations
 	// so a failing step points at its recipe line.
 	RecipeSource []byte
@@ -179,6 +186,9 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 			c.python = majorMinor(p.Version)
 		}
 	}
+	if o.PythonVersion != "" {
+		c.python = o.PythonVersion
+	}
 	for gi, group := range c.o.Group(pkgs) {
 		if len(group) == 0 {
 			continue
@@ -189,6 +199,14 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 		}
 		parts = append(parts, st)
 		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild link " + groupName(group), Comment: historyComment})
+	}
+	if len(o.Extra) > 0 {
+		st, err := entriesState(o.Extra)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, st)
+		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild runtime record and SBOMs", Comment: historyComment})
 	}
 	for _, d := range l.Data {
 		if d.Mode != "bake" {
@@ -571,6 +589,44 @@ func (c *compiler) data(d lock.Data) (llb.State, error) {
 	}
 	return llb.Scratch().File(llb.Copy(src, from, dst, &llb.CopyInfo{CreateDestPath: true}),
 		llb.WithCustomNamef("[reprobuild] bake data %s at %s", d.Name, dst), c.loc(rng...)), nil
+}
+
+// entriesState writes file-tree entries with file operations, in path order.
+func entriesState(entries []install.Entry) (llb.State, error) {
+	sorted := append([]install.Entry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var fa *llb.FileAction
+	for _, e := range sorted {
+		p := "/" + e.Path
+		var next *llb.FileAction
+		switch e.Type {
+		case install.TypeDir:
+			if fa == nil {
+				next = llb.Mkdir(p, e.Mode.Perm(), llb.WithParents(true))
+			} else {
+				next = fa.Mkdir(p, e.Mode.Perm(), llb.WithParents(true))
+			}
+		case install.TypeFile:
+			if fa == nil {
+				next = llb.Mkfile(p, e.Mode.Perm(), e.Data)
+			} else {
+				next = fa.Mkfile(p, e.Mode.Perm(), e.Data)
+			}
+		case install.TypeSymlink:
+			if fa == nil {
+				next = llb.Symlink(e.Linkname, p)
+			} else {
+				next = fa.Symlink(e.Linkname, p)
+			}
+		default:
+			return llb.State{}, &UnsupportedError{What: "extra file " + e.Path, Reason: "hard links are not written by the BuildKit engine"}
+		}
+		fa = next
+	}
+	if fa == nil {
+		return llb.Scratch(), nil
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName("[reprobuild] runtime record and SBOMs")), nil
 }
 
 // majorMinor keeps the first two components of a version ("3.11.9" -> "3.11").
