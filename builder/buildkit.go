@@ -29,7 +29,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprobuild/reprobuild/frontend"
-	"github.com/reprobuild/reprobuild/frontend/gateway"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/record"
@@ -74,6 +73,9 @@ type BuildKitOptions struct {
 	// BaseKeychain authenticates reading a registry base's config on the client; nil
 	// is anonymous.
 	BaseKeychain authn.Keychain
+	// BaseConfig reads a non-scratch base's config; nil uses image.LoadBase on the
+	// client (the gateway frontend asks BuildKit instead).
+	BaseConfig func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error)
 	// SourceDateEpoch is the time every timestamp in the image is set to.
 	SourceDateEpoch int64
 
@@ -181,10 +183,10 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		CacheImports:         opts.CacheImports,
 	}
 	attrs := ExporterAttrs(opts.SourceDateEpoch)
-	for k, v := range annotations {
-		attrs["annotation."+k] = v
-	}
 	if len(targets) == 1 {
+		for k, v := range annotations {
+			attrs["annotation."+k] = v
+		}
 		// One platform: the plain definition with the config as an exporter attr,
 		// exactly what `reprobuild llb | buildctl build` solves.
 		attrs["containerimage.config"] = string(targets[0].Config)
@@ -233,7 +235,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 			resp, err = c.Solve(ectx, def, solveOpt, ch)
 		} else {
 			resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
-				return gateway.Result(ctx, gc, targets)
+				return SolveTargets(ctx, gc, targets, annotations)
 			}, ch)
 		}
 		return err
@@ -279,7 +281,7 @@ func ExporterAttrs(sourceDateEpoch int64) map[string]string {
 
 // CompileTargets compiles every requested platform and its image config, and lists the
 // local contexts the solve needs (merged across platforms, by name).
-func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []gateway.Target, locals []frontend.Local, annotations map[string]string, err error) {
+func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []BuildKitTarget, locals []frontend.Local, annotations map[string]string, err error) {
 	subdirs := opts.Platforms
 	if len(subdirs) == 0 {
 		for _, t := range opts.Lock.Targets {
@@ -346,7 +348,7 @@ func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []gatewa
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
 		}
-		targets = append(targets, gateway.Target{Build: b, Config: cfg})
+		targets = append(targets, BuildKitTarget{Build: b, Config: cfg})
 		for _, l := range b.Locals {
 			if i, ok := seen[l.Name]; ok {
 				locals[i].Include = append(locals[i].Include, l.Include...)
@@ -406,7 +408,12 @@ func LinkerDir(exe string) (string, error) {
 // builds the image config over it.
 func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build, rr *record.RuntimeRecord, epoch time.Time) ([]byte, error) {
 	var base *v1.ConfigFile
-	if b.BaseRef != "" {
+	if b.BaseRef != "" && opts.BaseConfig != nil {
+		var err error
+		if base, err = opts.BaseConfig(ctx, b); err != nil {
+			return nil, err
+		}
+	} else if b.BaseRef != "" {
 		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
 		img, _, err := imagepkg.LoadBase(ctx, b.BaseRef, p, opts.BaseKeychain)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -120,7 +121,7 @@ func TestGatewayFrontend(t *testing.T) {
 	out := t.TempDir()
 	meta := filepath.Join(out, "meta.json")
 	cmd := exec.Command(bctl, "--addr", bk.Addr(), "build", "--progress", "plain",
-		"--frontend", "gateway.v0", "--opt", "source="+frontendRef,
+		"--frontend", "gateway.v0", "--opt", "source="+frontendRef, "--opt", "build-arg:SOURCE_DATE_EPOCH=1700000000",
 		"--local", "context="+proj, "--local", "dockerfile="+proj, "--local", "channel-local="+chDir,
 		"--output", "type=oci,dest="+filepath.Join(out, "image.tar")+",source-date-epoch=1700000000,rewrite-timestamp=true",
 		"--metadata-file", meta)
@@ -142,15 +143,17 @@ func TestGatewayFrontend(t *testing.T) {
 	}
 	// The same recipe and lock through builder.BuildKit (local linker binary) give the
 	// same image.
+	direct := filepath.Join(t.TempDir(), "direct.tar")
 	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
 		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, SourceDateEpoch: 1700000000,
-		OCITar: filepath.Join(t.TempDir(), "direct.tar"),
+		OCITar: direct,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if viaFrontend == "" || viaFrontend != res.Digest {
 		t.Errorf("gateway frontend built %q, builder.BuildKit %s", viaFrontend, res.Digest)
+		explainDiff(t, filepath.Join(out, "image.tar"), direct)
 	}
 	t.Run("multi-platform index", func(t *testing.T) { multiPlatform(t, bk, frontendRef) })
 }
@@ -254,4 +257,40 @@ func readJSON(p string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// explainDiff logs how two OCI archives of one image differ: file trees and configs.
+func explainDiff(t *testing.T, a, b string) {
+	t.Helper()
+	load := func(p string) ([]testutil.TreeEntry, []byte) {
+		dir := t.TempDir()
+		if err := testutil.ExtractTar(p, dir); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := layout.ImageIndexFromPath(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := idx.Image(im.Manifests[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree, err := testutil.TreeFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := img.RawConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tree, cfg
+	}
+	ta, ca := load(a)
+	tb, cb := load(b)
+	t.Logf("trees (-frontend +builder):\n%s", cmp.Diff(ta, tb))
+	t.Logf("configs (-frontend +builder):\n%s", cmp.Diff(string(ca), string(cb)))
 }
