@@ -1,12 +1,14 @@
 package builder
 
 import (
+	"archive/tar"
 	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/buildkit/client"
 	// Address schemes beyond unix:// and tcp://, as buildctl accepts them.
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
@@ -443,4 +446,160 @@ func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build
 		c.Labels = labels
 	}
 	return frontend.ImageConfig(base, c, b)
+}
+
+// ImageBuildKit is Image with the BuildKit engine: it loads (or makes) the lock as
+// Image does, builds on buildkitd with bk (Addr, linker, cache, progress; the lock,
+// recipe and epoch are filled in here), then writes o.Output and pushes as Image does,
+// from the OCI archive BuildKit exported. The epoch is the embedded engine's
+// (o.Epoch, else the lock's), so both engines give the same file tree and config.
+func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*ImageResult, error) {
+	r, l, locked, err := recipeAndLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.ReadFile(r.Filename)
+	if err != nil {
+		return nil, fmt.Errorf("reading recipe: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "reprobuild-buildkit-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bk.Lock, bk.Recipe, bk.RecipeSource = l, r, src
+	bk.SourceDateEpoch = Epoch(l, o.Epoch).Unix()
+	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
+	if bk.BaseKeychain == nil {
+		bk.BaseKeychain = o.Keychain
+	}
+	out, err := BuildKit(ctx, bk)
+	if err != nil {
+		return nil, err
+	}
+	res, err := readBuildKitArchive(bk.OCITar, filepath.Join(tmp, "layout"))
+	if err != nil {
+		return nil, err
+	}
+	if res.Digest != out.Digest {
+		return nil, fmt.Errorf("buildkit reported %s but its archive holds %s", out.Digest, res.Digest)
+	}
+	res.LockPath, res.Locked = LockPath(r), locked
+	if err := writeOutputs(ctx, r, res, o); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// readBuildKitArchive unpacks BuildKit's OCI archive into dir and returns its image (one
+// platform) or index (several) with per-platform digests.
+func readBuildKitArchive(tarPath, dir string) (*ImageResult, error) {
+	if err := untar(tarPath, dir); err != nil {
+		return nil, fmt.Errorf("reading buildkit's OCI archive: %w", err)
+	}
+	top, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	tm, err := top.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(tm.Manifests) != 1 {
+		return nil, fmt.Errorf("buildkit's OCI archive has %d entries, want 1", len(tm.Manifests))
+	}
+	desc := tm.Manifests[0]
+	res := &ImageResult{Digest: desc.Digest.String(), MediaType: string(desc.MediaType)}
+	subdir := func(p *v1.Platform) string {
+		if p == nil {
+			return ""
+		}
+		s, _ := frontend.CondaSubdir(ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
+		return s
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := top.ImageIndex(desc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range im.Manifests {
+			res.Platforms = append(res.Platforms, PlatformImage{Platform: subdir(m.Platform), Digest: m.Digest.String()})
+		}
+		res.Index = idx
+		return res, nil
+	}
+	img, err := top.Image(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	res.Image = img
+	res.Platforms = []PlatformImage{{Platform: subdir(cf.Platform()), Digest: res.Digest}}
+	return res, nil
+}
+
+// untar unpacks an archive of regular files and directories (an OCI archive) into dir,
+// refusing any path that would leave it.
+func untar(tarPath, dir string) error {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if root, err = os.OpenRoot(dir); err != nil {
+			return err
+		}
+	}
+	defer root.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if name == "" {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if d := path.Dir(name); d != "." {
+				if err := root.MkdirAll(d, 0o755); err != nil {
+					return err
+				}
+			}
+			w, err := root.Create(name)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(w, tr); err != nil {
+				w.Close()
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected entry %s (type %c)", h.Name, h.Typeflag)
+		}
+	}
 }

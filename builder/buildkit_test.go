@@ -294,6 +294,76 @@ func TestBuildKitEngine(t *testing.T) {
 		t.Logf("embedded %s, buildkit %s (layers differ in grouping sizes and compression; trees match)", emb.Digest, res.Digest)
 	})
 
+	t.Run("ImageBuildKit writes oci:DIR and pushes like Image", func(t *testing.T) {
+		proj := t.TempDir()
+		src := []byte("channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n")
+		recipe := filepath.Join(proj, "reprobuild.hcl")
+		if err := os.WriteFile(recipe, src, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, err := LoadRecipe(recipe, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := NewLock(r)
+		l.Targets = fileLock(chDir, recs).Targets
+		if err := WriteLock(r, l); err != nil {
+			t.Fatal(err)
+		}
+		ref := reg.Host() + "/reprobuild/engine:1"
+		out := filepath.Join(t.TempDir(), "layout")
+		res, err := ImageBuildKit(ctx, ImageOptions{Recipe: recipe, Frozen: true, Output: "oci:" + out, Push: true, Tags: []string{ref}},
+			BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Locked || len(res.Platforms) != 1 || res.Platforms[0].Platform != "linux-64" || res.Platforms[0].Digest != res.Digest {
+			t.Errorf("result = %+v", res)
+		}
+		idx, err := layout.ImageIndexFromPath(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The layout is written as Image writes it: index.json may point at an index
+		// holding the image.
+		found := false
+		for _, m := range im.Manifests {
+			if m.Digest.String() == res.Digest {
+				found = true
+			}
+			if m.MediaType.IsIndex() {
+				inner, err := idx.ImageIndex(m.Digest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				iim, err := inner.IndexManifest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, n := range iim.Manifests {
+					found = found || n.Digest.String() == res.Digest
+				}
+			}
+		}
+		if !found {
+			t.Errorf("layout holds %+v, not %s", im.Manifests, res.Digest)
+		}
+		if d := cmp.Diff([]string{ref + "@" + res.Digest}, res.Pushed); d != "" {
+			t.Errorf("pushed (-want +got):\n%s", d)
+		}
+		again, err := ImageBuildKit(ctx, ImageOptions{Recipe: recipe, Frozen: true}, BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.Digest != res.Digest {
+			t.Errorf("second build %s, first %s", again.Digest, res.Digest)
+		}
+	})
+
 	t.Run("one layer per group", func(t *testing.T) {
 		layers, err := ociImage(t, tar1).Layers()
 		if err != nil {
