@@ -9,12 +9,14 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -75,11 +77,11 @@ type ImageResult struct {
 // fetch and verify packages, link them, layer them deterministically, and write or push
 // the result.
 func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
-	r, l, locked, err := recipeAndLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
 	if err != nil {
 		return nil, err
 	}
-	client, err := newChannelClient(o.Channel)
+	client, err := NewChannelClient(o.Channel)
 	if err != nil {
 		return nil, err
 	}
@@ -94,9 +96,9 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	return res, nil
 }
 
-// recipeAndLock loads the recipe and a lock that is up to date with it, locking first
-// unless frozen.
-func recipeAndLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
+// PrepareLock loads the recipe and a lock that is up to date with it, locking first
+// unless frozen. It reports whether it locked.
+func PrepareLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
 	r, err := LoadRecipe(recipePath, vars)
 	if err != nil {
 		return nil, nil, false, err
@@ -144,10 +146,14 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 		return nil, err
 	}
 	lockHash := hexSHA256(lockBytes)
+	cache := layerCache{}
+	if o.Channel.CacheDir != "" {
+		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
+	}
 	res := &ImageResult{}
 	var imgs []v1.Image
 	for _, t := range l.Targets {
-		img, clobbers, err := buildTarget(ctx, r, l, &t, client, epoch, budget, lockHash, o.Keychain)
+		img, clobbers, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, t.Platform, err)
 		}
@@ -217,76 +223,32 @@ func installOrder(recs []conda.PackageRecord) []conda.PackageRecord {
 	return out
 }
 
-func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (v1.Image, []string, error) {
+func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (v1.Image, []string, error) {
 	os_, arch, variant, ok := record.OCIPlatform(t.Platform)
 	if !ok {
 		return nil, nil, fmt.Errorf("platform %s has no OCI equivalent", t.Platform)
 	}
 	platform := v1.Platform{OS: os_, Architecture: arch, Variant: variant}
 
-	recs := installOrder(t.Packages)
-	downloads := make([]channel.Download, len(recs))
-	for i, p := range recs {
-		downloads[i] = channel.Download{Record: p}
-	}
-	paths, err := client.Fetch(ctx, resolveDownloads(r, downloads))
-	if err != nil {
-		return nil, nil, err
-	}
-	pkgs := make([]install.Package, len(recs))
-	for i, p := range recs {
-		pkgs[i] = install.Package{Record: p, Archive: paths[i]}
-	}
 	prefix := r.Image.Prefix
 	if prefix == "" {
 		prefix = recipes.DefaultPrefix
 	}
-	io := install.Options{Prefix: prefix}
+	recs := installOrder(t.Packages)
+	python := ""
 	if r.Python != nil && r.Python.Source == "base" {
-		io.PythonVersion = majorMinor(r.Python.Version)
+		python = majorMinor(r.Python.Version)
 	}
-	trees, clobbers, err := install.LinkAll(ctx, pkgs, io)
+	for _, p := range recs {
+		if p.Name == "python" {
+			python = majorMinor(p.Version)
+		}
+	}
+	layers, clob, err := packageLayers(ctx, r, recs, client, cache, prefix, python, epoch, budget)
 	if err != nil {
 		return nil, nil, err
 	}
-	var clob []string
-	for _, c := range clobbers {
-		clob = append(clob, fmt.Sprintf("%s: %s wins over %s", c.Path, c.Winner, c.Loser))
-	}
-
-	// Layers: the environment in at most budget groups, then reprobuild's own files.
-	sizes := make([]image.Sized, len(trees))
-	byName := map[string]*install.PackageTree{}
-	for i, tr := range trees {
-		var n int64
-		for _, e := range tr.Entries {
-			n += int64(len(e.Data))
-		}
-		sizes[i] = image.Sized{Name: tr.Record.Name, Size: n}
-		byName[tr.Record.Name] = tr
-	}
 	lo := image.LayerOptions{Epoch: epoch}
-	var layers []v1.Layer
-	for _, group := range image.PlanLayers(sizes, budget) {
-		var entries []install.Entry
-		seen := map[string]bool{}
-		for _, name := range group {
-			for _, e := range byName[name].Entries {
-				if e.Type == install.TypeDir {
-					if seen[e.Path] {
-						continue
-					}
-					seen[e.Path] = true
-				}
-				entries = append(entries, e)
-			}
-		}
-		layer, err := image.LayerFromEntries(entries, lo)
-		if err != nil {
-			return nil, nil, err
-		}
-		layers = append(layers, layer)
-	}
 
 	base, baseDigest, err := loadBase(ctx, r, l, platform, kc)
 	if err != nil {
@@ -324,6 +286,104 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 		return nil, nil, err
 	}
 	return img, clob, nil
+}
+
+// packageLayers groups the packages into at most budget layers (planned from archive
+// sizes, so the plan is known before anything is fetched) and builds each group's layer,
+// from the layer cache when the group is unchanged. Missed groups are fetched, linked and
+// compressed in parallel; each group's result depends only on its packages, so the image
+// does not depend on the order they finish in. A path two packages of different groups
+// both install is resolved by layer order (the later layer wins).
+func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageRecord, client *channel.Client, cache layerCache, prefix, python string, epoch time.Time, budget int) ([]v1.Layer, []string, error) {
+	sizes := make([]image.Sized, len(recs))
+	byName := map[string]conda.PackageRecord{}
+	for i, p := range recs {
+		sizes[i] = image.Sized{Name: p.Name, Size: p.Size}
+		byName[p.Name] = p
+	}
+	order := map[string]int{}
+	for i, p := range recs {
+		order[p.Name] = i
+	}
+	groups := image.PlanLayers(sizes, budget)
+	layers := make([]v1.Layer, len(groups))
+	keys := make([]string, len(groups))
+	groupRecs := make([][]conda.PackageRecord, len(groups))
+	var missed []int
+	for gi, names := range groups {
+		for _, n := range names {
+			groupRecs[gi] = append(groupRecs[gi], byName[n])
+		}
+		// Link in install order (dependencies first) inside the group.
+		slices.SortFunc(groupRecs[gi], func(a, b conda.PackageRecord) int { return order[a.Name] - order[b.Name] })
+		keys[gi] = cache.key(groupRecs[gi], prefix, python, epoch.Unix())
+		if l, ok := cache.get(keys[gi]); ok {
+			layers[gi] = l
+			continue
+		}
+		missed = append(missed, gi)
+	}
+	if len(missed) == 0 {
+		return layers, nil, nil
+	}
+	var need []conda.PackageRecord
+	for _, gi := range missed {
+		need = append(need, groupRecs[gi]...)
+	}
+	paths, err := client.Fetch(ctx, downloadsFor(r, need))
+	if err != nil {
+		return nil, nil, err
+	}
+	archive := map[string]string{}
+	for i, p := range need {
+		archive[p.Name] = paths[i]
+	}
+	clobbers := make([][]string, len(groups))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for _, gi := range missed {
+		g.Go(func() error {
+			pkgs := make([]install.Package, len(groupRecs[gi]))
+			for i, p := range groupRecs[gi] {
+				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name]}
+			}
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python})
+			if err != nil {
+				return err
+			}
+			for _, c := range cl {
+				clobbers[gi] = append(clobbers[gi], fmt.Sprintf("%s: %s wins over %s", c.Path, c.Winner, c.Loser))
+			}
+			var entries []install.Entry
+			seen := map[string]bool{}
+			for _, tr := range trees {
+				for _, e := range tr.Entries {
+					if e.Type == install.TypeDir {
+						if seen[e.Path] {
+							continue
+						}
+						seen[e.Path] = true
+					}
+					entries = append(entries, e)
+				}
+			}
+			layer, err := image.LayerFromEntries(entries, image.LayerOptions{Epoch: epoch})
+			if err != nil {
+				return err
+			}
+			layers[gi] = layer
+			cache.put(keys[gi], layer)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	var clob []string
+	for _, c := range clobbers {
+		clob = append(clob, c...)
+	}
+	return layers, clob, nil
 }
 
 // imageConfig is the image configuration of a recipe; both engines use it.
@@ -429,6 +489,23 @@ func loadBase(ctx context.Context, r *recipes.Recipe, l *lock.Lock, platform v1.
 	return img, digest, nil
 }
 
+// downloadsFor maps locked records to downloads from their recipe channel's location
+// and mirrors (a record of no recipe channel is fetched from its own URL).
+func downloadsFor(r *recipes.Recipe, recs []conda.PackageRecord) []channel.Download {
+	chans := Channels(r)
+	ds := make([]channel.Download, len(recs))
+	for i, rec := range recs {
+		ds[i] = channel.Download{Record: rec, Location: r.ResolveURL(rec.URL)}
+		for _, ch := range chans {
+			if strings.TrimRight(rec.Channel, "/") == ch.URL || strings.HasPrefix(rec.URL, ch.URL+"/") {
+				ds[i] = ch.Download(rec)
+				break
+			}
+		}
+	}
+	return ds
+}
+
 // dataLayer fetches a baked data source through the verified cache and puts it in its
 // own layer.
 func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d recipes.Data, lo image.LayerOptions) (v1.Layer, error) {
@@ -453,24 +530,6 @@ func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d
 		return nil, fmt.Errorf("data %q: %w", d.Name, err)
 	}
 	return layer, nil
-}
-
-// resolveDownloads points each download at a fetchable location: canonical URLs in the
-// lock may be relative to the recipe, and mirrors come from the recipe's channels.
-func resolveDownloads(r *recipes.Recipe, ds []channel.Download) []channel.Download {
-	chans := recipeChannels(r)
-	for i := range ds {
-		for _, ch := range chans {
-			if ds[i].Record.Channel == ch.URL {
-				ds[i] = ch.Download(ds[i].Record)
-				break
-			}
-		}
-		if ds[i].Location == "" {
-			ds[i].Location = r.ResolveURL(ds[i].Record.URL)
-		}
-	}
-	return ds
 }
 
 func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions) error {

@@ -28,6 +28,8 @@ type ChannelOptions struct {
 	Offline bool
 	// Credentials for private channels, by host. Never written anywhere.
 	Credentials channel.Credentials
+	// Parallelism bounds concurrent downloads (0: the channel package's default).
+	Parallelism int
 	// Progress receives progress lines (nil: quiet); Terminal draws bars instead.
 	Progress io.Writer
 	Terminal bool
@@ -62,7 +64,7 @@ func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 	} else if _, missing := errors.AsType[*MissingLockError](err); !missing {
 		return nil, fmt.Errorf("%w (delete it to lock from scratch)", err)
 	}
-	client, err := newChannelClient(o.Channel)
+	client, err := NewChannelClient(o.Channel)
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +107,12 @@ func Check(o CheckOptions) (string, error) {
 	return LockPath(r), CheckLock(r, l)
 }
 
-func newChannelClient(o ChannelOptions) (*channel.Client, error) {
+// NewChannelClient makes the channel client every command shares.
+func NewChannelClient(o ChannelOptions) (*channel.Client, error) {
 	opts := []channel.Option{channel.WithOffline(o.Offline), channel.WithCredentials(o.Credentials)}
+	if o.Parallelism > 0 {
+		opts = append(opts, channel.WithParallelism(o.Parallelism))
+	}
 	if o.CacheDir != "" {
 		opts = append(opts, channel.WithCacheDir(o.CacheDir))
 	}
@@ -114,21 +120,6 @@ func newChannelClient(o ChannelOptions) (*channel.Client, error) {
 		opts = append(opts, channel.WithProgress(o.Progress, o.Terminal))
 	}
 	return channel.New(opts...)
-}
-
-// recipeChannels turns the recipe's channels into fetchable channels: the canonical URL
-// stays as written (it is what the lock records), the location resolves relative paths
-// against the recipe's directory.
-func recipeChannels(r *recipes.Recipe) []channel.Channel {
-	out := make([]channel.Channel, 0, len(r.Channels))
-	for _, c := range r.Channels {
-		ch := channel.Channel{Name: c.Name, URL: c.URL, Location: r.ResolveURL(c.URL)}
-		for _, m := range c.Mirrors {
-			ch.Mirrors = append(ch.Mirrors, r.ResolveURL(m))
-		}
-		out = append(out, ch)
-	}
-	return out
 }
 
 // virtualFor returns the virtual packages a target is solved against: the machine the
@@ -186,7 +177,7 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 		}
 		specs = append(specs, solver.Spec{MatchSpec: ms, Text: s.Text, Origin: rangeString(s.Range.Filename, s.Range.Start.Line, s.Range.Start.Column)})
 	}
-	chans := recipeChannels(r)
+	chans := Channels(r)
 	targets := r.Targets()
 	l := NewLock(r)
 	l.Targets = make([]lock.Target, len(targets))

@@ -82,12 +82,21 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		return nil, err
 	}
 	res.Expected = want.digest
-	if want.digest == built.Digest {
+	if built.Index == nil && want.idx != nil {
+		// A single-platform build against a layout or tag that wraps it in an index:
+		// compare with that platform's manifest.
+		if wi, err := want.platformImage(built.Platforms[0].Platform, true); err == nil {
+			if d, err := wi.Digest(); err == nil {
+				res.Expected = d.String()
+			}
+		}
+	}
+	if res.Expected == built.Digest {
 		res.Match = true
 		return res, nil
 	}
 	// Find the first platform image that differs, then its first differing layer/file.
-	res.Difference = "the manifests differ"
+	res.Difference = "the image indexes differ"
 	for _, p := range built.Platforms {
 		wi, err := want.platformImage(p.Platform, len(built.Platforms) == 1)
 		if err != nil {

@@ -13,6 +13,7 @@ func newAuditCommand() *cobra.Command {
 		file, vendor string
 		vars         []string
 		asJSON       bool
+		cf           channelFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [-f recipe.hcl] [--json] [--vendor DIR]",
@@ -26,7 +27,14 @@ func newAuditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := builder.Audit(file, builder.AuditOptions{Vars: vm, VendorDir: vendor})
+			co, err := cf.options(cmd)
+			if err != nil {
+				return err
+			}
+			// Link scripts are read from archives already in the cache or in file://
+			// channels; nothing is downloaded for an audit.
+			scripts := builder.LinkScripts(cmd.Context(), file, vm, co)
+			rep, err := builder.Audit(file, builder.AuditOptions{Vars: vm, VendorDir: vendor, LinkScripts: scripts})
 			if err != nil {
 				return err
 			}
@@ -47,5 +55,6 @@ func newAuditCommand() *cobra.Command {
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	cmd.Flags().StringVar(&vendor, "vendor", "", "a `reprobuild vendor` directory that backs the lock")
+	cf.register(cmd)
 	return cmd
 }

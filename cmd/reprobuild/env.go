@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -17,42 +16,50 @@ import (
 // The environment is read here, in the CLI, and passed down as options: library code
 // never reads it, so nothing it shapes depends on it by accident.
 
-// channelFlags are the flags every command that reaches channels shares.
+// channelFlags are the flags of every command that reaches channels.
 type channelFlags struct {
 	cacheDir string
 	offline  bool
+	jobs     int
+	authFile string
 }
 
 func (f *channelFlags) register(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "package and repodata cache (default $REPROBUILD_CACHE, else $XDG_CACHE_HOME/reprobuild)")
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", "", "package and repodata cache (default $REPROBUILD_CACHE, else $XDG_CACHE_HOME/reprobuild or ~/.cache/reprobuild)")
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only the cache and file:// channels")
+	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 8, "parallel downloads")
+	cmd.Flags().StringVar(&f.authFile, "auth-file", "", "JSON credentials file (default $REPROBUILD_AUTH_FILE); REPROBUILD_AUTH_<HOST> variables also apply")
 }
 
+// options reads the flags and the environment into channel options for the builder.
 func (f *channelFlags) options(cmd *cobra.Command) (builder.ChannelOptions, error) {
-	o := builder.ChannelOptions{Offline: f.offline, CacheDir: f.cacheDir}
+	environ := os.Environ()
+	o := builder.ChannelOptions{Offline: f.offline, CacheDir: f.cacheDir, Parallelism: f.jobs}
 	if o.CacheDir == "" {
-		o.CacheDir = defaultCacheDir()
+		home, _ := os.UserHomeDir()
+		o.CacheDir = channel.DefaultCacheDir(environ, home)
 	}
-	creds, err := channel.CredentialsFromEnv(os.Environ())
+	creds, err := channel.CredentialsFromEnv(environ)
 	if err != nil {
 		return o, err
 	}
+	authFile := f.authFile
+	if authFile == "" {
+		authFile = os.Getenv("REPROBUILD_AUTH_FILE")
+	}
+	if authFile != "" {
+		fc, err := channel.LoadCredentials(authFile)
+		if err != nil {
+			return o, err
+		}
+		creds = fc.Merge(creds) // variables override the file
+	}
 	o.Credentials = creds
 	o.Progress = cmd.ErrOrStderr()
-	if f, ok := o.Progress.(*os.File); ok {
-		o.Terminal = term.IsTerminal(int(f.Fd()))
+	if fh, ok := o.Progress.(*os.File); ok {
+		o.Terminal = term.IsTerminal(int(fh.Fd()))
 	}
 	return o, nil
-}
-
-func defaultCacheDir() string {
-	if d := os.Getenv("REPROBUILD_CACHE"); d != "" {
-		return d
-	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "reprobuild")
-	}
-	return filepath.Join(os.TempDir(), "reprobuild-cache")
 }
 
 // sourceDateEpoch reads SOURCE_DATE_EPOCH; nil when unset (the lock decides the epoch).

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -227,4 +228,33 @@ func TestKilledWriterLeavesUsableStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertNoTemp(t, s)
+}
+
+func TestVerify(t *testing.T) {
+	for _, fsync := range []bool{false, true} {
+		t.Run(fmt.Sprint("fsync=", fsync), func(t *testing.T) {
+			s, _ := Open(t.TempDir(), WithFsync(fsync))
+			data := []byte("payload")
+			p, err := s.Put(context.Background(), sum(data), bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Verify(sum(data)); err != nil {
+				t.Fatalf("Verify of an intact file: %v", err)
+			}
+			// Simulate damage the store cannot see (a power loss without fsync).
+			os.Chmod(p, 0o644)
+			os.WriteFile(p, []byte("garbage"), 0o644)
+			var me *MismatchError
+			if err := s.Verify(sum(data)); !errors.As(err, &me) {
+				t.Fatalf("Verify of a damaged file: %v", err)
+			}
+			if _, ok := s.Path(sum(data)); ok {
+				t.Fatal("a damaged file stays in the store")
+			}
+			if err := s.Verify(sum([]byte("absent"))); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("Verify of an absent key: %v", err)
+			}
+		})
+	}
 }

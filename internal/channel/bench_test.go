@@ -1,14 +1,19 @@
 package channel
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 )
@@ -47,55 +52,77 @@ func BenchmarkRepodataLoad(b *testing.B) {
 	})
 }
 
-// BenchmarkFetch100 downloads 100 packages over loopback with the client (verified into
-// the cache) and with curl (--parallel, same concurrency, no verification) in the same
-// run, so the two throughputs can be compared on a noisy machine.
+// BenchmarkFetch100 downloads 100 packages (256 KiB each) over loopback with the
+// client (verified into a fresh cache) and with curl (--parallel, same concurrency, no
+// verification), alternating the two in every iteration so that load on a shared
+// machine hits both alike. It reports each side's throughput and their ratio.
 func BenchmarkFetch100(b *testing.B) {
 	const n, size, par = 100, 256 << 10, 8
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		b.Skip("curl not installed (apt-get install -y curl)")
+	}
+	// The server runs in a child process: in this process it would compete with our
+	// client for the same scheduler slots but not with curl.
 	pkgs := generatedPackages(n, size)
-	srv := newChannelServer(&testing.T{})
-	defer srv.Close()
-	recs := srv.publish("c", srv.URL+"/c", pkgs)
+	root := b.TempDir()
+	os.MkdirAll(filepath.Join(root, "linux-64"), 0o755)
+	for _, p := range pkgs {
+		os.WriteFile(filepath.Join(root, "linux-64", p.rec.Fn), p.data, 0o644)
+	}
+	addr, stop := startServerProcess(b, root)
+	defer stop()
+	var recs []conda.PackageRecord
+	for _, p := range pkgs {
+		r := p.rec
+		r.URL = "http://" + addr + "/linux-64/" + r.Fn
+		recs = append(recs, r)
+	}
 	var ds []Download
 	for _, r := range recs {
 		ds = append(ds, Download{Record: r})
 	}
-	b.Run("reprobuild", func(b *testing.B) {
-		b.SetBytes(n * size)
-		for b.Loop() {
-			b.StopTimer()
-			cache, _ := os.MkdirTemp(b.TempDir(), "cache")
-			c, err := New(WithCacheDir(cache), WithParallelism(par))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.StartTimer()
-			if _, err := c.Fetch(context.Background(), ds); err != nil {
-				b.Fatal(err)
-			}
+	var ours, theirs time.Duration
+	runOurs := func() {
+		cache, _ := os.MkdirTemp(b.TempDir(), "cache")
+		c, err := New(WithCacheDir(cache), WithParallelism(par))
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
-	curl, err := exec.LookPath("curl")
-	if err != nil {
-		b.Log("curl not installed; skipping the comparison")
-		return
+		start := time.Now()
+		if _, err := c.Fetch(context.Background(), ds); err != nil {
+			b.Fatal(err)
+		}
+		ours += time.Since(start)
 	}
-	b.Run("curl", func(b *testing.B) {
-		b.SetBytes(n * size)
-		for b.Loop() {
-			b.StopTimer()
-			out, _ := os.MkdirTemp(b.TempDir(), "curl")
-			args := []string{"-sS", "--fail", "--parallel", "--parallel-max", strconv.Itoa(par)}
-			for i, r := range recs {
-				args = append(args, "-o", filepath.Join(out, fmt.Sprint(i)), r.URL)
-			}
-			cmd := exec.Command(curl, args...)
-			b.StartTimer()
-			if outb, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("curl: %v\n%s", err, outb)
-			}
+	runCurl := func() {
+		out, _ := os.MkdirTemp(b.TempDir(), "curl")
+		args := []string{"-sS", "--fail", "--parallel", "--parallel-max", strconv.Itoa(par)}
+		for i, r := range recs {
+			args = append(args, "-o", filepath.Join(out, fmt.Sprint(i)), r.URL)
 		}
-	})
+		cmd := exec.Command(curl, args...)
+		start := time.Now()
+		if outb, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("curl: %v\n%s", err, outb)
+		}
+		theirs += time.Since(start)
+	}
+	i := 0
+	for b.Loop() {
+		if i%2 == 0 {
+			runOurs()
+			runCurl()
+		} else {
+			runCurl()
+			runOurs()
+		}
+		i++
+	}
+	mb := float64(n*size) / (1 << 20) * float64(i)
+	b.ReportMetric(mb/ours.Seconds(), "reprobuild-MiB/s")
+	b.ReportMetric(mb/theirs.Seconds(), "curl-MiB/s")
+	b.ReportMetric(theirs.Seconds()/ours.Seconds(), "ratio")
 }
 
 // reportCPU adds the process CPU time (user+system, GC included) per operation: on a
@@ -113,4 +140,40 @@ func cpuTime() int64 {
 		return 0
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+const serveEnv = "REPROBUILD_CHANNEL_BENCH_SERVE"
+
+// TestHelperServe is not a test: a child process runs it to serve a directory over HTTP
+// on loopback for the fetch benchmark, printing its address.
+func TestHelperServe(t *testing.T) {
+	dir := os.Getenv(serveEnv)
+	if dir == "" {
+		t.Skip("helper process only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		os.Exit(2)
+	}
+	fmt.Println(ln.Addr().String())
+	http.Serve(ln, http.FileServer(http.Dir(dir)))
+	os.Exit(0)
+}
+
+func startServerProcess(b *testing.B, dir string) (string, func()) {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$")
+	cmd.Env = append(os.Environ(), serveEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		b.Fatalf("file server: %v", err)
+	}
+	return strings.TrimSpace(line), func() { cmd.Process.Kill(); cmd.Wait() }
 }

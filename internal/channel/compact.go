@@ -13,14 +13,14 @@ import (
 // no JSON, which is what makes a warm lock cheap. Layout:
 //
 //	magic "RBRD\x01"
-//	uvarint nstrings, nstrings x uvarint length, the strings' bytes concatenated
+//	uvarint nstrings, (nstrings+1) x uint32 little-endian offsets, the strings' bytes
 //	uvarint total number of list elements (one backing array holds them all)
 //	info: subdir, base_url (string refs)
 //	uvarint nrecords, records (fields in PackageRecord order)
 //	removed: list of string refs
 //
 // A list is uvarint(len+1), or 0 for nil, so nil and empty survive the round trip.
-const compactMagic = "RBRD\x01"
+const compactMagic = "RBRD\x02"
 
 var errCompact = errors.New("malformed compact repodata")
 
@@ -88,11 +88,14 @@ func encodeCompact(rd *conda.Repodata) []byte {
 	for _, s := range e.strs {
 		n += len(s)
 	}
-	out := make([]byte, 0, len(compactMagic)+len(e.strs)*2+n+len(e.body)+16)
+	out := make([]byte, 0, len(compactMagic)+len(e.strs)*4+n+len(e.body)+16)
 	out = append(out, compactMagic...)
 	out = binary.AppendUvarint(out, uint64(len(e.strs)))
+	off := uint32(0)
+	out = binary.LittleEndian.AppendUint32(out, 0)
 	for _, s := range e.strs {
-		out = binary.AppendUvarint(out, uint64(len(s)))
+		off += uint32(len(s))
+		out = binary.LittleEndian.AppendUint32(out, off)
 	}
 	for _, s := range e.strs {
 		out = append(out, s...)
@@ -106,7 +109,9 @@ func encodeCompact(rd *conda.Repodata) []byte {
 type compactDecoder struct {
 	b     []byte
 	pos   int
-	strs  []string
+	offs  []byte // (n+1) little-endian uint32 offsets into blob, checked monotonic
+	blob  []byte
+	nstr  uint64
 	elems []string // shared backing array of every list
 	err   bool
 }
@@ -114,7 +119,18 @@ type compactDecoder struct {
 func (d *compactDecoder) rest() int { return len(d.b) - d.pos }
 
 func (d *compactDecoder) uvarint() uint64 {
-	if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
+	// One- and two-byte values (string indices below 16384) are most of the input.
+	if d.pos+1 < len(d.b) {
+		b0 := d.b[d.pos]
+		if b0 < 0x80 {
+			d.pos++
+			return uint64(b0)
+		}
+		if b1 := d.b[d.pos+1]; b1 < 0x80 {
+			d.pos += 2
+			return uint64(b0&0x7f) | uint64(b1)<<7
+		}
+	} else if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
 		v := uint64(d.b[d.pos])
 		d.pos++
 		return v
@@ -139,13 +155,20 @@ func (d *compactDecoder) int() int64 {
 	return int64(u>>1) ^ -int64(u&1)
 }
 
+// str reads a string reference. The string aliases the input buffer (see
+// decodeCompact), so no bytes are copied.
 func (d *compactDecoder) str() string {
 	i := d.uvarint()
-	if i >= uint64(len(d.strs)) {
+	if i >= d.nstr {
 		d.err = true
 		return ""
 	}
-	return d.strs[i]
+	o0 := binary.LittleEndian.Uint32(d.offs[i*4:])
+	o1 := binary.LittleEndian.Uint32(d.offs[i*4+4:])
+	if o0 == o1 {
+		return ""
+	}
+	return unsafe.String(&d.blob[o0], int(o1-o0))
 }
 
 func (d *compactDecoder) list() []string {
@@ -177,31 +200,29 @@ func decodeCompact(data []byte) (*conda.Repodata, error) {
 	}
 	d := &compactDecoder{b: data, pos: len(compactMagic)}
 	ns := d.uvarint()
-	if d.err || ns > uint64(d.rest()) {
+	if d.err || ns >= uint64(d.rest())/4 {
 		return nil, errCompact
 	}
-	lens := make([]uint64, ns)
-	var total uint64
-	for i := range lens {
-		lens[i] = d.uvarint()
-		total += lens[i]
-		if d.err || total > uint64(d.rest()) {
+	d.nstr = ns
+	d.offs = d.b[d.pos : d.pos+int(ns+1)*4]
+	d.pos += int(ns+1) * 4
+	// Offsets must start at 0 and never decrease; then every str is in bounds.
+	prev := uint32(0)
+	if binary.LittleEndian.Uint32(d.offs) != 0 {
+		return nil, errCompact
+	}
+	for i := 4; i < len(d.offs); i += 4 {
+		o := binary.LittleEndian.Uint32(d.offs[i:])
+		if o < prev {
 			return nil, errCompact
 		}
+		prev = o
 	}
-	// The table entries slice the input itself: decodeCompact owns data and never
-	// changes it, so no copy is needed (callers must not reuse data).
-	var blob string
-	if total > 0 {
-		blob = unsafe.String(&d.b[d.pos], int(total))
+	if uint64(prev) > uint64(d.rest()) {
+		return nil, errCompact
 	}
-	d.pos += int(total)
-	d.strs = make([]string, ns)
-	off := uint64(0)
-	for i, n := range lens {
-		d.strs[i] = blob[off : off+n]
-		off += n
-	}
+	d.blob = d.b[d.pos : d.pos+int(prev)]
+	d.pos += int(prev)
 	ne := d.uvarint()
 	if d.err || ne > uint64(d.rest()) { // each element takes at least one byte
 		return nil, errCompact
@@ -216,7 +237,9 @@ func decodeCompact(data []byte) (*conda.Repodata, error) {
 	}
 	rd.Packages = make([]conda.PackageRecord, nr)
 	for i := range rd.Packages {
-		r := &rd.Packages[i]
+		// Filling a stack value and storing it once lets the runtime apply the GC write
+		// barriers in bulk instead of per field.
+		var r conda.PackageRecord
 		r.Name = d.str()
 		r.Version = d.str()
 		r.Build = d.str()
@@ -239,6 +262,7 @@ func decodeCompact(data []byte) (*conda.Repodata, error) {
 		if d.err {
 			return nil, errCompact
 		}
+		rd.Packages[i] = r
 	}
 	rd.Removed = d.list()
 	if d.err || d.rest() != 0 {

@@ -1,6 +1,11 @@
 // Package channel fetches conda repodata and package archives from channels (https,
-// http, file:// and relative paths) with mirrors, retries, HTTP caching, credentials and
-// an offline mode. Every package byte is verified by sha256 before it is used.
+// http, file:// and relative paths resolved by the caller) with mirrors, retries,
+// HTTP caching, credentials and an offline mode. Every package byte is verified by
+// sha256 (and md5 when known) before it enters the cache; parsed repodata is cached in
+// a compact binary form so a warm run does not parse JSON. Vendor writes locked
+// packages out as a file channel.
 //
-// It may import internal/conda and internal/cas.
+// It may import internal/conda, internal/cas, the standard library and
+// klauspost/compress/zstd. It reads no environment and no clock: callers pass
+// credentials, the cache directory and (optionally) a clock as options.
 package channel

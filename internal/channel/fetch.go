@@ -150,7 +150,7 @@ func (c *Client) fetchOne(ctx context.Context, d Download, prog *progress) (stri
 			return nil
 		}
 		var n int64
-		p, err := c.open(ctx, u, "", func(r io.Reader) (string, error) {
+		p, err := c.open(ctx, u, func(r io.Reader) (string, error) {
 			cr := &countReader{r: r, prog: prog}
 			p, err := c.store.Put(ctx, rec.SHA256, cr, freshHashes(putOpts, rec)...)
 			n = cr.n
@@ -217,7 +217,12 @@ func (c *Client) try(ctx context.Context, what string, urls []string, fn func(co
 			}
 			fe.Attempts = append(fe.Attempts, err)
 			var se *StatusError
-			if errors.As(err, &se) && se.permanent() || errors.Is(err, os.ErrNotExist) {
+			var he *HashMismatchError
+			switch {
+			case errors.As(err, &se) && se.permanent(), errors.Is(err, os.ErrNotExist):
+				dead[i] = true
+			case errors.As(err, &he) && isFileURL(u):
+				// A local file does not change between attempts.
 				dead[i] = true
 			}
 		}
@@ -250,14 +255,15 @@ type condHeaders struct {
 	ETag, LastModified string
 }
 
-// open GETs u (http, https or file) and hands the body to consume. For http, a
-// response that stalls for the idle timeout is aborted, a short body is an error, and
-// when cond is set a 304 returns errNotModified. resp headers are returned via hdr.
-func (c *Client) open(ctx context.Context, u string, _ string, consume func(io.Reader) (string, error)) (string, error) {
+// open GETs u (http, https or file) and hands the body to consume.
+func (c *Client) open(ctx context.Context, u string, consume func(io.Reader) (string, error)) (string, error) {
 	s, _, err := c.openCond(ctx, u, condHeaders{}, consume)
 	return s, err
 }
 
+// openCond is open with validators: for http, a response that stalls for the idle
+// timeout is aborted, a short body is an error, and when cond is set a 304 returns
+// errNotModified. The response headers are returned for caching.
 func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consume func(io.Reader) (string, error)) (string, http.Header, error) {
 	switch {
 	case isFileURL(u):

@@ -266,3 +266,22 @@ func TestProgressPlainLines(t *testing.T) {
 		t.Errorf("terminal progress = %q", term.String())
 	}
 }
+
+func TestFileMismatchIsNotRetried(t *testing.T) {
+	pkg := realPackages(t)[0]
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "linux-64"), 0o755)
+	os.WriteFile(filepath.Join(dir, "linux-64", pkg.rec.Fn), []byte("not the package"), 0o644)
+	ch := Channel{URL: "./local", Location: "file://" + dir}
+	r := pkg.rec
+	r.URL = "./local/linux-64/" + r.Fn
+	_, err := testClient(t, t.TempDir(), WithRetries(3, time.Millisecond)).Fetch(context.Background(), []Download{ch.Download(r)})
+	var fe *FetchError
+	var he *HashMismatchError
+	if !errors.As(err, &fe) || !errors.As(err, &he) || len(fe.Attempts) != 1 {
+		t.Fatalf("err = %v (attempts %d)", err, len(fe.Attempts))
+	}
+	if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), r.SHA256) {
+		t.Fatalf("error should name the file and the expected hash: %v", err)
+	}
+}

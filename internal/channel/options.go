@@ -26,6 +26,7 @@ type options struct {
 	terminal    bool
 	maxAge      time.Duration
 	now         func() time.Time
+	fsync       bool
 }
 
 // defaults is the one place default settings live.
@@ -78,6 +79,10 @@ func WithMaxAge(d time.Duration, now func() time.Time) Option {
 	return func(o *options) { o.maxAge, o.now = d, now }
 }
 
+// WithFsync flushes every cached file to stable storage before it is used (see
+// cas.WithFsync): slower, but a power loss cannot leave a damaged cache entry.
+func WithFsync(on bool) Option { return func(o *options) { o.fsync = on } }
+
 // Client fetches repodata and packages. It is safe for concurrent use.
 type Client struct {
 	o     options
@@ -101,7 +106,7 @@ func New(opts ...Option) (*Client, error) {
 	if o.retries < 0 {
 		o.retries = 0
 	}
-	store, err := cas.Open(filepath.Join(o.cacheDir, "cas"))
+	store, err := cas.Open(filepath.Join(o.cacheDir, "cas"), cas.WithFsync(o.fsync))
 	if err != nil {
 		return nil, err
 	}

@@ -194,3 +194,18 @@ func BenchmarkMatchSpecMatch(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMatchSpecChannel matches a channel-qualified spec, which parses the
+// record's channel URL on every call.
+func BenchmarkMatchSpecChannel(b *testing.B) {
+	rec := PackageRecord{Name: "python", Version: "3.9.19", Build: "h0755675_0_cpython", Subdir: "linux-64",
+		Channel: "https://conda.anaconda.org/conda-forge"}
+	v := MustParseVersion(rec.Version)
+	m := MustParseMatchSpec("conda-forge::python >=3.9")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !m.MatchVersion(&rec, v) {
+			b.Fatal("no match")
+		}
+	}
+}

@@ -3,20 +3,30 @@ package conda
 import (
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 )
 
 // ParseOption adjusts how ParseMatchSpec resolves channels and local paths.
 type ParseOption func(*parseOptions)
 
+type customChannel struct {
+	name string
+	ref  channelRef
+	that string // joinURL(location, name)
+}
+
 type parseOptions struct {
 	channelAlias channelRef
 	// defaults are the members of the "defaults" multichannel.
 	defaults []channelRef
 	// custom maps a channel name to the channel that serves it.
-	custom  map[string]channelRef
-	workDir string
-	homeDir string
+	custom map[string]channelRef
+	// customList holds the same channels, longest name first, with their
+	// "location/name" precomputed for URL matching.
+	customList []customChannel
+	workDir    string
+	homeDir    string
 }
 
 // Default channel settings are conda's out-of-the-box configuration on Unix.
@@ -30,7 +40,17 @@ var defaultChannelURLs = []string{
 	"https://repo.anaconda.com/pkgs/r",
 }
 
+// defaultOptions is conda's default configuration, built once and never modified.
+var defaultOptions = buildParseOptions(nil)
+
 func newParseOptions(opts []ParseOption) *parseOptions {
+	if len(opts) == 0 {
+		return defaultOptions
+	}
+	return buildParseOptions(opts)
+}
+
+func buildParseOptions(opts []ParseOption) *parseOptions {
 	o := &parseOptions{workDir: "/"}
 	o.setAlias(DefaultChannelAlias)
 	o.setDefaults(defaultChannelURLs)
@@ -59,6 +79,18 @@ func (o *parseOptions) setDefaults(urls []string) {
 	// conda also knows "pkgs/pro" on repo.anaconda.com out of the box.
 	pro := o.simpleChannel("https://repo.anaconda.com", "pkgs/pro")
 	o.custom[pro.name] = pro
+	o.customList = o.customList[:0]
+	for n, c := range o.custom {
+		o.customList = append(o.customList, customChannel{name: n, ref: c, that: joinURL(c.location, c.name)})
+	}
+	// conda tries longer names first; ties cannot both match a URL, but keep the order
+	// deterministic anyway.
+	slices.SortFunc(o.customList, func(a, b customChannel) int {
+		if len(a.name) != len(b.name) {
+			return len(b.name) - len(a.name)
+		}
+		return strings.Compare(a.name, b.name)
+	})
 }
 
 // WithWorkDir sets the directory relative package paths in specs resolve against
@@ -133,9 +165,8 @@ func (o *parseOptions) canonicalName(c channelRef) string {
 		}
 	}
 	if c.name != "" {
-		parts := strings.Split(c.name, "/")
-		for name := range o.custom {
-			if tokenizedStartsWith(parts, strings.Split(name, "/")) {
+		for _, cc := range o.customList {
+			if tokensHavePrefix(c.name, cc.name) {
 				return c.name
 			}
 		}
@@ -155,14 +186,27 @@ func (o *parseOptions) isNonAliasURL(c channelRef) bool {
 	return !c.multi && c.location != "" && c.location != o.channelAlias.location
 }
 
-func tokenizedStartsWith(test, prefix []string) bool {
-	n := min(len(test), len(prefix))
-	for i := 0; i < n; i++ {
-		if test[i] != prefix[i] {
+// tokensHavePrefix reports whether the '/'-separated tokens of test and prefix agree
+// as far as both go (conda's tokenized_startswith over str.split("/")).
+func tokensHavePrefix(test, prefix string) bool {
+	for {
+		ti := strings.IndexByte(test, '/')
+		pi := strings.IndexByte(prefix, '/')
+		t, p := test, prefix
+		if ti >= 0 {
+			t = test[:ti]
+		}
+		if pi >= 0 {
+			p = prefix[:pi]
+		}
+		if t != p {
 			return false
 		}
+		if ti < 0 || pi < 0 {
+			return true
+		}
+		test, prefix = test[ti+1:], prefix[pi+1:]
 	}
-	return true
 }
 
 func hasScheme(v string) bool {
@@ -383,22 +427,13 @@ func (o *parseOptions) readChannelConfiguration(scheme, host, port, p string) (l
 		return strings.TrimRight(hostPort(host, port), "/"), "", scheme
 	}
 	// Custom channels (the defaults' members and pkgs/pro), longest name first.
-	var bestName string
-	var best channelRef
-	for n, c := range o.custom {
-		that := joinURL(c.location, c.name)
-		if tokenizedStartsWith(strings.Split(testURL, "/"), strings.Split(that, "/")) {
-			if len(n) > len(bestName) || (len(n) == len(bestName) && n > bestName) {
-				bestName, best = n, c
-			}
+	for _, cc := range o.customList {
+		if tokensHavePrefix(testURL, cc.that) {
+			sub := strings.Trim(strings.Replace(testURL, cc.that, "", 1), "/")
+			return cc.ref.location, joinURL(cc.ref.name, sub), scheme
 		}
 	}
-	if bestName != "" {
-		that := joinURL(best.location, best.name)
-		sub := strings.Trim(strings.Replace(testURL, that, "", 1), "/")
-		return best.location, joinURL(best.name, sub), scheme
-	}
-	if a := o.channelAlias.location; a != "" && tokenizedStartsWith(strings.Split(testURL, "/"), strings.Split(a, "/")) {
+	if a := o.channelAlias.location; a != "" && tokensHavePrefix(testURL, a) {
 		return a, strings.Trim(strings.Replace(testURL, a, "", 1), "/"), scheme
 	}
 	if host == "" {

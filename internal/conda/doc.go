@@ -2,7 +2,18 @@
 // their ordering, version specs, match specs, package records, repodata documents,
 // platforms and virtual packages.
 //
-// It is pure: it imports only the standard library and does no I/O beyond decoding the
-// bytes it is given. Everything else in reprobuild that talks about packages uses these
-// types.
+// The reference is conda itself (conda/models/version.py, match_spec.py, channel.py at
+// conda 0f64223): the tests replay tens of thousands of verdicts recorded from it
+// (testdata/conda/conda-spec). Where conda's behaviour is odd — "*.*" requiring a dot,
+// a canonical string that reads back differently — this package is odd the same way.
+//
+// Hot paths are built for a solver: Version.Compare and MatchSpec.MatchVersion do not
+// allocate; parse a record's version once with ParseVersion and reuse it.
+// ParseRepodata/ReadRepodata decode repodata with a hand-written scanner that interns
+// repeated strings and carves the rest from arena blocks (via unsafe.String over bytes
+// it never writes again).
+//
+// It is pure: it imports only the standard library and does no I/O beyond reading the
+// bytes or the io.Reader it is given. Channel resolution uses conda's default settings
+// unless ParseOptions say otherwise; nothing is read from the environment.
 package conda

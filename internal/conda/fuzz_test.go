@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -148,7 +149,8 @@ func FuzzParseMatchSpec(f *testing.F) {
 			// conda's str() is not always a fixpoint: it writes a version "P.*" as "=P",
 			// which reads back as "P*"; with trailing dots ("0..*" -> "0=0." -> "0=0") or
 			// "*.*" (oracle: "blas *.* mkl" -> "blas=*[build=mkl]" -> "blas[build=mkl]")
-			// each reading drops a little more. Require that it settles.
+			// each reading drops a little more. Require that it settles (each round
+			// shortens it, so within len(c) rounds).
 			prev := c2
 			for round := 0; ; round++ {
 				mn, err := ParseMatchSpec(prev)
@@ -158,7 +160,7 @@ func FuzzParseMatchSpec(f *testing.F) {
 				if mn.String() == prev {
 					break
 				}
-				if round == 8 {
+				if round > len(c) {
 					t.Fatalf("canonical form of %q does not settle: %q, %q, ...", s, c, c2)
 				}
 				prev = mn.String()
@@ -206,8 +208,20 @@ func unquotable(m MatchSpec) bool {
 			return true
 		}
 	}
-	if m.Has("name") && m.Name == "" {
-		return true // a package file named "-1-0.conda" has an empty name
+	if m.Has("name") && (m.Name == "" || validatePackageName(m.Name) != "") {
+		// Names taken from a package file name ("-1-0.conda", "!-1-0.conda") are not
+		// validated by conda, but a spec naming them cannot be parsed.
+		return true
+	}
+	// A build written after "==version=" cannot hold these (conda's version/build
+	// splitter stops at them); package file names can still produce such builds.
+	if strings.ContainsAny(m.Build, "-=,|<>~") || strings.IndexFunc(m.Name+m.Build+m.Subdir+m.Channel, pyIsSpace) >= 0 {
+		return true
+	}
+	// "channel/subdir::" is split only at a known subdir; another subdir reads back as
+	// part of the channel name.
+	if m.Has("subdir") && !slices.Contains(knownSubdirs, m.Subdir) {
+		return true
 	}
 	// conda never quotes channel and subdir values in brackets.
 	if strings.ContainsAny(m.Channel+m.Subdir, ",=") {
@@ -218,7 +232,7 @@ func unquotable(m MatchSpec) bool {
 		return true
 	}
 	for _, v := range vals {
-		if strings.ContainsAny(v, " \t\r\v\f'\"[]()#@") || strings.Contains(v, " if ") {
+		if strings.IndexFunc(v, func(r rune) bool { return pyIsSpace(r) || strings.ContainsRune("'\"[]()#@", r) }) >= 0 || strings.Contains(v, " if ") {
 			return true
 		}
 	}

@@ -165,6 +165,8 @@ func (r *rawSpec) get(k string) (string, bool) {
 // "channel/subdir::name", key-value brackets "name[version='>=1',build=py*]", and URLs
 // or paths of .conda/.tar.bz2 files. Options resolve local paths and channel names;
 // the defaults are conda's out-of-the-box settings with "/" as the work directory.
+// As in conda, the empty string is a spec that matches every record; callers that take
+// user input may want to reject it first.
 func ParseMatchSpec(s string, opts ...ParseOption) (MatchSpec, error) {
 	o := newParseOptions(opts)
 	raw, err := o.parseSpecStr(s)
@@ -990,7 +992,10 @@ func (o *parseOptions) matchChannel(cm *channelMatcher, recordChannel string) bo
 	if !cm.nonURL {
 		return cm.ref.baseURL() == other.baseURL()
 	}
-	return cm.ref.name == other.name || cm.ref.name == o.canonicalName(other)
+	if cm.ref.name == other.name {
+		return true
+	}
+	return cm.ref.name == o.canonicalName(other)
 }
 
 // Match reports whether the record satisfies every constraint of the spec. It parses

@@ -3,6 +3,7 @@ package conda
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -324,4 +325,58 @@ func TestMatchSpecRattlerSnapshots(t *testing.T) {
 		}
 	}
 	t.Logf("rattler_matchspec_parse_snapshots.jsonl: %d/%d agree with conda (%d rattler-only nameless specs have no conda verdict)", pass, len(rows)-skipped, skipped)
+}
+
+// TestMatchSpecChannelOnRealRecords checks channel-qualified specs against records as
+// ParseRepodata produces them (Channel is the channel URL).
+func TestMatchSpecChannelOnRealRecords(t *testing.T) {
+	data, err := os.ReadFile(subchannel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := ParseRepodata(data, "https://conda.anaconda.org/conda-forge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mirror, err := ParseRepodata(data, "https://mirror.example.org/conda-forge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(spec string, recs []PackageRecord) int {
+		m := MustParseMatchSpec(spec)
+		n := 0
+		for i := range recs {
+			if m.Match(&recs[i]) {
+				n++
+			}
+		}
+		return n
+	}
+	all := count("python", rd.Packages)
+	if all == 0 {
+		t.Fatal("no python records")
+	}
+	tests := []struct {
+		spec string
+		recs []PackageRecord
+		want int
+	}{
+		{"conda-forge::python", rd.Packages, all},
+		{"conda-forge/linux-64::python", rd.Packages, all},
+		{"conda-forge/osx-64::python", rd.Packages, 0},
+		{"https://conda.anaconda.org/conda-forge::python", rd.Packages, all},
+		{"defaults::python", rd.Packages, 0},
+		{"bioconda::python", rd.Packages, 0},
+		{"python[channel=conda-*]", rd.Packages, all},
+		{"conda-forge::python", mirror.Packages, all}, // conda compares channel names
+		{"https://mirror.example.org/conda-forge::python", mirror.Packages, all},
+		{"https://mirror.example.org/conda-forge::python", rd.Packages, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			if got := count(tt.spec, tt.recs); got != tt.want {
+				t.Errorf("%q matches %d records, want %d", tt.spec, got, tt.want)
+			}
+		})
+	}
 }

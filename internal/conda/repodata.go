@@ -1,6 +1,7 @@
 package conda
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -251,24 +252,28 @@ func (d *decoder) rawString(i int) ([]byte, int, error) {
 		return nil, i, d.fail(i, fmt.Sprintf("expected a string, found %q", b[i]))
 	}
 	start := i + 1
-	j := start
-	for j < len(b) {
-		c := b[j]
-		if c == '"' {
-			return b[start:j], j + 1, nil
+	// Find the closing quote and any backslash with the (vectorised) byte search.
+	q := bytes.IndexByte(b[start:], '"')
+	if q < 0 {
+		if bs := bytes.IndexByte(b[start:], '\\'); bs >= 0 {
+			return d.escapedString(start, start+bs)
 		}
-		if c == '\\' {
-			return d.escapedString(start, j)
+		if d.eof {
+			return nil, len(b), d.fail(len(b), "unterminated string")
 		}
+		return nil, len(b), errNeedMore
+	}
+	s := b[start : start+q]
+	if bs := bytes.IndexByte(s, '\\'); bs >= 0 {
+		return d.escapedString(start, start+bs)
+	}
+	// Raw control characters are invalid JSON; like Python's json module, reject them.
+	for k, c := range s {
 		if c < 0x20 {
-			return nil, j, d.fail(j, "control character in string")
+			return nil, start + k, d.fail(start+k, "control character in string")
 		}
-		j++
 	}
-	if d.eof {
-		return nil, j, d.fail(j, "unterminated string")
-	}
-	return nil, j, errNeedMore
+	return s, start + q + 1, nil
 }
 
 func (d *decoder) escapedString(start, j int) ([]byte, int, error) {

@@ -201,13 +201,16 @@ func (v *Version) parse(s string) error {
 		return fail("Missing version before local version separator '+'")
 	}
 
-	// Count segments to size the slices once.
-	nseg := 1 + countSeps(main)
+	// Count segments and components to size the slices once.
+	nseg, ncomp := countParts(epoch)
+	s1, c1 := countParts(main)
+	nseg, ncomp = nseg+s1, ncomp+c1
 	if hasLocal {
-		nseg += 1 + countSeps(local)
+		s2, c2 := countParts(local)
+		nseg, ncomp = nseg+s2, ncomp+c2
 	}
 	v.ends = make([]int32, 0, nseg)
-	v.comps = make([]vcomp, 0, nseg*2)
+	v.comps = make([]vcomp, 0, ncomp)
 
 	if err := v.addSegment(epoch); err != "" {
 		return fail(err)
@@ -256,14 +259,36 @@ func (v *Version) parse(s string) error {
 	return nil
 }
 
-func countSeps(s string) int {
-	n := 0
+// countParts returns an upper bound on the segments and components s splits into:
+// one component per run of digits, stars or other characters, plus an implicit 0 for a
+// segment that does not start with a digit.
+func countParts(s string) (segs, comps int) {
+	segs = 1
+	class := byte(0) // 0 at a segment start
 	for i := 0; i < len(s); i++ {
-		if s[i] == '.' || s[i] == '_' {
-			n++
+		c := s[i]
+		var k byte
+		switch {
+		case c == '.' || c == '_':
+			segs++
+			class = 0
+			continue
+		case isDigit(c):
+			k = 1
+		case c == '*':
+			k = 2
+		default:
+			k = 3
 		}
+		if class == 0 && k != 1 {
+			comps++ // the implicit leading 0
+		}
+		if k != class {
+			comps++
+		}
+		class = k
 	}
-	return n
+	return segs, comps + 1
 }
 
 // addSegment splits one segment into runs and appends them. It returns a reason on error.

@@ -54,18 +54,22 @@ func WithTransport(t http.RoundTripper) LoadOption {
 // reference names an index, the image for platform is chosen from it.
 func LoadBase(ctx context.Context, ref string, platform v1.Platform, kc authn.Keychain, opts ...LoadOption) (v1.Image, string, error) {
 	o := makeLoadOptions(opts)
-	switch {
-	case ref == Scratch:
+	br, err := ParseBaseRef(ref)
+	if err != nil {
+		return nil, "", err
+	}
+	switch br.Kind {
+	case BaseScratch:
 		return nil, "", nil
-	case strings.HasPrefix(ref, "oci:"):
-		return loadLayout(ref, platform)
+	case BaseLayout:
+		return loadLayout(br, platform)
+	}
+	if br.Digest == "" && !o.allowTag {
+		return nil, "", &UnpinnedBaseError{Ref: ref}
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return nil, "", &BaseError{Ref: ref, Reason: "not a valid image reference (want scratch, REPO@sha256:..., or oci:PATH[@sha256:...])", Err: err}
-	}
-	if _, pinned := r.(name.Digest); !pinned && !o.allowTag {
-		return nil, "", &UnpinnedBaseError{Ref: ref}
+		return nil, "", &BaseError{Ref: ref, Reason: "not a valid image reference", Err: err}
 	}
 	if kc == nil {
 		kc = authn.NewMultiKeychain()
@@ -81,6 +85,77 @@ func LoadBase(ctx context.Context, ref string, platform v1.Platform, kc authn.Ke
 	return withDigest(ref, img)
 }
 
+// BaseKind says where a base image comes from.
+type BaseKind int
+
+// Base kinds.
+const (
+	BaseScratch BaseKind = iota
+	BaseRegistry
+	BaseLayout
+)
+
+// BaseRef is a parsed base image reference. Parsing does no I/O, so audits can check
+// pinning without touching a registry.
+type BaseRef struct {
+	Kind BaseKind
+	// Name is the fully qualified repository (e.g. "index.docker.io/library/debian") or
+	// the layout directory.
+	Name string
+	// Digest is "sha256:HEX" when the reference is pinned, else "".
+	Digest string
+}
+
+// String returns the reference in the form LoadBase accepts.
+func (b BaseRef) String() string {
+	s := b.Name
+	switch b.Kind {
+	case BaseScratch:
+		return Scratch
+	case BaseLayout:
+		s = "oci:" + s
+	}
+	if b.Digest != "" {
+		s += "@" + b.Digest
+	}
+	return s
+}
+
+// ParseBaseRef parses a base image reference (see LoadBase) without any I/O. A registry
+// tag parses fine with an empty Digest; LoadBase is where it is refused.
+func ParseBaseRef(ref string) (BaseRef, error) {
+	if ref == Scratch {
+		return BaseRef{Kind: BaseScratch}, nil
+	}
+	if dir, ok := strings.CutPrefix(ref, "oci:"); ok {
+		br := BaseRef{Kind: BaseLayout, Name: dir}
+		if i := strings.LastIndex(dir, "@"); i >= 0 {
+			h, err := v1.NewHash(dir[i+1:])
+			if err != nil {
+				return BaseRef{}, &BaseError{Ref: ref, Reason: "the part after @ is not a sha256:HEX digest", Err: err}
+			}
+			br.Name, br.Digest = dir[:i], h.String()
+		}
+		if br.Name == "" {
+			return BaseRef{}, &BaseError{Ref: ref, Reason: "no layout directory given (write oci:PATH or oci:PATH@sha256:...)"}
+		}
+		return br, nil
+	}
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		return BaseRef{}, &BaseError{Ref: ref, Reason: "not a valid image reference (want scratch, REPO@sha256:..., or oci:PATH[@sha256:...])", Err: err}
+	}
+	br := BaseRef{Kind: BaseRegistry, Name: r.Context().Name()}
+	if d, ok := r.(name.Digest); ok {
+		br.Digest = d.DigestStr()
+	}
+	// Qualifying a short name (library/ prefix) can push it past the 255-byte limit.
+	if _, err := name.ParseReference(br.String()); err != nil {
+		return BaseRef{}, &BaseError{Ref: ref, Reason: "the fully qualified name " + br.Name + " is not a valid repository (too long?)", Err: err}
+	}
+	return br, nil
+}
+
 func withDigest(ref string, img v1.Image) (v1.Image, string, error) {
 	d, err := img.Digest()
 	if err != nil {
@@ -89,18 +164,15 @@ func withDigest(ref string, img v1.Image) (v1.Image, string, error) {
 	return img, d.String(), nil
 }
 
-func loadLayout(ref string, platform v1.Platform) (v1.Image, string, error) {
-	dir := strings.TrimPrefix(ref, "oci:")
+func loadLayout(br BaseRef, platform v1.Platform) (v1.Image, string, error) {
+	ref, dir := br.String(), br.Name
 	var want *v1.Hash
-	if i := strings.LastIndex(dir, "@"); i >= 0 {
-		h, err := v1.NewHash(dir[i+1:])
+	if br.Digest != "" {
+		h, err := v1.NewHash(br.Digest)
 		if err != nil {
-			return nil, "", &BaseError{Ref: ref, Reason: "the part after @ is not a sha256:HEX digest", Err: err}
+			return nil, "", &BaseError{Ref: ref, Reason: "bad digest", Err: err}
 		}
-		dir, want = dir[:i], &h
-	}
-	if dir == "" {
-		return nil, "", &BaseError{Ref: ref, Reason: "no layout directory given (write oci:PATH or oci:PATH@sha256:...)"}
+		want = &h
 	}
 	p, err := layout.FromPath(dir)
 	if err != nil {

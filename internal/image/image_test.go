@@ -216,6 +216,25 @@ func TestWriteLayoutRoundTrip(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o755 {
 		t.Errorf("layout dir mode %v, %v", info.Mode(), err)
 	}
+
+	// Only a layout or an empty directory is replaced.
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "thesis.tex"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLayout(other, idx); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("non-layout dir: err = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "thesis.tex")); err != nil {
+		t.Errorf("user file gone after refusal: %v", err)
+	}
+	f := filepath.Join(other, "thesis.tex")
+	if err := WriteLayout(f, idx); err == nil {
+		t.Error("a regular file was replaced by a layout")
+	}
+	if err := WriteLayout(t.TempDir(), idx); err != nil {
+		t.Errorf("empty dir: %v", err)
+	}
 }
 
 func TestWriteDockerArchive(t *testing.T) {

@@ -70,6 +70,9 @@ type tarEntry struct {
 	mode     int64
 	data     []byte
 	linkname string
+	// open and size stream a file's content from the host instead of data.
+	open func() (io.ReadCloser, error)
+	size int64
 }
 
 func planTar(entries []install.Entry) ([]tarEntry, error) {
@@ -211,22 +214,52 @@ func permBits(m fs.FileMode, def int64) int64 {
 }
 
 func buildLayer(plan []tarEntry, o LayerOptions) (v1.Layer, error) {
-	if o.UID < 0 || o.GID < 0 {
-		return nil, &EntryError{Path: "", Reason: fmt.Sprintf("negative uid/gid %d/%d", o.UID, o.GID)}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
-	mtime := o.mtime()
 	var size int
 	for _, te := range plan {
 		size += len(te.data) + 1024
 	}
 	compressed := bytes.NewBuffer(make([]byte, 0, size/3+4096))
-	zsum := sha256.New()
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(compressed, zsum), GzipLevel)
-	if err != nil {
-		return nil, fmt.Errorf("creating gzip writer: %w", err)
+	zsum, tsum := sha256.New(), sha256.New()
+	if err := writeLayer(io.MultiWriter(compressed, zsum), tsum, plan, o); err != nil {
+		return nil, err
 	}
-	tsum := sha256.New()
-	tw := tar.NewWriter(io.MultiWriter(zw, tsum))
+	return &memLayer{
+		compressed: compressed.Bytes(),
+		digest:     sum(zsum),
+		diffID:     sum(tsum),
+		mediaType:  types.OCILayer,
+	}, nil
+}
+
+func (o LayerOptions) check() error {
+	if o.UID < 0 || o.GID < 0 {
+		return &EntryError{Path: "", Reason: fmt.Sprintf("negative uid/gid %d/%d", o.UID, o.GID)}
+	}
+	return nil
+}
+
+// writeLayer writes the gzip-compressed tar of plan to zw and, if tw is not nil, the
+// uncompressed tar to tw as well. A nil zw writes only the uncompressed tar.
+func writeLayer(zw, tw io.Writer, plan []tarEntry, o LayerOptions) error {
+	var (
+		gz  *gzip.Writer
+		dst []io.Writer
+	)
+	if zw != nil {
+		var err error
+		if gz, err = gzip.NewWriterLevel(zw, GzipLevel); err != nil {
+			return fmt.Errorf("creating gzip writer: %w", err)
+		}
+		dst = append(dst, gz)
+	}
+	if tw != nil {
+		dst = append(dst, tw)
+	}
+	tarw := tar.NewWriter(io.MultiWriter(dst...))
+	mtime := o.mtime()
 	for _, te := range plan {
 		h := &tar.Header{
 			Name:    te.path,
@@ -238,6 +271,9 @@ func buildLayer(plan []tarEntry, o LayerOptions) (v1.Layer, error) {
 		switch te.typ {
 		case install.TypeFile:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(te.data))
+			if te.open != nil {
+				h.Size = te.size
+			}
 		case install.TypeDir:
 			h.Typeflag, h.Name = tar.TypeDir, te.path+"/"
 		case install.TypeSymlink:
@@ -245,27 +281,49 @@ func buildLayer(plan []tarEntry, o LayerOptions) (v1.Layer, error) {
 		case install.TypeHardlink:
 			h.Typeflag, h.Linkname = tar.TypeLink, te.linkname
 		}
-		if err := tw.WriteHeader(h); err != nil {
-			return nil, &EntryError{Path: te.path, Reason: fmt.Sprintf("writing tar header: %v", err)}
+		if err := tarw.WriteHeader(h); err != nil {
+			return &EntryError{Path: te.path, Reason: fmt.Sprintf("writing tar header: %v", err)}
 		}
-		if te.typ == install.TypeFile {
-			if _, err := tw.Write(te.data); err != nil {
-				return nil, fmt.Errorf("writing %s to layer: %w", te.path, err)
+		if te.typ != install.TypeFile {
+			continue
+		}
+		if te.open == nil {
+			if _, err := tarw.Write(te.data); err != nil {
+				return fmt.Errorf("writing %s to layer: %w", te.path, err)
 			}
+			continue
+		}
+		if err := copyExactly(tarw, te); err != nil {
+			return err
 		}
 	}
-	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("closing layer tar: %w", err)
+	if err := tarw.Close(); err != nil {
+		return fmt.Errorf("closing layer tar: %w", err)
 	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("closing layer gzip: %w", err)
+	if gz != nil {
+		if err := gz.Close(); err != nil {
+			return fmt.Errorf("closing layer gzip: %w", err)
+		}
 	}
-	return &memLayer{
-		compressed: compressed.Bytes(),
-		digest:     sum(zsum),
-		diffID:     sum(tsum),
-		mediaType:  types.OCILayer,
-	}, nil
+	return nil
+}
+
+// copyExactly streams a host file into the tar and fails if its size changed since it was
+// planned: a file that changes under a build must not give a silently different layer.
+func copyExactly(w io.Writer, te tarEntry) error {
+	rc, err := te.open()
+	if err != nil {
+		return fmt.Errorf("opening data for %s: %w", te.path, err)
+	}
+	defer rc.Close()
+	n, err := io.CopyN(w, rc, te.size)
+	if err != nil {
+		return fmt.Errorf("reading data for %s (%d of %d bytes): %w", te.path, n, te.size, err)
+	}
+	if extra, _ := io.CopyN(io.Discard, rc, 1); extra != 0 {
+		return fmt.Errorf("data for %s grew beyond %d bytes while the layer was written; do not modify data during a build", te.path, te.size)
+	}
+	return nil
 }
 
 func sum(h hash.Hash) v1.Hash {

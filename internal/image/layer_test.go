@@ -9,6 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"math/rand"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
 
 	"github.com/reprobuild/reprobuild/internal/install"
 )
@@ -302,4 +305,63 @@ func FuzzLayerFromEntries(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDataLayerFromFile(t *testing.T) {
+	content := strings.Repeat("ACGT", 50000)
+	host := filepath.Join(t.TempDir(), "genome.fa")
+	if err := os.WriteFile(host, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := LayerOptions{Epoch: time.Unix(1700000000, 0), UID: 1}
+	streamed, err := DataLayerFromFile("data/genome.fa", host, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inMemory, err := DataLayer("data/genome.fa", strings.NewReader(content), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same bytes either way, whatever the host file's own mode.
+	for _, f := range []func(v1.Layer) (v1.Hash, error){v1.Layer.Digest, v1.Layer.DiffID} {
+		a, _ := f(streamed)
+		b, _ := f(inMemory)
+		if a != b {
+			t.Errorf("streamed %s, in memory %s", a, b)
+		}
+	}
+	checkLayerDigests(t, streamed)
+	img, err := Assemble(nil, []v1.Layer{streamed}, testConfig(amd64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("image with a streamed layer: %v", err)
+	}
+
+	// A file changed after the layer was planned is caught on read.
+	if err := os.WriteFile(host, []byte(strings.Repeat("TTTT", 50000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc, _ := streamed.Compressed()
+	if _, err := io.ReadAll(rc); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Errorf("changed file: err = %v, want a digest mismatch", err)
+	}
+	if err := os.WriteFile(host, []byte("short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc, _ = streamed.Uncompressed()
+	if _, err := io.ReadAll(rc); err == nil {
+		t.Error("truncated file read without error")
+	}
+	// Stopping early must not leak the writer: Close ends it.
+	rc, _ = streamed.Compressed()
+	rc.Close()
+
+	if _, err := DataLayerFromFile("data/x", t.TempDir(), o); err == nil {
+		t.Error("a directory accepted as a data file")
+	}
+	if _, err := DataLayerFromFile("/abs", host, o); err == nil {
+		t.Error("absolute in-image path accepted")
+	}
 }

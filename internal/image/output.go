@@ -33,13 +33,16 @@ func WithRefName(n string) LayoutOption { return func(o *layoutOptions) { o.refN
 // index idx itself, so both the index digest and each image digest can be pinned as
 // oci:DIR@sha256:.... The layout is built in a temporary directory beside dir and renamed
 // into place, so dir is either the old layout or the whole new one, never a half-written
-// one. An existing dir is replaced.
+// one. An existing layout or empty directory at dir is replaced; anything else is refused.
 func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 	var o layoutOptions
 	for _, f := range opts {
 		f(&o)
 	}
 	dir = filepath.Clean(dir)
+	if err := replaceable(dir); err != nil {
+		return err
+	}
 	parent := filepath.Dir(dir)
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
@@ -61,6 +64,33 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
 	return replaceDir(tmp, dir)
+}
+
+// replaceable refuses to replace anything but nothing, an empty directory or an OCI
+// layout, so a mistyped path never costs the user unrelated files.
+func replaceable(dir string) error {
+	info, err := os.Lstat(dir)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("writing OCI layout %s: it exists and is not a directory; remove it or choose another path", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+		return fmt.Errorf("writing OCI layout %s: the directory is not empty and holds no oci-layout file; "+
+			"remove it or choose another path (only an existing layout is replaced)", dir)
+	}
+	return nil
 }
 
 // replaceDir renames tmp to dir. An existing dir is first moved aside and removed only

@@ -182,3 +182,13 @@ func BenchmarkWriteTree(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// TestMain removes the benchmark archives, which are shared by several benchmarks and so
+// cannot live in one benchmark's TempDir.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
+	os.Exit(code)
+}

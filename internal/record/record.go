@@ -224,16 +224,10 @@ func Runtime(r *recipes.Recipe, l *lock.Lock, b BuildInfo) (*RuntimeRecord, erro
 		rr.Virtual = append(rr.Virtual, VirtualInfo{Name: v.Name, Version: v.Version, Build: v.Build})
 	}
 	slices.SortFunc(rr.Virtual, func(a, b VirtualInfo) int { return strings.Compare(a.Name, b.Name) })
-	mirrors := map[string][]string{}
-	for _, c := range r.Channels {
-		mirrors[c.Name] = c.Mirrors
-	}
+	// Mirrors are a build-time choice (an air-gapped rebuild from a vendored mirror must
+	// give the same image), so the record names only the canonical channels.
 	for _, c := range l.Channels {
-		ci := ChannelInfo{Name: c.Name, URL: StripCredentials(c.URL)}
-		for _, m := range mirrors[c.Name] {
-			ci.Mirrors = append(ci.Mirrors, StripCredentials(m))
-		}
-		rr.Channels = append(rr.Channels, ci)
+		rr.Channels = append(rr.Channels, ChannelInfo{Name: c.Name, URL: StripCredentials(c.URL)})
 	}
 	names := channelNames(l)
 	for _, p := range sortedPackages(t.Packages) {

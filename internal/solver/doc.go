@@ -1,12 +1,20 @@
 // Package solver chooses one package record per name so that every requested spec,
 // dependency and constraint holds, preferring what conda prefers. It is a pure
 // function from a Task to a Solution, or to an UnsatisfiableError explaining why none
-// exists; it does no I/O and reads no clock or environment.
+// exists; it does no I/O and reads no clock or environment, and equal tasks give equal
+// answers whatever the order of the input records.
 //
-// The engine is a small CDCL SAT solver written for this encoding (records are
-// variables, one-record-per-name is propagated natively, decisions follow the
-// requirement order with candidates sorted by conda's preferences), in the style of
-// resolvo.
+// The engine is a small CDCL SAT solver written for this encoding, in the style of
+// resolvo: records are variables, one-record-per-name is propagated natively (no
+// pairwise clauses), and decisions follow the requirement clauses in order (requested
+// specs first), each taking its most preferred open candidate. Preferences are
+// expressed through that order: requested specs by version, then track_features,
+// then build number; dependencies by track_features, then version; ties go to the
+// build whose dependencies reach higher versions, then the newer timestamp. Locked
+// records come first in their name's order, so relocking changes nothing.
+//
+// Only the names a solve reaches are parsed and sorted, so a large index costs
+// little more than grouping its records by name.
 //
 // It may import internal/conda and the standard library only.
 package solver

@@ -72,14 +72,17 @@ type explainer struct {
 	byRec map[int32][]int32
 	// oneName holds, for each variable, the records of its name it was excluded by.
 	oneName map[int32][]int32
-	shown   map[int32]bool
+	// explained marks dependency texts already expanded, so shared requirements are
+	// shown once.
+	explained map[string]bool
+	onPath    map[int32]bool
 }
 
 // explain turns the unsatisfiable core into an UnsatisfiableError.
 func (p *problem) explain() error {
 	e := p.eng
 	core := e.core()
-	x := &explainer{p: p, byRec: map[int32][]int32{}, oneName: map[int32][]int32{}, shown: map[int32]bool{}}
+	x := &explainer{p: p, byRec: map[int32][]int32{}, oneName: map[int32][]int32{}, explained: map[string]bool{}, onPath: map[int32]bool{}}
 	var roots []int32
 	for _, id := range core {
 		c := &e.clauses[id]
@@ -92,6 +95,9 @@ func (p *problem) explain() error {
 			x.oneName[b] = append(x.oneName[b], a)
 		case kindConstrains:
 			x.byRec[c.rec] = append(x.byRec[c.rec], id)
+			if len(c.lits) == 1 {
+				continue
+			}
 			o := c.lits[1].v()
 			if o == c.rec {
 				o = c.lits[0].v()
@@ -99,6 +105,8 @@ func (p *problem) explain() error {
 			x.byRec[o] = append(x.byRec[o], id)
 		case kindDepends, kindFeature:
 			x.byRec[c.rec] = append(x.byRec[c.rec], id)
+		case kindTaskConstraint:
+			x.byRec[c.lits[0].v()] = append(x.byRec[c.lits[0].v()], id)
 		}
 	}
 	if len(roots) == 0 {
@@ -124,63 +132,194 @@ func (p *problem) explain() error {
 }
 
 // requirement explains why no candidate of a requirement clause can be installed.
+// Candidates of one name whose explanations read the same are merged into one line,
+// so a requirement with fifty builds still reads as a few lines.
 func (x *explainer) requirement(head string, c *clause, depth int) Cause {
 	if len(c.candLits) == 0 {
-		return Cause{Text: head + ", but no package in the channels matches it"}
+		out := Cause{Text: head + ", but no package in the channels matches it"}
+		out.Children = x.hiddenMatches(c)
+		return out
+	}
+	if c.kind == kindDepends || c.kind == kindFeature {
+		if x.explained[c.text] {
+			return Cause{Text: head + ", which cannot be installed (see above)"}
+		}
+		x.explained[c.text] = true
 	}
 	out := Cause{Text: head + ", which cannot be installed:"}
 	if depth >= maxDepth {
-		out.Text = head + " (conflicts further down)"
+		out.Text = head + ", which cannot be installed (the chain continues further)"
 		return out
 	}
-	for i, l := range c.candLits {
-		if i == maxShown {
-			out.Children = append(out.Children, Cause{Text: fmt.Sprintf("... and %d more candidates, excluded the same way", len(c.candLits)-maxShown)})
-			break
+	type group struct {
+		name string
+		vars []int32
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for _, l := range c.candLits {
+		v := l.v()
+		key := x.p.vars[v].rec.Name + "\x00" + x.reasonKey(v)
+		g := index[key]
+		if g == nil {
+			g = &group{name: x.p.vars[v].rec.Name}
+			index[key] = g
+			groups = append(groups, g)
 		}
-		out.Children = append(out.Children, x.record(l.v(), depth+1))
+		g.vars = append(g.vars, v)
+	}
+	for _, g := range groups {
+		var labels []string
+		for _, v := range g.vars {
+			labels = append(labels, x.short(v))
+		}
+		text := g.name + " " + versionList(labels)
+		kids := x.reasons(g.vars, depth+1)
+		if len(kids) == 0 {
+			text += ", which conflicts with the requirements above"
+		}
+		out.Children = append(out.Children, Cause{Text: text, Children: kids})
 	}
 	return out
 }
 
-// record explains why one record cannot be part of the solution.
-func (x *explainer) record(v int32, depth int) Cause {
-	label := x.label(v)
-	if x.shown[v] {
-		return Cause{Text: label + ", excluded as shown above"}
-	}
-	x.shown[v] = true
-	out := Cause{Text: label}
-	e := x.p.eng
+// reasonKey names the kinds of reasons that exclude a record, so records excluded
+// for the same reasons are explained together.
+func (x *explainer) reasonKey(v int32) string {
+	var parts []string
 	for _, id := range x.byRec[v] {
-		c := &e.clauses[id]
-		switch c.kind {
-		case kindDepends:
-			out.Children = append(out.Children, x.requirement("requires "+c.text, c, depth))
-		case kindFeature:
-			out.Children = append(out.Children, x.requirement("needs feature "+c.text, c, depth))
-		case kindConstrains:
-			other := c.lits[0].v()
-			if other == v {
-				other = c.lits[1].v()
+		parts = append(parts, x.clauseKey(v, id))
+	}
+	if len(x.oneName[v]) > 0 {
+		parts = append(parts, "one")
+	}
+	slices.Sort(parts)
+	return strings.Join(slices.Compact(parts), "\x00")
+}
+
+func (x *explainer) clauseKey(v, id int32) string {
+	c := &x.p.eng.clauses[id]
+	dir := "by"
+	if c.rec == v {
+		dir = "of"
+	}
+	return fmt.Sprintf("%d/%s/%d/%s", c.kind, dir, c.spec, c.text)
+}
+
+// reasons lists why a group of records of one name cannot be part of the solution.
+func (x *explainer) reasons(vs []int32, depth int) []Cause {
+	for _, v := range vs {
+		if x.onPath[v] {
+			return []Cause{{Text: "(depends on itself through the chain above)"}}
+		}
+	}
+	for _, v := range vs {
+		x.onPath[v] = true
+	}
+	defer func() {
+		for _, v := range vs {
+			delete(x.onPath, v)
+		}
+	}()
+	type item struct {
+		cause  Cause
+		others []string // records a constraint excludes (or that exclude this one)
+		tmpl   string
+	}
+	var items []*item
+	byKey := map[string]*item{}
+	var others []int32
+	e := x.p.eng
+	for _, v := range vs {
+		others = append(others, x.oneName[v]...)
+		for _, id := range x.byRec[v] {
+			c := &e.clauses[id]
+			key := x.clauseKey(v, id)
+			it := byKey[key]
+			if it == nil {
+				it = &item{}
+				byKey[key] = it
+				items = append(items, it)
+				switch c.kind {
+				case kindDepends:
+					it.cause = x.requirement("requires "+c.text, c, depth)
+				case kindFeature:
+					it.cause = x.requirement("needs feature "+c.text, c, depth)
+				case kindTaskConstraint:
+					it.cause = Cause{Text: "is excluded by the constraint " + specLabel(x.p.task.Constraints[c.spec])}
+				case kindConstrains:
+					switch {
+					case len(c.lits) == 1:
+						it.cause = Cause{Text: fmt.Sprintf("has a constraint %q that cannot be read, so it cannot be checked: %v", c.text, x.p.spec(c.text).err)}
+					case c.rec == v:
+						it.tmpl = "constrains " + c.text + ", which excludes %s"
+					default:
+						it.tmpl = "is excluded by %s, which constrains " + c.text
+					}
+				}
 			}
-			if c.rec == v {
-				out.Children = append(out.Children, Cause{Text: fmt.Sprintf("constrains %s, which excludes %s", c.text, x.label(other))})
-			} else {
-				out.Children = append(out.Children, Cause{Text: fmt.Sprintf("is excluded by %s, which constrains %s", x.label(other), c.text)})
+			if c.kind == kindConstrains && len(c.lits) == 2 {
+				other := c.lits[0].v()
+				if other == v {
+					other = c.lits[1].v()
+				}
+				it.others = append(it.others, x.label(other))
 			}
 		}
 	}
-	others := slices.Clone(x.oneName[v])
+	var out []Cause
+	for _, it := range items {
+		if it.tmpl != "" {
+			it.cause = Cause{Text: fmt.Sprintf(it.tmpl, joinCapped(slices.Compact(it.others), " | ", maxShown))}
+		}
+		out = append(out, it.cause)
+	}
 	slices.Sort(others)
 	others = slices.Compact(others)
-	for _, o := range others {
-		out.Children = append(out.Children, Cause{Text: fmt.Sprintf("conflicts with %s (only one %s can be installed)", x.label(o), x.p.vars[o].rec.Name)})
-	}
-	if len(out.Children) == 0 {
-		out.Text += ", which conflicts with the requirements above"
+	if len(others) > 0 {
+		var labels []string
+		for _, o := range others {
+			labels = append(labels, x.short(o))
+		}
+		name := x.p.vars[vs[0]].rec.Name
+		out = append(out, Cause{Text: fmt.Sprintf("conflicts with %s %s, needed by another requirement (only one %s can be installed)", name, versionList(labels), name)})
 	}
 	return out
+}
+
+// short is a record's version, marked for virtual packages.
+func (x *explainer) short(v int32) string {
+	r := x.p.vars[v]
+	if r.virtual {
+		return r.rec.Version + " (virtual package of the target)"
+	}
+	return r.rec.Version
+}
+
+// versionList joins versions in preference order without repeats, with the build
+// count when builds share versions.
+func versionList(versions []string) string {
+	uniq := slices.Compact(slices.Clone(versions))
+	s := joinCapped(uniq, " | ", maxShown)
+	if len(versions) > len(uniq) {
+		s += fmt.Sprintf(" (%d builds)", len(versions))
+	}
+	return s
+}
+
+func joinCapped(items []string, sep string, limit int) string {
+	if len(items) <= limit {
+		return strings.Join(items, sep)
+	}
+	return strings.Join(items[:limit], sep) + fmt.Sprintf(" and %d more", len(items)-limit)
+}
+
+func renderCauses(cs []Cause) string {
+	var b strings.Builder
+	for i, c := range cs {
+		writeCause(&b, c, "", i == len(cs)-1)
+	}
+	return b.String()
 }
 
 func (x *explainer) label(v int32) string {
@@ -192,3 +331,35 @@ func (x *explainer) label(v int32) string {
 }
 
 func sortInt32(s []int32) { slices.Sort(s) }
+
+// hiddenMatches names records that would match an unmatched requirement but were
+// hidden from the solve, and why, so the user knows which setting to change.
+func (x *explainer) hiddenMatches(c *clause) []Cause {
+	var ms *parsedSpec
+	if c.kind == kindRoot {
+		ms = &parsedSpec{ms: x.p.task.Specs[c.spec].MatchSpec}
+	} else if c.kind == kindDepends {
+		ms = x.p.spec(c.text)
+	}
+	if ms == nil || ms.err != nil {
+		if ms != nil {
+			return []Cause{{Text: fmt.Sprintf("the dependency cannot be read: %v", ms.err)}}
+		}
+		return nil
+	}
+	n, ok := ms.ms.ExactName()
+	if !ok {
+		return nil
+	}
+	var out []Cause
+	for _, h := range x.p.hidden[n] {
+		if len(out) == maxShown {
+			out = append(out, Cause{Text: "... and more hidden records"})
+			break
+		}
+		if ms.ms.Match(h.rec) {
+			out = append(out, Cause{Text: fmt.Sprintf("%s %s %s %s", h.rec.Name, h.rec.Version, h.rec.Build, h.why)})
+		}
+	}
+	return out
+}

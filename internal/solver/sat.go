@@ -17,13 +17,14 @@ func (l lit) not() lit   { return l ^ 1 }
 type clauseKind uint8
 
 const (
-	kindRoot       clauseKind = iota // a root spec: one of its candidates
-	kindDepends                      // record -> one of a dependency's candidates
-	kindConstrains                   // record -> not a record its constrains exclude
-	kindFeature                      // record with features -> one tracker of the feature
-	kindFixed                        // a virtual package: always installed
-	kindOneName                      // two records of one name cannot both be installed
-	kindLearnt                       // derived by conflict analysis
+	kindRoot           clauseKind = iota // a root spec: one of its candidates
+	kindDepends                          // record -> one of a dependency's candidates
+	kindConstrains                       // record -> not a record its constrains exclude
+	kindFeature                          // record with features -> one tracker of the feature
+	kindFixed                            // a virtual package: always installed
+	kindTaskConstraint                   // a task constraint excludes a record
+	kindOneName                          // two records of one name cannot both be installed
+	kindLearnt                           // derived by conflict analysis
 )
 
 type clause struct {
@@ -57,6 +58,9 @@ type engine struct {
 	groups  [][]int32 // by name group: vars
 	chosen  []int32   // by name group: the var set true, or -1
 	reqs    []int32   // requirement clauses in decision order
+	// hints are soft first decisions (names being updated): their best open
+	// candidate is tried before any requirement, and conflicts can undo it.
+	hints [][]lit
 	// conflict is the clause falsified at level 0 when the problem is unsatisfiable.
 	conflict int32
 	steps    int
@@ -329,6 +333,23 @@ func (e *engine) level0Reasons(v int32) []int32 {
 // decide picks the next decision: the most preferred open candidate of the first
 // requirement clause that is active (its record installed) and not yet satisfied.
 func (e *engine) decide() (lit, bool) {
+	for _, h := range e.hints {
+		done := false
+		var open lit = -1
+		for _, l := range h {
+			switch e.litValue(l) {
+			case 1:
+				done = true
+			case 0:
+				if open < 0 {
+					open = l
+				}
+			}
+		}
+		if !done && open >= 0 {
+			return open, true
+		}
+	}
 	for _, id := range e.reqs {
 		c := &e.clauses[id]
 		if c.rec >= 0 && e.value[c.rec] != 1 {

@@ -19,6 +19,15 @@ type prec struct {
 	locked  bool
 	virtual bool
 	v       int32 // variable, or -1 before the record is reached
+	// deps holds the best version each dependency can reach, by name, sorted by name;
+	// computed on demand to break ties the way conda's objective does.
+	deps    []depBest
+	depsSet bool
+}
+
+type depBest struct {
+	name string
+	ver  conda.Version
 }
 
 // nameGroup is every visible record of one package name.
@@ -28,6 +37,10 @@ type nameGroup struct {
 	recs []*prec // in dependency preference order
 	// byRoot is recs in root preference order (version before track_features).
 	byRoot []*prec
+	// raw holds the records as collected, until ready turns them into recs.
+	raw    []entry
+	ready  bool
+	tracks bool // some record tracks a feature // versions parsed and orders sorted
 }
 
 type problem struct {
@@ -36,16 +49,38 @@ type problem struct {
 	sorted  []string // all names, sorted, for glob specs
 	vars    []*prec
 	nameOf  []int32
-	specs   map[string]parsedSpec
+	specs   map[string]*parsedSpec
 	eng     *engine
 	queue   []*prec
 	ngroups int32
 	flex    bool
+	// hidden holds records the task's settings hid, by name, for explanations.
+	hidden map[string][]hiddenRec
+	// tracked indexes records by the features they track.
+	tracked map[string][]*prec
+	locked  map[string]*conda.PackageRecord
+	// trackNames are the names with records that track features.
+	trackNames []string
+	// rootBest is, per requested name, its best candidate by version alone.
+	rootBest map[string]*prec
+}
+
+type entry struct {
+	rec *conda.PackageRecord
+	ch  int32 // channel index; -1 for virtual packages
+}
+
+type hiddenRec struct {
+	rec *conda.PackageRecord
+	why string
 }
 
 type parsedSpec struct {
 	ms  conda.MatchSpec
 	err error
+	// cands caches the dependency candidates; many records share a dependency text.
+	cands    []*prec
+	candsSet bool
 }
 
 // Solve picks one record per package name such that the task's specs, every
@@ -57,10 +92,11 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	default:
 		return nil, &TaskError{Reason: fmt.Sprintf("channel priority %q is not one of strict, flexible, disabled", t.ChannelPriority)}
 	}
-	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]parsedSpec{}}
+	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]*parsedSpec{}, hidden: map[string][]hiddenRec{}}
 	p.flex = t.ChannelPriority == PriorityFlexible
 	p.collect()
 	p.encode()
+	p.constrain()
 	ok, err := p.eng.solve(func() bool { return ctx.Err() != nil })
 	if err != nil {
 		return nil, fmt.Errorf("solving %d specs: %w", len(t.Specs), ctx.Err())
@@ -78,32 +114,39 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	return sol, nil
 }
 
-// collect gathers the visible records by name, applying allow-lists, ExcludeNewer
-// and channel priority, and orders each name's records by preference.
+// collect groups the visible records by name, applying allow-lists and
+// ExcludeNewer. Everything per record beyond that (version parsing, channel priority,
+// preference order) waits until a solve reaches the name.
 func (p *problem) collect() {
 	t := p.task
-	locked := map[string]*conda.PackageRecord{}
+	p.locked = map[string]*conda.PackageRecord{}
 	for i := range t.Locked {
-		locked[t.Locked[i].Name] = &t.Locked[i]
+		p.locked[t.Locked[i].Name] = &t.Locked[i]
 	}
 	for _, n := range t.Update {
-		delete(locked, n)
+		delete(p.locked, n)
 	}
+	total := len(t.Virtual)
+	for _, c := range t.Channels {
+		total += len(c.Records)
+	}
+	p.names = make(map[string]*nameGroup, total/8)
+	var last *nameGroup // repodata lists a name's records together: skip the map then
 	add := func(r *conda.PackageRecord, ch int) {
-		v, err := conda.ParseVersion(r.Version)
-		if err != nil {
-			return // a record conda cannot order is one it cannot install
+		g := last
+		if g == nil || g.name != r.Name {
+			g = p.names[r.Name]
+			if g == nil {
+				g = &nameGroup{name: r.Name}
+				p.names[r.Name] = g
+			}
+			last = g
 		}
-		g := p.names[r.Name]
-		if g == nil {
-			g = &nameGroup{name: r.Name}
-			p.names[r.Name] = g
+		if len(r.TrackFeatures) > 0 && !g.tracks {
+			g.tracks = true
+			p.trackNames = append(p.trackNames, r.Name)
 		}
-		pr := &prec{rec: r, ver: v, ch: ch, v: -1, virtual: ch < 0}
-		if l := locked[r.Name]; l != nil && sameRecord(l, r) {
-			pr.locked = true
-		}
-		g.recs = append(g.recs, pr)
+		g.raw = append(g.raw, entry{rec: r, ch: int32(ch)})
 	}
 	for i := range t.Virtual {
 		add(&t.Virtual[i], -1)
@@ -116,29 +159,87 @@ func (p *problem) collect() {
 				continue // virtual packages come only from the task
 			}
 			if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
+				if p.canHide(r.Name) {
+					p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+				}
 				continue
 			}
 			if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
+				if p.canHide(r.Name) {
+					p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
+				}
 				continue
 			}
 			add(r, ci)
 		}
 	}
-	strict := t.ChannelPriority == "" || t.ChannelPriority == PriorityStrict
-	for name, g := range p.names {
-		p.sorted = append(p.sorted, name)
-		if g.recs[0].virtual {
-			// A virtual package hides channel records of its name.
-			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool { return !r.virtual })
-		} else if strict {
-			best := g.recs[0].ch
-			g.recs = slices.DeleteFunc(g.recs, func(r *prec) bool { return r.ch != best })
+}
+
+// allNames lists every visible name, sorted; only glob specs and features need it.
+func (p *problem) allNames() []string {
+	if p.sorted == nil {
+		p.sorted = make([]string, 0, len(p.names))
+		for n := range p.names {
+			p.sorted = append(p.sorted, n)
 		}
-		g.byRoot = slices.Clone(g.recs)
-		slices.SortStableFunc(g.recs, p.depOrder)
-		slices.SortStableFunc(g.byRoot, p.rootOrder)
+		slices.Sort(p.sorted)
 	}
-	slices.Sort(p.sorted)
+	return p.sorted
+}
+
+// ready applies channel priority to a name, parses its versions and sorts its
+// records, once, when a solve first reaches it; a large index costs only for the
+// names a solve reaches.
+func (p *problem) ready(g *nameGroup) {
+	if g.ready {
+		return
+	}
+	g.ready = true
+	t := p.task
+	raw := g.raw
+	if raw[0].ch < 0 {
+		// A virtual package hides channel records of its name.
+		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
+	} else if t.ChannelPriority == "" || t.ChannelPriority == PriorityStrict {
+		best := raw[0].ch
+		for _, e := range raw {
+			best = min(best, e.ch)
+		}
+		raw = slices.DeleteFunc(raw, func(e entry) bool {
+			if e.ch != best {
+				if p.canHide(g.name) {
+					p.hide(e.rec, fmt.Sprintf("is in channel %s, hidden by strict channel priority because %s has %s", t.Channels[e.ch].Name, t.Channels[best].Name, g.name))
+				}
+				return true
+			}
+			return false
+		})
+	}
+	pool := make([]prec, 0, len(raw))
+	l := p.locked[g.name]
+	for _, e := range raw {
+		v, err := conda.ParseVersion(e.rec.Version)
+		if err != nil {
+			continue // a record conda cannot order is one it cannot install
+		}
+		pool = append(pool, prec{rec: e.rec, ver: v, ch: int(e.ch), v: -1, virtual: e.ch < 0, locked: l != nil && sameRecord(l, e.rec)})
+	}
+	g.recs = make([]*prec, len(pool))
+	for i := range pool {
+		g.recs[i] = &pool[i]
+	}
+	g.raw = nil
+	g.byRoot = slices.Clone(g.recs)
+	slices.SortStableFunc(g.recs, p.depOrder)
+	slices.SortStableFunc(g.byRoot, p.rootOrder)
+}
+
+func (p *problem) canHide(name string) bool { return len(p.hidden[name]) < 64 }
+
+// hide remembers a record the settings hid, for the explanation of a failure. Only a
+// few per name are kept: enough to tell the user which setting to change.
+func (p *problem) hide(r *conda.PackageRecord, why string) {
+	p.hidden[r.Name] = append(p.hidden[r.Name], hiddenRec{rec: r, why: why})
 }
 
 func allowed(globs []string, name string) bool {
@@ -174,7 +275,68 @@ func (p *problem) rootOrder(a, b *prec) int {
 	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
-	return tail(a, b)
+	// conda maximises every requested version before any requested build: among
+	// builds of one version, prefer those that leave the other requested names their
+	// best version.
+	if c := cmp.Compare(p.rootPenalty(a), p.rootPenalty(b)); c != 0 {
+		return c
+	}
+	return p.tail(a, b)
+}
+
+// rootPenalty counts the other requested names whose best candidate r's depends or
+// constrains rule out.
+func (p *problem) rootPenalty(r *prec) int {
+	if p.rootBest == nil {
+		p.rootBest = map[string]*prec{}
+		for _, s := range p.task.Specs {
+			n, ok := s.MatchSpec.ExactName()
+			if !ok {
+				continue
+			}
+			g := p.names[n]
+			if g == nil {
+				continue
+			}
+			// The group may be raw or already parsed (read-only here either way).
+			var best *prec
+			consider := func(rec *conda.PackageRecord, v conda.Version) {
+				if s.MatchSpec.MatchVersion(rec, v) && (best == nil || v.Compare(best.ver) > 0) {
+					best = &prec{rec: rec, ver: v}
+				}
+			}
+			for _, e := range g.raw {
+				if v, err := conda.ParseVersion(e.rec.Version); err == nil {
+					consider(e.rec, v)
+				}
+			}
+			for _, r := range g.recs {
+				consider(r.rec, r.ver)
+			}
+			if old, ok := p.rootBest[n]; best != nil && (!ok || (old != nil && best.ver.Compare(old.ver) < 0)) {
+				p.rootBest[n] = best
+			}
+		}
+	}
+	penalty := 0
+	check := func(texts []string) {
+		for _, t := range texts {
+			s := p.spec(t)
+			if s.err != nil {
+				continue
+			}
+			n, ok := s.ms.ExactName()
+			if !ok || n == r.rec.Name {
+				continue
+			}
+			if best := p.rootBest[n]; best != nil && !s.ms.MatchVersion(best.rec, best.ver) {
+				penalty++
+			}
+		}
+	}
+	check(r.rec.Depends)
+	check(r.rec.Constrains)
+	return penalty
 }
 
 func (p *problem) depOrder(a, b *prec) int {
@@ -187,7 +349,7 @@ func (p *problem) depOrder(a, b *prec) int {
 	if c := b.ver.Compare(a.ver); c != 0 {
 		return c
 	}
-	return tail(a, b)
+	return p.tail(a, b)
 }
 
 func (p *problem) head(a, b *prec) int {
@@ -203,7 +365,14 @@ func (p *problem) head(a, b *prec) int {
 	return 0
 }
 
-func tail(a, b *prec) int {
+func (p *problem) tail(a, b *prec) int {
+	// With priority disabled conda still uses the channel order right after the
+	// version, before the build number.
+	if p.task.ChannelPriority == PriorityDisabled {
+		if c := cmp.Compare(a.ch, b.ch); c != 0 {
+			return c
+		}
+	}
 	if c := cmp.Compare(b.rec.BuildNumber, a.rec.BuildNumber); c != 0 {
 		return c
 	}
@@ -214,6 +383,12 @@ func tail(a, b *prec) int {
 		}
 		return 1
 	}
+	// Equal version and build number: prefer the build whose dependencies reach
+	// higher versions (numpy-1.7.1-py33 over py26), as conda maximises dependency
+	// versions right after the requested ones.
+	if c := p.compareDeps(a, b); c != 0 {
+		return c
+	}
 	if c := cmp.Compare(b.rec.Timestamp, a.rec.Timestamp); c != 0 {
 		return c
 	}
@@ -223,14 +398,25 @@ func tail(a, b *prec) int {
 	return strings.Compare(a.rec.Fn, b.rec.Fn)
 }
 
-func (p *problem) spec(text string) parsedSpec {
+func (p *problem) spec(text string) *parsedSpec {
 	if s, ok := p.specs[text]; ok {
 		return s
 	}
 	ms, err := conda.ParseMatchSpec(text)
-	s := parsedSpec{ms: ms, err: err}
+	s := &parsedSpec{ms: ms, err: err}
 	p.specs[text] = s
 	return s
+}
+
+// depCandidates is candidates for a dependency text, computed once per text.
+func (p *problem) depCandidates(s *parsedSpec) []*prec {
+	if !s.candsSet {
+		s.candsSet = true
+		if s.err == nil {
+			s.cands = p.candidates(s.ms, false)
+		}
+	}
+	return s.cands
 }
 
 // candidates lists the records matching ms, in the given preference order.
@@ -241,7 +427,7 @@ func (p *problem) candidates(ms conda.MatchSpec, root bool) []*prec {
 			groups = append(groups, g)
 		}
 	} else {
-		for _, n := range p.sorted {
+		for _, n := range p.allNames() {
 			if ok, _ := path.Match(ms.Name, n); ok {
 				groups = append(groups, p.names[n])
 			}
@@ -249,6 +435,7 @@ func (p *problem) candidates(ms conda.MatchSpec, root bool) []*prec {
 	}
 	var out []*prec
 	for _, g := range groups {
+		p.ready(g)
 		list := g.recs
 		if root {
 			list = g.byRoot
@@ -296,19 +483,33 @@ func (p *problem) encode() {
 	}
 	for _, r := range p.task.Virtual {
 		if g := p.names[r.Name]; g != nil {
+			p.ready(g)
 			for _, pr := range g.recs {
 				p.varOf(pr)
 			}
 		}
 	}
+	// Names being updated that the lock had installed are decided first, newest
+	// first, so that what pins them moves rather than them staying put.
+	var hints [][]lit
+	updates := slices.Clone(p.task.Update)
+	slices.Sort(updates)
+	for _, n := range slices.Compact(updates) {
+		g := p.names[n]
+		if g == nil || !slices.ContainsFunc(p.task.Locked, func(r conda.PackageRecord) bool { return r.Name == n }) {
+			continue
+		}
+		p.ready(g)
+		var h []lit
+		for _, r := range g.byRoot {
+			h = append(h, posLit(p.varOf(r)))
+		}
+		hints = append(hints, h)
+	}
 	for qi := 0; qi < len(p.queue); qi++ {
 		r := p.queue[qi]
 		for _, d := range r.rec.Depends {
-			s := p.spec(d)
-			var cands []*prec
-			if s.err == nil {
-				cands = p.candidates(s.ms, false)
-			}
+			cands := p.depCandidates(p.spec(d))
 			for _, c := range cands {
 				p.varOf(c)
 			}
@@ -330,13 +531,29 @@ func (p *problem) encode() {
 			p.eng.addClause(clause{lits: []lit{posLit(pr.v)}, kind: kindFixed, rec: pr.v})
 		}
 	}
+	p.eng.clauses = slices.Grow(p.eng.clauses, 2*len(reqs))
+	p.eng.hints = hints
+	// Records sharing a dependency text share its candidate literals (read-only);
+	// each clause still gets its own lits, which the watch scheme reorders.
+	shared := map[string][]lit{}
 	for _, q := range reqs {
 		c := q.c
-		for _, r := range q.cands {
-			c.candLits = append(c.candLits, posLit(r.v))
+		if c.kind == kindDepends {
+			c.candLits = shared[c.text]
+		}
+		if c.candLits == nil {
+			c.candLits = make([]lit, len(q.cands))
+			for i, r := range q.cands {
+				c.candLits[i] = posLit(r.v)
+			}
+			if c.kind == kindDepends {
+				shared[c.text] = c.candLits
+			}
 		}
 		if c.rec >= 0 {
-			c.lits = append([]lit{negLit(c.rec)}, c.candLits...)
+			c.lits = make([]lit, 1, 1+len(c.candLits))
+			c.lits[0] = negLit(c.rec)
+			c.lits = append(c.lits, c.candLits...)
 		} else {
 			c.lits = slices.Clone(c.candLits)
 		}
@@ -347,7 +564,10 @@ func (p *problem) encode() {
 		for _, text := range r.rec.Constrains {
 			s := p.spec(text)
 			if s.err != nil {
-				continue // conda ignores a constraint it cannot read
+				// A record whose constraint cannot be read cannot be checked, so it is
+				// not installable (rattler does the same).
+				p.eng.addClause(clause{lits: []lit{negLit(r.v)}, kind: kindConstrains, rec: r.v, text: text})
+				continue
 			}
 			n, ok := s.ms.ExactName()
 			if !ok {
@@ -357,6 +577,7 @@ func (p *problem) encode() {
 			if g == nil {
 				continue
 			}
+			p.ready(g)
 			for _, o := range g.recs {
 				if o.v < 0 || o == r || s.ms.MatchVersion(o.rec, o.ver) {
 					continue
@@ -367,15 +588,93 @@ func (p *problem) encode() {
 	}
 }
 
-// trackers lists records whose track_features include the feature.
-func (p *problem) trackers(f string) []*prec {
-	var out []*prec
-	for _, n := range p.sorted {
-		for _, r := range p.names[n].recs {
-			if slices.Contains(r.rec.TrackFeatures, f) {
-				out = append(out, r)
+// constrain adds the task's constraints: a constrained name, when installed, must
+// match.
+func (p *problem) constrain() {
+	for i, s := range p.task.Constraints {
+		n, ok := s.MatchSpec.ExactName()
+		if !ok {
+			continue
+		}
+		g := p.names[n]
+		if g == nil {
+			continue
+		}
+		p.ready(g)
+		for _, o := range g.recs {
+			if o.v >= 0 && !s.MatchSpec.MatchVersion(o.rec, o.ver) {
+				p.eng.addClause(clause{lits: []lit{negLit(o.v)}, kind: kindTaskConstraint, rec: -1, spec: int32(i), text: s.Text})
 			}
 		}
 	}
-	return out
+}
+
+// trackers lists records whose track_features include the feature. The index is
+// built on the first call, and only when some reached record has features.
+func (p *problem) trackers(f string) []*prec {
+	if p.tracked == nil {
+		p.tracked = map[string][]*prec{}
+		names := slices.Clone(p.trackNames)
+		slices.Sort(names)
+		for _, n := range names {
+			g := p.names[n]
+			p.ready(g)
+			for _, r := range g.recs {
+				for _, tf := range r.rec.TrackFeatures {
+					p.tracked[tf] = append(p.tracked[tf], r)
+				}
+			}
+		}
+	}
+	return p.tracked[f]
+}
+
+// compareDeps orders two records by the best versions their common dependencies can
+// reach, the first differing name (alphabetically) deciding.
+func (p *problem) compareDeps(a, b *prec) int {
+	da, db := p.depBests(a), p.depBests(b)
+	i, j := 0, 0
+	for i < len(da) && j < len(db) {
+		switch c := strings.Compare(da[i].name, db[j].name); {
+		case c < 0:
+			i++
+		case c > 0:
+			j++
+		default:
+			if c := db[j].ver.Compare(da[i].ver); c != 0 {
+				return c
+			}
+			i++
+			j++
+		}
+	}
+	return 0
+}
+
+func (p *problem) depBests(r *prec) []depBest {
+	if r.depsSet {
+		return r.deps
+	}
+	r.depsSet = true
+	for _, d := range r.rec.Depends {
+		s := p.spec(d)
+		if s.err != nil {
+			continue
+		}
+		n, ok := s.ms.ExactName()
+		if !ok {
+			continue
+		}
+		var best *prec
+		for _, o := range p.depCandidates(s) {
+			if best == nil || o.ver.Compare(best.ver) > 0 {
+				best = o
+			}
+		}
+		if best != nil {
+			r.deps = append(r.deps, depBest{name: n, ver: best.ver})
+		}
+	}
+	slices.SortFunc(r.deps, func(x, y depBest) int { return strings.Compare(x.name, y.name) })
+	return r.deps
 }

@@ -34,6 +34,9 @@ const (
 type Task struct {
 	Specs    []Spec
 	Channels []ChannelRecords // priority order, first is highest
+	// Constraints restrict a name if it ends up installed, without requesting it
+	// (conda's pinned or constrained specs).
+	Constraints []Spec
 	// Virtual are always installed and fixed (see conda.VirtualPackages).
 	Virtual []conda.PackageRecord
 	// Locked is a previous solution: its records are kept unless they must move.
