@@ -454,7 +454,7 @@ func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build
 // from the OCI archive BuildKit exported. The epoch is the embedded engine's
 // (o.Epoch, else the lock's), so both engines give the same file tree and config.
 func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*ImageResult, error) {
-	r, l, locked, err := recipeAndLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +467,7 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bk.Lock, bk.Recipe, bk.RecipeSource = l, r, src
+	bk.Lock, bk.Recipe, bk.RecipeSource = ResolvedLock(r, l), r, src
 	bk.SourceDateEpoch = Epoch(l, o.Epoch).Unix()
 	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
 	if bk.BaseKeychain == nil {

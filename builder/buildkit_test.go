@@ -242,7 +242,7 @@ func TestBuildKitEngine(t *testing.T) {
 		l := NewLock(r)
 		l.Targets = fileLock(chDir, recs).Targets
 		when := time.Unix(epoch, 0).UTC()
-		cl, err := newChannelClient(ChannelOptions{CacheDir: t.TempDir(), Offline: true})
+		cl, err := NewChannelClient(ChannelOptions{CacheDir: t.TempDir(), Offline: true})
 		if err != nil {
 			t.Fatal(err)
 		}
