@@ -1,20 +1,25 @@
 package builder
 
 import (
+	"archive/tar"
 	"context"
 	"debug/elf"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/buildkit/client"
 	// Address schemes beyond unix:// and tcp://, as buildctl accepts them.
 	_ "github.com/moby/buildkit/client/connhelper/dockercontainer"
@@ -27,8 +32,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprobuild/reprobuild/frontend"
-	"github.com/reprobuild/reprobuild/frontend/gateway"
+	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -61,9 +67,18 @@ type BuildKitOptions struct {
 	LinkPlatform *ocispecs.Platform
 	// Group splits packages into cached link steps; nil means one step per package.
 	Group frontend.GroupFunc
-	// Config returns the image config JSON for a platform (the embedded engine's
-	// image.ConfigFile, so both engines label alike); nil uses frontend.Config.
+	// Config returns the image config JSON for a platform; nil builds it with
+	// frontend.ImageConfig (image.ConfigFile over the base's config, the embedded
+	// engine's function, so both engines set the same fields).
 	Config func(subdir string) ([]byte, error)
+	// Labels are merged over the recipe's labels (e.g. the runtime record's).
+	Labels map[string]string
+	// BaseKeychain authenticates reading a registry base's config on the client; nil
+	// is anonymous.
+	BaseKeychain authn.Keychain
+	// BaseConfig reads a non-scratch base's config; nil uses image.LoadBase on the
+	// client (the gateway frontend asks BuildKit instead).
+	BaseConfig func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error)
 	// SourceDateEpoch is the time every timestamp in the image is set to.
 	SourceDateEpoch int64
 
@@ -115,7 +130,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	if opts.OCITar == "" && len(opts.Push) == 0 {
 		return nil, ErrNoOutput
 	}
-	targets, locals, err := CompileTargets(opts)
+	targets, locals, annotations, err := CompileTargets(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -172,6 +187,9 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	}
 	attrs := ExporterAttrs(opts.SourceDateEpoch)
 	if len(targets) == 1 {
+		for k, v := range annotations {
+			attrs["annotation."+k] = v
+		}
 		// One platform: the plain definition with the config as an exporter attr,
 		// exactly what `reprobuild llb | buildctl build` solves.
 		attrs["containerimage.config"] = string(targets[0].Config)
@@ -220,7 +238,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 			resp, err = c.Solve(ectx, def, solveOpt, ch)
 		} else {
 			resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
-				return gateway.Result(ctx, gc, targets)
+				return SolveTargets(ctx, gc, targets, annotations)
 			}, ch)
 		}
 		return err
@@ -266,7 +284,7 @@ func ExporterAttrs(sourceDateEpoch int64) map[string]string {
 
 // CompileTargets compiles every requested platform and its image config, and lists the
 // local contexts the solve needs (merged across platforms, by name).
-func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, error) {
+func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []BuildKitTarget, locals []frontend.Local, annotations map[string]string, err error) {
 	subdirs := opts.Platforms
 	if len(subdirs) == 0 {
 		for _, t := range opts.Lock.Targets {
@@ -274,32 +292,66 @@ func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, e
 		}
 	}
 	if len(subdirs) == 0 {
-		return nil, nil, fmt.Errorf("buildkit: the lock has no targets")
+		return nil, nil, nil, fmt.Errorf("buildkit: the lock has no targets")
 	}
-	var targets []gateway.Target
 	seen := map[string]int{}
-	var locals []frontend.Local
+	lockBytes, err := lock.Marshal(opts.Lock)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	lockHash := hexSHA256(lockBytes)
+	epoch := time.Unix(opts.SourceDateEpoch, 0).UTC()
+	annotations = map[string]string{}
 	for _, sd := range subdirs {
-		b, err := frontend.Compile(opts.Lock, opts.Recipe, frontend.Options{
+		fo := frontend.Options{
 			Platform:     sd,
 			LinkPlatform: linkPlatform(opts),
 			Linker:       opts.Linker,
 			Group:        opts.Group,
 			RecipeSource: opts.RecipeSource,
-		})
+		}
+		// With a recipe, the image gets what the embedded engine puts in it: the
+		// runtime record and SBOMs, its config and labels.
+		var rr *record.RuntimeRecord
+		if r := opts.Recipe; r != nil {
+			prefix := r.Image.Prefix
+			if prefix == "" {
+				prefix = recipes.DefaultPrefix
+			}
+			if r.Python != nil && r.Python.Source == "base" {
+				fo.PythonVersion = majorMinor(r.Python.Version)
+			}
+			rr, err = record.Runtime(r, opts.Lock, record.BuildInfo{ReprobuildVersion: Version().Version, Platform: sd, LockHash: lockHash})
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if fo.Extra, err = reprobuildEntries(r, opts.Lock, sd, rr, prefix, epoch, lockHash); err != nil {
+				return nil, nil, nil, err
+			}
+		}
+		b, err := frontend.Compile(opts.Lock, opts.Recipe, fo)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var cfg []byte
 		if opts.Config != nil {
 			cfg, err = opts.Config(sd)
 		} else {
-			cfg, err = json.Marshal(frontend.Config(opts.Recipe, b, ""))
+			cfg, err = buildKitConfig(ctx, opts, b, rr, epoch)
+		}
+		if err == nil && rr != nil {
+			// Manifest annotations, as the embedded engine sets them.
+			for k, v := range record.Labels(rr) {
+				annotations[k] = v
+			}
+			for k, v := range opts.Recipe.Image.Labels {
+				annotations[k] = v
+			}
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
+			return nil, nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
 		}
-		targets = append(targets, gateway.Target{Build: b, Config: cfg})
+		targets = append(targets, BuildKitTarget{Build: b, Config: cfg})
 		for _, l := range b.Locals {
 			if i, ok := seen[l.Name]; ok {
 				locals[i].Include = append(locals[i].Include, l.Include...)
@@ -309,7 +361,7 @@ func CompileTargets(opts BuildKitOptions) ([]gateway.Target, []frontend.Local, e
 			locals = append(locals, l)
 		}
 	}
-	return targets, locals, nil
+	return targets, locals, annotations, nil
 }
 
 // linkPlatform defaults a local linker binary to this program's own platform: the CLI
@@ -353,4 +405,201 @@ func LinkerDir(exe string) (string, error) {
 		}
 	}
 	return filepath.Dir(exe), nil
+}
+
+// buildKitConfig loads the base's config (registry or OCI layout, read by the client) and
+// builds the image config over it.
+func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build, rr *record.RuntimeRecord, epoch time.Time) ([]byte, error) {
+	var base *v1.ConfigFile
+	if b.BaseRef != "" && opts.BaseConfig != nil {
+		var err error
+		if base, err = opts.BaseConfig(ctx, b); err != nil {
+			return nil, err
+		}
+	} else if b.BaseRef != "" {
+		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
+		img, _, err := imagepkg.LoadBase(ctx, b.BaseRef, p, opts.BaseKeychain)
+		if err != nil {
+			return nil, err
+		}
+		if base, err = img.ConfigFile(); err != nil {
+			return nil, fmt.Errorf("reading the config of base %s: %w", b.BaseRef, err)
+		}
+	}
+	c := frontend.ImageSettings(opts.Recipe, opts.Lock, b, "", epoch)
+	if opts.Recipe != nil {
+		prefix := opts.Recipe.Image.Prefix
+		if prefix == "" {
+			prefix = recipes.DefaultPrefix
+		}
+		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
+		c = imageConfig(opts.Recipe, rr, p, prefix, epoch)
+	}
+	if len(opts.Labels) > 0 {
+		labels := map[string]string{}
+		for k, v := range c.Labels {
+			labels[k] = v
+		}
+		for k, v := range opts.Labels {
+			labels[k] = v
+		}
+		c.Labels = labels
+	}
+	return frontend.ImageConfig(base, c, b)
+}
+
+// ImageBuildKit is Image with the BuildKit engine: it loads (or makes) the lock as
+// Image does, builds on buildkitd with bk (Addr, linker, cache, progress; the lock,
+// recipe and epoch are filled in here), then writes o.Output and pushes as Image does,
+// from the OCI archive BuildKit exported. The epoch is the embedded engine's
+// (o.Epoch, else the lock's), so both engines give the same file tree and config.
+func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*ImageResult, error) {
+	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	if err != nil {
+		return nil, err
+	}
+	src, err := os.ReadFile(r.Filename)
+	if err != nil {
+		return nil, fmt.Errorf("reading recipe: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "reprobuild-buildkit-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	bk.Lock, bk.Recipe, bk.RecipeSource = ResolvedLock(r, l), r, src
+	bk.SourceDateEpoch = Epoch(l, o.Epoch).Unix()
+	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
+	if bk.BaseKeychain == nil {
+		bk.BaseKeychain = o.Keychain
+	}
+	out, err := BuildKit(ctx, bk)
+	if err != nil {
+		return nil, err
+	}
+	res, err := readBuildKitArchive(bk.OCITar, filepath.Join(tmp, "layout"))
+	if err != nil {
+		return nil, err
+	}
+	if res.Digest != out.Digest {
+		return nil, fmt.Errorf("buildkit reported %s but its archive holds %s", out.Digest, res.Digest)
+	}
+	res.LockPath, res.Locked = LockPath(r), locked
+	if err := writeOutputs(ctx, r, res, o); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// readBuildKitArchive unpacks BuildKit's OCI archive into dir and returns its image (one
+// platform) or index (several) with per-platform digests.
+func readBuildKitArchive(tarPath, dir string) (*ImageResult, error) {
+	if err := untar(tarPath, dir); err != nil {
+		return nil, fmt.Errorf("reading buildkit's OCI archive: %w", err)
+	}
+	top, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	tm, err := top.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(tm.Manifests) != 1 {
+		return nil, fmt.Errorf("buildkit's OCI archive has %d entries, want 1", len(tm.Manifests))
+	}
+	desc := tm.Manifests[0]
+	res := &ImageResult{Digest: desc.Digest.String(), MediaType: string(desc.MediaType)}
+	subdir := func(p *v1.Platform) string {
+		if p == nil {
+			return ""
+		}
+		s, _ := frontend.CondaSubdir(ocispecs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
+		return s
+	}
+	if desc.MediaType.IsIndex() {
+		idx, err := top.ImageIndex(desc.Digest)
+		if err != nil {
+			return nil, err
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range im.Manifests {
+			res.Platforms = append(res.Platforms, PlatformImage{Platform: subdir(m.Platform), Digest: m.Digest.String()})
+		}
+		res.Index = idx
+		return res, nil
+	}
+	img, err := top.Image(desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	res.Image = img
+	res.Platforms = []PlatformImage{{Platform: subdir(cf.Platform()), Digest: res.Digest}}
+	return res, nil
+}
+
+// untar unpacks an archive of regular files and directories (an OCI archive) into dir,
+// refusing any path that would leave it.
+func untar(tarPath, dir string) error {
+	f, err := os.Open(tarPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if root, err = os.OpenRoot(dir); err != nil {
+			return err
+		}
+	}
+	defer root.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if name == "" {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			if d := path.Dir(name); d != "." {
+				if err := root.MkdirAll(d, 0o755); err != nil {
+					return err
+				}
+			}
+			w, err := root.Create(name)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(w, tr); err != nil {
+				w.Close()
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unexpected entry %s (type %c)", h.Name, h.Typeflag)
+		}
+	}
 }

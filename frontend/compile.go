@@ -16,6 +16,8 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/image"
+	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -53,8 +55,32 @@ type Linker struct {
 // one cached exec step; the embedded engine layers by the same function.
 type GroupFunc func(pkgs []conda.PackageRecord) [][]conda.PackageRecord
 
-// OnePerPackage is the default GroupFunc: every package in its own step, so changing one
-// package relinks only that package.
+// PlannedGroups groups packages with the embedded engine's image.PlanLayers, by archive
+// size (the only size known before linking), in at most budget groups (0: the image
+// package's default). It is the default GroupFunc.
+func PlannedGroups(budget int) GroupFunc {
+	return func(pkgs []conda.PackageRecord) [][]conda.PackageRecord {
+		sized := make([]image.Sized, len(pkgs))
+		byName := make(map[string]conda.PackageRecord, len(pkgs))
+		for i, p := range pkgs {
+			sized[i] = image.Sized{Name: p.Name, Size: p.Size}
+			byName[p.Name] = p
+		}
+		plan := image.PlanLayers(sized, budget)
+		out := make([][]conda.PackageRecord, 0, len(plan))
+		for _, names := range plan {
+			g := make([]conda.PackageRecord, 0, len(names))
+			for _, n := range names {
+				g = append(g, byName[n])
+			}
+			out = append(out, g)
+		}
+		return out
+	}
+}
+
+// OnePerPackage puts every package in its own step, so changing one package relinks
+// only that package.
 func OnePerPackage(pkgs []conda.PackageRecord) [][]conda.PackageRecord {
 	out := make([][]conda.PackageRecord, len(pkgs))
 	for i, p := range pkgs {
@@ -71,11 +97,18 @@ type Options struct {
 	// recipes.DefaultPrefix.
 	Prefix string
 	Linker Linker
-	Group  GroupFunc
+	// Group splits packages into link steps (layers); default PlannedGroups(0).
+	Group GroupFunc
 	// LinkPlatform, when set, is where link steps run: the platform of the linker
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
 	LinkPlatform *ocispecs.Platform
+	// PythonVersion ("3.11") places noarch python packages when the interpreter is not a
+	// locked package (python from the base image); default: the locked python's.
+	PythonVersion string
+	// Extra are reprobuild's own files (runtime record, SBOMs), written as one layer
+	// after the package groups, as the embedded engine does.
+	Extra []install.Entry
 	// RecipeSource is the recipe file's bytes; when set, steps carry source locations
 	// so a failing step points at its recipe line.
 	RecipeSource []byte
@@ -111,6 +144,9 @@ type Build struct {
 	// merge input; ScratchBase says the image has no other layers.
 	History     []ocispecs.History
 	ScratchBase bool
+	// BaseRef is the pinned base as image.LoadBase reads it ("REF@sha256:..." or
+	// "oci:DIR@sha256:..."); empty for scratch.
+	BaseRef string
 }
 
 // Compile turns one target of the lock into an LLB graph. r may be nil (no source
@@ -150,6 +186,9 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 			c.python = majorMinor(p.Version)
 		}
 	}
+	if o.PythonVersion != "" {
+		c.python = o.PythonVersion
+	}
 	for gi, group := range c.o.Group(pkgs) {
 		if len(group) == 0 {
 			continue
@@ -160,6 +199,14 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 		}
 		parts = append(parts, st)
 		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild link " + groupName(group), Comment: historyComment})
+	}
+	if len(o.Extra) > 0 {
+		st, err := entriesState(o.Extra)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, st)
+		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild runtime record and SBOMs", Comment: historyComment})
 	}
 	for _, d := range l.Data {
 		if d.Mode != "bake" {
@@ -175,7 +222,7 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
 	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores,
-		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch"}
+		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch", BaseRef: c.baseRef}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -221,6 +268,7 @@ type compiler struct {
 	python  string // major.minor of the target's python, for noarch python packages
 	stores  []OCIStore
 	history []ocispecs.History
+	baseRef string
 }
 
 // historyComment marks the history entries reprobuild writes.
@@ -234,7 +282,7 @@ func (c *compiler) defaults() {
 		c.o.Prefix = recipes.DefaultPrefix
 	}
 	if c.o.Group == nil {
-		c.o.Group = OnePerPackage
+		c.o.Group = PlannedGroups(0)
 	}
 	if c.o.Linker.Local == "" && c.o.Linker.Image == "" && c.o.Linker.State == nil {
 		c.o.Linker.Local = DefaultLinkerLocal
@@ -292,6 +340,7 @@ func (c *compiler) base() (llb.State, error) {
 		}
 		ref += "@" + c.l.Base.Digest
 	}
+	c.baseRef = ref
 	return llb.Image(ref, llb.Platform(c.plat), llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }
 
@@ -309,6 +358,7 @@ func (c *compiler) ociBase(ref string, rng hcl.Range) (llb.State, error) {
 		dir = path.Join(c.r.Dir, dir)
 	}
 	c.stores = append(c.stores, OCIStore{ID: BaseStoreID, Dir: dir})
+	c.baseRef = "oci:" + dir + "@" + dgst
 	return llb.OCILayout("reprobuild.local/base@"+dgst, llb.OCIStore("", BaseStoreID), llb.Platform(c.plat),
 		llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }
@@ -539,6 +589,44 @@ func (c *compiler) data(d lock.Data) (llb.State, error) {
 	}
 	return llb.Scratch().File(llb.Copy(src, from, dst, &llb.CopyInfo{CreateDestPath: true}),
 		llb.WithCustomNamef("[reprobuild] bake data %s at %s", d.Name, dst), c.loc(rng...)), nil
+}
+
+// entriesState writes file-tree entries with file operations, in path order.
+func entriesState(entries []install.Entry) (llb.State, error) {
+	sorted := append([]install.Entry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Path < sorted[j].Path })
+	var fa *llb.FileAction
+	for _, e := range sorted {
+		p := "/" + e.Path
+		var next *llb.FileAction
+		switch e.Type {
+		case install.TypeDir:
+			if fa == nil {
+				next = llb.Mkdir(p, e.Mode.Perm(), llb.WithParents(true))
+			} else {
+				next = fa.Mkdir(p, e.Mode.Perm(), llb.WithParents(true))
+			}
+		case install.TypeFile:
+			if fa == nil {
+				next = llb.Mkfile(p, e.Mode.Perm(), e.Data)
+			} else {
+				next = fa.Mkfile(p, e.Mode.Perm(), e.Data)
+			}
+		case install.TypeSymlink:
+			if fa == nil {
+				next = llb.Symlink(e.Linkname, p)
+			} else {
+				next = fa.Symlink(e.Linkname, p)
+			}
+		default:
+			return llb.State{}, &UnsupportedError{What: "extra file " + e.Path, Reason: "hard links are not written by the BuildKit engine"}
+		}
+		fa = next
+	}
+	if fa == nil {
+		return llb.Scratch(), nil
+	}
+	return llb.Scratch().File(fa, llb.WithCustomName("[reprobuild] runtime record and SBOMs")), nil
 }
 
 // majorMinor keeps the first two components of a version ("3.11.9" -> "3.11").

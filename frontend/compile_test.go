@@ -6,17 +6,21 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -312,17 +316,105 @@ func TestPlatforms(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	b, err := Compile(sampleLock(), nil, Options{})
+	l := sampleLock()
+	l.Base = lock.Base{Ref: "scratch"}
+	b, err := Compile(l, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := Config(sampleRecipe(), b, "")
-	want := []string{"PATH=/opt/env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "A=1", "B=2"}
-	if d := cmp.Diff(want, c.Config.Env); d != "" {
+	r := sampleRecipe()
+	r.Image.Labels = map[string]string{"org.opencontainers.image.title": "x"}
+	dt, err := ImageConfig(nil, ImageSettings(r, l, b, "", time.Unix(1700000000, 0)), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c v1.ConfigFile
+	if err := json.Unmarshal(dt, &c); err != nil {
+		t.Fatal(err)
+	}
+	wantEnv := []string{"A=1", "B=2", "CONDA_PREFIX=/opt/env", "PATH=/opt/env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	if d := cmp.Diff(wantEnv, c.Config.Env); d != "" {
 		t.Errorf("env (-want +got):\n%s", d)
 	}
-	if c.Architecture != "amd64" || c.OS != "linux" || c.Config.Entrypoint[0] != "python" {
+	if c.Architecture != "amd64" || c.OS != "linux" || c.Config.Entrypoint[0] != "python" || !c.Created.IsZero() {
 		t.Errorf("config = %+v", c)
+	}
+	if d := cmp.Diff(map[string]struct{}{"/data/big.bin": {}}, c.Config.Volumes); d != "" {
+		t.Errorf("volumes for mounted data (-want +got):\n%s", d)
+	}
+	if c.Config.Labels["org.opencontainers.image.title"] != "x" {
+		t.Errorf("labels = %v", c.Config.Labels)
+	}
+}
+
+func TestConfigHistory(t *testing.T) {
+	base := &v1.ConfigFile{History: []v1.History{{CreatedBy: "base layer"}}, Config: v1.Config{Env: []string{"PATH=/bin"}}}
+	for _, tc := range []struct {
+		name string
+		base *v1.ConfigFile
+		want []string
+	}{
+		{"scratch base", nil, []string{
+			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
+		{"base history first", base, []string{"base layer",
+			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := sampleLock()
+			b, err := Compile(l, nil, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			dt, err := ImageConfig(tc.base, ImageSettings(nil, l, b, "", time.Unix(0, 0)), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c v1.ConfigFile
+			if err := json.Unmarshal(dt, &c); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range c.History {
+				got = append(got, h.CreatedBy)
+			}
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("history (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func TestPlannedGroups(t *testing.T) {
+	var pkgs []conda.PackageRecord
+	for i := 0; i < 40; i++ {
+		p := pkg(fmt.Sprintf("p%02d", i), "1", fmt.Sprintf("https://x/linux-64/p%02d-1-0.conda", i))
+		p.Size = int64(1000 + i)
+		pkgs = append(pkgs, p)
+	}
+	groups := PlannedGroups(0)(pkgs)
+	var sized []image.Sized
+	for _, p := range pkgs {
+		sized = append(sized, image.Sized{Name: p.Name, Size: p.Size})
+	}
+	want := image.PlanLayers(sized, 0)
+	var got [][]string
+	n := 0
+	for _, g := range groups {
+		var names []string
+		for _, p := range g {
+			names = append(names, p.Name)
+			if p.SHA256 != sha {
+				t.Errorf("%s lost its record", p.Name)
+			}
+			n++
+		}
+		got = append(got, names)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("groups differ from image.PlanLayers (-want +got):\n%s", d)
+	}
+	if n != len(pkgs) || len(groups) > image.DefaultLayerBudget {
+		t.Errorf("%d packages in %d groups", n, len(groups))
 	}
 }
 
@@ -395,36 +487,6 @@ func TestOCILayoutBase(t *testing.T) {
 	}
 	if !found {
 		t.Error("no oci-layout source for the base with the store id")
-	}
-}
-
-func TestConfigHistory(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		base lock.Base
-		want []string
-	}{
-		{"scratch base: full history", lock.Base{Ref: "scratch"}, []string{
-			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
-		{"image base: left to BuildKit", sampleLock().Base, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			l := sampleLock()
-			l.Base = tc.base
-			// Lock order is install order: keep it, do not sort.
-			l.Targets[0].Packages = []conda.PackageRecord{l.Targets[0].Packages[2], l.Targets[0].Packages[1], l.Targets[0].Packages[0]}
-			b, err := Compile(l, nil, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, h := range Config(nil, b, "").History {
-				got = append(got, h.CreatedBy)
-			}
-			if d := cmp.Diff(tc.want, got); d != "" {
-				t.Errorf("history (-want +got):\n%s", d)
-			}
-		})
 	}
 }
 

@@ -8,5 +8,6 @@
 // into an empty mount; the groups and the base are then joined with llb.Merge so a change
 // to one group leaves the others cached.
 //
-// It may import the conda, lock and recipes packages and BuildKit's client/llb.
+// It may import the conda, lock, recipes and image (for the shared layer plan and image
+// config) packages, go-containerregistry's v1 types and BuildKit's client/llb.
 package frontend

@@ -1,11 +1,11 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -81,7 +81,10 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 		return err
 	}
 	if o.configOut != "" {
-		cfg, err := json.Marshal(frontend.Config(r, b, ""))
+		if !b.ScratchBase {
+			return fmt.Errorf("--config-out: a config over base %s needs the base's config; use `reprobuild image --engine buildkit`", b.BaseRef)
+		}
+		cfg, err := frontend.ImageConfig(nil, frontend.ImageSettings(r, l, b, "", time.Unix(0, 0).UTC()), b)
 		if err != nil {
 			return err
 		}

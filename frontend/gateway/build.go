@@ -6,13 +6,18 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/client/llb/sourceresolver"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
@@ -23,6 +28,8 @@ const (
 	OptFilename    = "filename"     // recipe path in the "dockerfile" context; default reprobuild.hcl
 	OptPlatform    = "platform"     // comma-separated OCI platforms; default every locked target
 	OptLinkerImage = "linker-image" // image with /usr/local/bin/reprobuild; default this frontend's image
+	// OptSourceDateEpoch is how buildx passes SOURCE_DATE_EPOCH; default: the lock's epoch.
+	OptSourceDateEpoch = "build-arg:SOURCE_DATE_EPOCH"
 )
 
 // ContextName is the local context holding the recipe and its lock ("dockerfile", as
@@ -94,25 +101,28 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 		// The frontend runs natively on the worker, so its binary does too.
 		linkPlatform = &ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
 	}
-
-	var targets []Target
-	for _, sd := range subdirs {
-		b, err := frontend.Compile(l, r, frontend.Options{
-			Platform: sd, Linker: linker, LinkPlatform: linkPlatform, RecipeSource: files[0],
-		})
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filename, err)
-		}
-		if len(b.OCIStores) > 0 {
-			return nil, &frontend.UnsupportedError{What: "base " + l.Base.Ref, Reason: "an OCI layout base cannot be read through the gateway frontend; use `reprobuild image --engine buildkit` or a registry base"}
-		}
-		cfg, err := json.Marshal(frontend.Config(r, b, ""))
-		if err != nil {
-			return nil, err
-		}
-		targets = append(targets, Target{Build: b, Config: cfg})
+	if strings.HasPrefix(l.Base.Ref, "oci:") {
+		return nil, &frontend.UnsupportedError{What: "base " + l.Base.Ref, Reason: "an OCI layout base cannot be read through the gateway frontend; use `reprobuild image --engine buildkit` or a registry base"}
 	}
-	return Result(ctx, c, targets)
+	// The same epoch the embedded engine uses: SOURCE_DATE_EPOCH if given, else the lock's.
+	epoch := builder.Epoch(l, nil)
+	if v := opts[OptSourceDateEpoch]; v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a number of seconds", v)
+		}
+		epoch = time.Unix(n, 0).UTC()
+	}
+	// The targets, record, SBOMs and config come from the same code as builder.BuildKit.
+	targets, _, annotations, err := builder.CompileTargets(ctx, builder.BuildKitOptions{
+		Lock: l, Recipe: r, RecipeSource: files[0], Platforms: subdirs,
+		Linker: linker, LinkPlatform: linkPlatform, SourceDateEpoch: epoch.Unix(),
+		BaseConfig: func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) { return baseConfig(ctx, c, b) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filename, err)
+	}
+	return builder.SolveTargets(ctx, c, targets, annotations)
 }
 
 // readContext reads the named files from the recipe context.
@@ -144,4 +154,23 @@ func readContext(ctx context.Context, c gwclient.Client, names ...string) ([][]b
 		out[i] = b
 	}
 	return out, nil
+}
+
+// baseConfig asks BuildKit for the config of a registry base (nil for scratch).
+func baseConfig(ctx context.Context, c gwclient.Client, b *frontend.Build) (*v1.ConfigFile, error) {
+	if b.BaseRef == "" {
+		return nil, nil
+	}
+	_, _, dt, err := c.ResolveImageConfig(ctx, b.BaseRef, sourceresolver.Opt{
+		LogName:  "[reprobuild] base config " + b.BaseRef,
+		ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &b.Platform},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resolving base %s: %w", b.BaseRef, err)
+	}
+	var cf v1.ConfigFile
+	if err := json.Unmarshal(dt, &cf); err != nil {
+		return nil, fmt.Errorf("base %s has an unreadable config: %w", b.BaseRef, err)
+	}
+	return &cf, nil
 }

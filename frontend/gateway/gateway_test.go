@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -120,7 +121,7 @@ func TestGatewayFrontend(t *testing.T) {
 	out := t.TempDir()
 	meta := filepath.Join(out, "meta.json")
 	cmd := exec.Command(bctl, "--addr", bk.Addr(), "build", "--progress", "plain",
-		"--frontend", "gateway.v0", "--opt", "source="+frontendRef,
+		"--frontend", "gateway.v0", "--opt", "source="+frontendRef, "--opt", "build-arg:SOURCE_DATE_EPOCH=1700000000",
 		"--local", "context="+proj, "--local", "dockerfile="+proj, "--local", "channel-local="+chDir,
 		"--output", "type=oci,dest="+filepath.Join(out, "image.tar")+",source-date-epoch=1700000000,rewrite-timestamp=true",
 		"--metadata-file", meta)
@@ -142,15 +143,81 @@ func TestGatewayFrontend(t *testing.T) {
 	}
 	// The same recipe and lock through builder.BuildKit (local linker binary) give the
 	// same image.
+	direct := filepath.Join(t.TempDir(), "direct.tar")
 	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
 		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, SourceDateEpoch: 1700000000,
-		OCITar: filepath.Join(t.TempDir(), "direct.tar"),
+		OCITar: direct,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if viaFrontend == "" || viaFrontend != res.Digest {
 		t.Errorf("gateway frontend built %q, builder.BuildKit %s", viaFrontend, res.Digest)
+		explainDiff(t, filepath.Join(out, "image.tar"), direct)
+	}
+	t.Run("multi-platform index", func(t *testing.T) { multiPlatform(t, bk, frontendRef) })
+}
+
+// multiPlatform builds a two-platform index of a noarch package through the frontend.
+func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
+	proj := t.TempDir()
+	chDir := filepath.Join(proj, "channel")
+	rec, err := pkgmaker.Write(filepath.Join(chDir, "noarch"), pkgmaker.Package{
+		Record: conda.PackageRecord{Name: "tables", Version: "2", Build: "0", Noarch: "generic"},
+		Files:  []pkgmaker.File{{Path: "share/tables/t.csv", Data: []byte("a,b\n1,2\n")}},
+	}, pkgmaker.Conda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.URL = "file://" + filepath.Join(chDir, "noarch", rec.Fn)
+	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"tables\"]\n}\nplatform { targets = [\"linux-64\", \"linux-aarch64\"] }\n"
+	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l := builder.NewLock(r)
+	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}, {Platform: "linux-aarch64", Packages: []conda.PackageRecord{rec}}}
+	data, err := lock.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command(bk.Buildctl(), "--addr", bk.Addr(), "build", "--progress", "plain",
+		"--frontend", "gateway.v0", "--opt", "source="+frontendRef, "--opt", "platform=linux/amd64,linux/arm64",
+		"--local", "context="+proj, "--local", "dockerfile="+proj, "--local", "channel-local="+chDir,
+		"--output", "type=oci,dest="+filepath.Join(out, "index.tar")+",source-date-epoch=1700000000,rewrite-timestamp=true")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("multi-platform build through the frontend: %v\n%s", err, b)
+	}
+	dir := t.TempDir()
+	if err := testutil.ExtractTar(filepath.Join(out, "index.tar"), dir); err != nil {
+		t.Fatal(err)
+	}
+	var top, inner ocispecs.Index
+	if err := readJSON(filepath.Join(dir, "index.json"), &top); err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Manifests) != 1 {
+		t.Fatalf("index.json has %d entries", len(top.Manifests))
+	}
+	d := top.Manifests[0].Digest
+	if err := readJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &inner); err != nil {
+		t.Fatal(err)
+	}
+	var archs []string
+	for _, m := range inner.Manifests {
+		if m.Platform != nil {
+			archs = append(archs, m.Platform.Architecture)
+		}
+	}
+	if d := cmp.Diff([]string{"amd64", "arm64"}, archs); d != "" {
+		t.Errorf("index platforms (-want +got):\n%s", d)
 	}
 }
 
@@ -190,4 +257,40 @@ func readJSON(p string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// explainDiff logs how two OCI archives of one image differ: file trees and configs.
+func explainDiff(t *testing.T, a, b string) {
+	t.Helper()
+	load := func(p string) ([]testutil.TreeEntry, []byte) {
+		dir := t.TempDir()
+		if err := testutil.ExtractTar(p, dir); err != nil {
+			t.Fatal(err)
+		}
+		idx, err := layout.ImageIndexFromPath(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := idx.Image(im.Manifests[0].Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree, err := testutil.TreeFromImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := img.RawConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tree, cfg
+	}
+	ta, ca := load(a)
+	tb, cb := load(b)
+	t.Logf("trees (-frontend +builder):\n%s", cmp.Diff(ta, tb))
+	t.Logf("configs (-frontend +builder):\n%s", cmp.Diff(string(ca), string(cb)))
 }

@@ -1,9 +1,10 @@
-package gateway
+package builder
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
@@ -12,19 +13,29 @@ import (
 	"github.com/reprobuild/reprobuild/frontend"
 )
 
-// Target is one compiled platform with its image config (JSON).
-type Target struct {
+// BuildKitTarget is one compiled platform with its image config (JSON).
+type BuildKitTarget struct {
 	Build  *frontend.Build
 	Config []byte
 }
 
-// Result solves every target and returns them as one gateway result: a single ref for
-// one target, or refs keyed by platform (exported as an index) for several.
-func Result(ctx context.Context, c gwclient.Client, targets []Target) (*gwclient.Result, error) {
+// SolveTargets solves every target through a gateway client and returns them as one
+// result: a single ref for one target, or refs keyed by platform (exported as an index)
+// for several. builder.BuildKit and the gateway frontend both use it.
+// Annotations go on every image manifest, as result metadata the exporter reads.
+func SolveTargets(ctx context.Context, c gwclient.Client, targets []BuildKitTarget, annotations map[string]string) (*gwclient.Result, error) {
 	if len(targets) == 0 {
 		return nil, fmt.Errorf("nothing to build: the lock has no targets")
 	}
 	res := gwclient.NewResult()
+	keys := make([]string, 0, len(annotations))
+	for k := range annotations {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		res.AddMeta(exptypes.AnnotationManifestKey(nil, k), []byte(annotations[k]))
+	}
 	var ps exptypes.Platforms
 	for _, t := range targets {
 		def, err := t.Build.Marshal(ctx)
