@@ -295,7 +295,8 @@ func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []BuildK
 		return nil, nil, nil, fmt.Errorf("buildkit: the lock has no targets")
 	}
 	seen := map[string]int{}
-	lockBytes, err := lock.Marshal(opts.Lock)
+	recordLock := opts.Lock
+	lockBytes, err := lock.Marshal(recordLock)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -321,11 +322,15 @@ func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []BuildK
 			if r.Python != nil && r.Python.Source == "base" {
 				fo.PythonVersion = majorMinor(r.Python.Version)
 			}
-			rr, err = record.Runtime(r, opts.Lock, record.BuildInfo{ReprobuildVersion: Version().Version, Platform: sd, LockHash: lockHash})
+			rr, err = record.Runtime(r, recordLock, record.BuildInfo{ReprobuildVersion: Version().Version, Platform: sd, LockHash: lockHash})
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			if fo.Extra, err = reprobuildEntries(r, opts.Lock, sd, rr, prefix, epoch, lockHash); err != nil {
+			sboms, err := record.SBOMs(r, recordLock, sd, record.SBOMOptions{Created: epoch, ReprobuildVersion: Version().Version, LockHash: lockHash})
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if fo.Extra, err = reprobuildEntries(r, rr, sboms, prefix); err != nil {
 				return nil, nil, nil, err
 			}
 		}
@@ -467,7 +472,7 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bk.Lock, bk.Recipe, bk.RecipeSource = ResolvedLock(r, l), r, src
+	bk.Lock, bk.Recipe, bk.RecipeSource = l, r, src
 	bk.SourceDateEpoch = Epoch(l, o.Epoch).Unix()
 	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
 	if bk.BaseKeychain == nil {

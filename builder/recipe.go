@@ -235,28 +235,3 @@ func LockVirtual(recs []conda.PackageRecord) []lock.VirtualPackage {
 	}
 	return out
 }
-
-// ResolvedLock returns a copy of l whose package URLs are fetchable from this machine:
-// URLs written relative to the recipe (a channel given as a path) become file:// URLs
-// under the recipe's directory. The lock file itself keeps them relative, so no host path
-// reaches it; engines that need absolute locations (BuildKit) build from this copy.
-func ResolvedLock(r *recipes.Recipe, l *lock.Lock) *lock.Lock {
-	out := *l
-	out.Targets = make([]lock.Target, len(l.Targets))
-	for i, t := range l.Targets {
-		t.Packages = slices.Clone(t.Packages)
-		for j := range t.Packages {
-			p := &t.Packages[j]
-			p.URL = r.ResolveURL(p.URL)
-			if p.Channel != "" && !strings.Contains(p.Channel, "://") && p.Channel != "@" {
-				p.Channel = r.ResolveURL(p.Channel)
-			}
-		}
-		out.Targets[i] = t
-	}
-	out.Channels = slices.Clone(l.Channels)
-	for i := range out.Channels {
-		out.Channels[i].URL = r.ResolveURL(out.Channels[i].URL)
-	}
-	return &out
-}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -21,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	bkclient "github.com/moby/buildkit/client"
 
 	"github.com/reprobuild/reprobuild/internal/testutil"
 )
@@ -654,5 +656,78 @@ func TestVendorAirGapped(t *testing.T) {
 	airgapped := buildImage(t, o, "reprobuild.hcl", filepath.Join(t.TempDir(), "airgapped"), "--frozen")
 	if airgapped != online {
 		t.Fatalf("air-gapped build from the vendored mirror gave %s, online build %s", airgapped, online)
+	}
+}
+
+// layoutImage returns the linux/amd64 (or only) image of an OCI layout written by
+// reprobuild image.
+func layoutImage(t *testing.T, dir string) v1.Image {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.Manifests[0]
+	if !d.MediaType.IsIndex() {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return img
+	}
+	inner, err := idx.ImageIndex(d.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := inner.IndexManifest()
+	for _, c := range im.Manifests {
+		if c.Platform == nil || c.Platform.Architecture == runtime.GOARCH {
+			img, err := inner.Image(c.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return img
+		}
+	}
+	t.Fatalf("no %s image in %s", runtime.GOARCH, dir)
+	return nil
+}
+
+// TestBuildKitEngineThroughCLI builds the quickstart with --engine buildkit on a real
+// buildkitd twice, with everything pruned in between (same digest), and checks the file
+// tree equals the embedded engine's: paths, modes, content hashes and link targets.
+func TestBuildKitEngineThroughCLI(t *testing.T) {
+	testutil.RequireRoot(t)
+	bk := testutil.StartBuildkitd(t)
+	ws := workspace(t)
+	o := runOpts{dir: filepath.Join(ws, "quickstart"), env: []string{"REPROBUILD_CACHE=" + t.TempDir(), "BUILDKIT_HOST=" + bk.Addr()}}
+	first := filepath.Join(t.TempDir(), "bk1")
+	d1 := buildImage(t, o, "reprobuild.hcl", first, "--engine", "buildkit")
+	if err := bk.Client(t).Prune(t.Context(), nil, bkclient.PruneAll); err != nil {
+		t.Fatal(err)
+	}
+	d2 := buildImage(t, o, "reprobuild.hcl", filepath.Join(t.TempDir(), "bk2"), "--engine", "buildkit")
+	if d1 != d2 {
+		t.Fatalf("BuildKit builds before and after a prune differ: %s vs %s", d1, d2)
+	}
+	emb := filepath.Join(t.TempDir(), "emb")
+	buildImage(t, o, "reprobuild.hcl", emb)
+	a, err := testutil.TreeFromImage(layoutImage(t, first))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := testutil.TreeFromImage(layoutImage(t, emb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(b, a); diff != "" {
+		t.Fatalf("BuildKit and embedded file trees differ (-embedded +buildkit):\n%s", diff)
+	}
+	if n := len(testutil.Under(a, "opt/env")); n < 5 {
+		t.Fatalf("the environment has only %d entries", n)
 	}
 }

@@ -417,20 +417,27 @@ func (c *compiler) fetch(p conda.PackageRecord) (llb.State, error) {
 	if !validSHA256(p.SHA256) {
 		return llb.State{}, fmt.Errorf("%s: sha256 %q in the lock is not 64 hex digits: the lock is damaged, relock", what, p.SHA256)
 	}
-	u, err := url.Parse(p.URL)
+	// A channel written as a path relative to the recipe keeps its URLs relative in the
+	// lock (and in the records the link step writes into conda-meta); only where the
+	// archive is read from is resolved.
+	loc := p.URL
+	if c.r != nil && loc != "" {
+		loc = c.r.ResolveURL(loc)
+	}
+	u, err := url.Parse(loc)
 	if err != nil || p.URL == "" {
 		return llb.State{}, fmt.Errorf("%s: URL %q in the lock is not valid: relock", what, p.URL)
 	}
 	switch u.Scheme {
 	case "http", "https":
-		return llb.HTTP(p.URL, llb.Checksum(digest.Digest("sha256:"+p.SHA256)), llb.Filename(p.Fn),
+		return llb.HTTP(loc, llb.Checksum(digest.Digest("sha256:"+p.SHA256)), llb.Filename(p.Fn),
 			llb.WithCustomNamef("[reprobuild] fetch %s", p.Fn)), nil
 	case "file":
 		// A conda channel is laid out as CHANNEL/SUBDIR/FILE, so the record itself
 		// says which part of its path is the channel directory.
 		rel := p.Subdir + "/" + p.Fn
 		if p.Subdir == "" || !strings.HasSuffix(u.Path, "/"+rel) {
-			return llb.State{}, fmt.Errorf("%s: file URL %s does not end in SUBDIR/FILE (%s): relock", what, p.URL, rel)
+			return llb.State{}, fmt.Errorf("%s: file URL %s does not end in SUBDIR/FILE (%s): relock", what, loc, rel)
 		}
 		dir := strings.TrimSuffix(u.Path, "/"+rel)
 		ch, err := c.fileChannel(dir)

@@ -45,18 +45,16 @@ func newImageCommand() *cobra.Command {
 			if output == "" && !push {
 				return fmt.Errorf("nothing to do: give --output oci:DIR, --output docker:FILE or --push")
 			}
+			o := builder.ImageOptions{
+				Recipe: file, Vars: vm, Frozen: frozen, Output: output, Push: push, Tags: tags,
+				Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
+			}
 			var res *builder.ImageResult
 			switch engine {
 			case "embedded", "":
-				res, err = builder.Image(cmd.Context(), builder.ImageOptions{
-					Recipe: file, Vars: vm, Frozen: frozen, Output: output, Push: push, Tags: tags,
-					Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
-				})
+				res, err = builder.Image(cmd.Context(), o)
 			case "buildkit":
-				res, err = buildWithBuildKit(cmd, buildkitOptions{
-					recipe: file, vars: vm, frozen: frozen, output: output, push: push, tags: tags,
-					epoch: epoch, addr: buildkitAddr, channel: co,
-				})
+				res, err = buildWithBuildKit(cmd, o, buildkitAddr)
 			default:
 				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
 			}

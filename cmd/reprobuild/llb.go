@@ -137,5 +137,5 @@ func loadRecipeAndLock(path string, vars map[string]string) (*recipes.Recipe, []
 	if err := builder.CheckLock(r, l); err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: %w", builder.LockPath(r), err)
 	}
-	return r, src, builder.ResolvedLock(r, l), nil
+	return r, src, l, nil
 }
