@@ -15,10 +15,12 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -440,6 +442,21 @@ func TestPushToRegistry(t *testing.T) {
 		t.Fatalf("umoci unpacked no environment: %v", err)
 	}
 
+	// The SBOMs are referrers of the pushed image (the registry's referrers API or the
+	// OCI 1.1 tag fallback).
+	dref, err := name.ParseReference(reg.Host()+"/lab/quickstart@"+local, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refIdx, err := remote.Referrers(dref.(name.Digest))
+	if err != nil {
+		t.Fatalf("listing referrers of %s: %v", dref, err)
+	}
+	rm, _ := refIdx.IndexManifest()
+	if len(rm.Manifests) != 2 {
+		t.Errorf("the pushed image has %d referrers, want 2 SBOMs", len(rm.Manifests))
+	}
+
 	// inspect reads the runtime record back from the real registry.
 	text := mustRun(t, o, "inspect", ref)
 	for _, want := range []string{"hello-reprobuild", "small-executable", "linux-64"} {
@@ -729,5 +746,60 @@ func TestBuildKitEngineThroughCLI(t *testing.T) {
 	}
 	if n := len(testutil.Under(a, "opt/env")); n < 5 {
 		t.Fatalf("the environment has only %d entries", n)
+	}
+}
+
+// TestSBOMReferrers checks the SBOMs are attached to the image as OCI 1.1 referrers in
+// the layout and written beside it with REPRODUCE.md.
+func TestSBOMReferrers(t *testing.T) {
+	ws := workspace(t)
+	o := runOpts{dir: filepath.Join(ws, "quickstart"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	out := filepath.Join(t.TempDir(), "oci")
+	digest := buildImage(t, o, "reprobuild.hcl", out)
+	idx, err := layout.ImageIndexFromPath(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]bool{}
+	for _, d := range m.Manifests[1:] {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := img.RawManifest()
+		var man struct {
+			ArtifactType string `json:"artifactType"`
+			Subject      struct{ Digest string }
+			Layers       []struct{ MediaType string }
+		}
+		if err := json.Unmarshal(raw, &man); err != nil {
+			t.Fatal(err)
+		}
+		if man.Subject.Digest != digest {
+			t.Errorf("referrer %s has subject %s, want the image %s", d.Digest, man.Subject.Digest, digest)
+		}
+		types[man.ArtifactType] = true
+		layers, _ := img.Layers()
+		if len(layers) != 1 {
+			t.Fatalf("referrer %s has %d layers", d.Digest, len(layers))
+		}
+		rc, _ := layers[0].Compressed()
+		doc, _ := io.ReadAll(rc)
+		rc.Close()
+		if !json.Valid(doc) || !bytes.Contains(doc, []byte("hello-reprobuild")) {
+			t.Errorf("referrer %s does not hold an SBOM listing the packages", man.ArtifactType)
+		}
+	}
+	if !types["application/spdx+json"] || !types["application/vnd.cyclonedx+json"] {
+		t.Fatalf("layout referrers: %v, want SPDX and CycloneDX", types)
+	}
+	for _, f := range []string{"REPRODUCE.md", "runtime-linux-64.json", "linux-64-sbom.spdx.json", "linux-64-sbom.cdx.json"} {
+		if _, err := os.Stat(filepath.Join(out+".reprobuild", f)); err != nil {
+			t.Errorf("beside the output: %v", err)
+		}
 	}
 }
