@@ -375,7 +375,13 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 	for _, gi := range missed {
 		need = append(need, groupRecs[gi]...)
 	}
-	paths, err := client.Fetch(ctx, downloadsFor(r, need))
+	// Archives of a local channel are verified and read where they are: the layer cache
+	// keeps the result, so a copy in the package cache would only cost time and space.
+	ds := downloadsFor(r, need)
+	for i := range ds {
+		ds[i].InPlace = true
+	}
+	paths, err := client.Fetch(ctx, ds)
 	if err != nil {
 		return nil, nil, nil, err
 	}
