@@ -386,8 +386,14 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		return nil, nil, nil, err
 	}
 	archive := map[string]string{}
+	inPlace := map[string]bool{}
+	casDir := filepath.Clean(client.Store().Dir()) + string(filepath.Separator)
 	for i, p := range need {
 		archive[p.Name] = paths[i]
+		// An archive read in place may change after Fetch verified it: linking checks
+		// the bytes it parses again, so neither the image nor the layer cache ever gets
+		// unverified content.
+		inPlace[p.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
 	g, gctx := errgroup.WithContext(ctx)
@@ -396,7 +402,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		g.Go(func() error {
 			pkgs := make([]install.Package, len(groupRecs[gi]))
 			for i, p := range groupRecs[gi] {
-				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name]}
+				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name], VerifySHA256: inPlace[p.Name]}
 			}
 			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python})
 			if err != nil {
