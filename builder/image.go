@@ -76,6 +76,10 @@ type ImageResult struct {
 	Referrers []v1.Image              `json:"-"`
 	Records   []*record.RuntimeRecord `json:"-"`
 	Documents []PlatformDocuments     `json:"-"`
+
+	// blobFiles are local files (in the layer cache) holding layers of the result, by
+	// digest, so an OCI layout links them instead of copying.
+	blobFiles map[v1.Hash]string
 }
 
 // PlatformDocuments are the SBOMs of one platform image.
@@ -182,6 +186,12 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 			return nil, err
 		}
 		res.Referrers = append(res.Referrers, refs...)
+		for h, p := range tb.blobFiles {
+			if res.blobFiles == nil {
+				res.blobFiles = map[v1.Hash]string{}
+			}
+			res.blobFiles[h] = p
+		}
 		imgs = append(imgs, img)
 	}
 	if len(imgs) == 1 {
@@ -248,6 +258,8 @@ type targetBuild struct {
 	clobbers []string
 	record   *record.RuntimeRecord
 	sboms    []record.Artifact
+	// blobFiles are the local files holding layers of image, by digest.
+	blobFiles map[v1.Hash]string
 }
 
 func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (*targetBuild, error) {
@@ -271,7 +283,7 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 			python = majorMinor(p.Version)
 		}
 	}
-	layers, clob, err := packageLayers(ctx, r, recs, client, cache, prefix, python, epoch, budget)
+	layers, files, clob, err := packageLayers(ctx, r, recs, client, cache, prefix, python, epoch, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +328,7 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	if err != nil {
 		return nil, err
 	}
-	return &targetBuild{image: img, clobbers: clob, record: rr, sboms: sboms}, nil
+	return &targetBuild{image: img, clobbers: clob, record: rr, sboms: sboms, blobFiles: files}, nil
 }
 
 // packageLayers groups the packages into at most budget layers (planned from archive
@@ -325,7 +337,7 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 // compressed in parallel; each group's result depends only on its packages, so the image
 // does not depend on the order they finish in. A path two packages of different groups
 // both install is resolved by layer order (the later layer wins).
-func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageRecord, client *channel.Client, cache layerCache, prefix, python string, epoch time.Time, budget int) ([]v1.Layer, []string, error) {
+func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageRecord, client *channel.Client, cache layerCache, prefix, python string, epoch time.Time, budget int) ([]v1.Layer, map[v1.Hash]string, []string, error) {
 	sizes := make([]image.Sized, len(recs))
 	byName := map[string]conda.PackageRecord{}
 	for i, p := range recs {
@@ -338,6 +350,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 	}
 	groups := image.PlanLayers(sizes, budget)
 	layers := make([]v1.Layer, len(groups))
+	files := make([]string, len(groups))
 	keys := make([]string, len(groups))
 	groupRecs := make([][]conda.PackageRecord, len(groups))
 	var missed []int
@@ -348,26 +361,39 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		// Link in install order (dependencies first) inside the group.
 		slices.SortFunc(groupRecs[gi], func(a, b conda.PackageRecord) int { return order[a.Name] - order[b.Name] })
 		keys[gi] = cache.key(groupRecs[gi], prefix, python, epoch.Unix())
-		if l, ok := cache.get(keys[gi]); ok {
+		if l, p, ok := cache.get(keys[gi]); ok {
 			layers[gi] = l
+			files[gi] = p
 			continue
 		}
 		missed = append(missed, gi)
 	}
 	if len(missed) == 0 {
-		return layers, nil, nil
+		return layers, blobFiles(layers, files), nil, nil
 	}
 	var need []conda.PackageRecord
 	for _, gi := range missed {
 		need = append(need, groupRecs[gi]...)
 	}
-	paths, err := client.Fetch(ctx, downloadsFor(r, need))
+	// Archives of a local channel are verified and read where they are: the layer cache
+	// keeps the result, so a copy in the package cache would only cost time and space.
+	ds := downloadsFor(r, need)
+	for i := range ds {
+		ds[i].InPlace = true
+	}
+	paths, err := client.Fetch(ctx, ds)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	archive := map[string]string{}
+	inPlace := map[string]bool{}
+	casDir := filepath.Clean(client.Store().Dir()) + string(filepath.Separator)
 	for i, p := range need {
 		archive[p.Name] = paths[i]
+		// An archive read in place may change after Fetch verified it: linking checks
+		// the bytes it parses again, so neither the image nor the layer cache ever gets
+		// unverified content.
+		inPlace[p.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
 	g, gctx := errgroup.WithContext(ctx)
@@ -376,7 +402,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		g.Go(func() error {
 			pkgs := make([]install.Package, len(groupRecs[gi]))
 			for i, p := range groupRecs[gi] {
-				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name]}
+				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name], VerifySHA256: inPlace[p.Name]}
 			}
 			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python})
 			if err != nil {
@@ -398,23 +424,36 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 					entries = append(entries, e)
 				}
 			}
-			layer, err := image.LayerFromEntries(entries, image.LayerOptions{Epoch: epoch})
+			layer, file, err := cache.build(keys[gi], entries, image.LayerOptions{Epoch: epoch})
 			if err != nil {
 				return err
 			}
-			layers[gi] = layer
-			cache.put(keys[gi], layer)
+			layers[gi], files[gi] = layer, file
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var clob []string
 	for _, c := range clobbers {
 		clob = append(clob, c...)
 	}
-	return layers, clob, nil
+	return layers, blobFiles(layers, files), clob, nil
+}
+
+// blobFiles maps the digests of layers held in local files to those files.
+func blobFiles(layers []v1.Layer, files []string) map[v1.Hash]string {
+	out := map[v1.Hash]string{}
+	for i, f := range files {
+		if f == "" {
+			continue
+		}
+		if d, err := layers[i].Digest(); err == nil {
+			out[d] = f
+		}
+	}
+	return out
 }
 
 // imageConfig is the image configuration of a recipe; both engines use it.
@@ -582,7 +621,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if ref := refName(tag); ref != "" {
 				lo = append(lo, image.WithRefName(ref))
 			}
-			lo = append(lo, image.WithArtifacts(res.Referrers...))
+			lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
 			if err := image.WriteLayout(dest, idx, lo...); err != nil {
 				return err
 			}

@@ -1,10 +1,12 @@
 package builder
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/image"
+	"github.com/reprobuild/reprobuild/internal/install"
 )
 
 // layerCacheVersion changes when the layout of a package layer changes in a way the
@@ -90,63 +94,123 @@ func (c layerCache) paths(key string) (blob, meta string) {
 	return base + ".blob", base + ".json"
 }
 
-// get returns the cached layer for key, verified, or false.
-func (c layerCache) get(key string) (v1.Layer, bool) {
+// get returns the cached layer for key, verified, and the file holding its compressed
+// bytes, or false.
+func (c layerCache) get(key string) (v1.Layer, string, bool) {
 	if key == "" {
-		return nil, false
+		return nil, "", false
 	}
 	blobPath, metaPath := c.paths(key)
 	mb, err := os.ReadFile(metaPath)
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
 	var m layerMeta
 	if json.Unmarshal(mb, &m) != nil {
-		return nil, false
+		return nil, "", false
 	}
 	f, err := os.Open(blobPath)
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	f.Close()
 	if err != nil || n != m.Size || "sha256:"+hex.EncodeToString(h.Sum(nil)) != m.Digest {
-		return nil, false
+		return nil, "", false
 	}
 	l, err := partial.CompressedToLayer(&cachedLayer{path: blobPath, meta: m})
 	if err != nil {
-		return nil, false
+		return nil, "", false
 	}
-	return l, true
+	return l, blobPath, true
 }
 
-// put stores a built layer; failures only cost a rebuild next time.
-func (c layerCache) put(key string, l v1.Layer) {
-	if key == "" {
-		return
+// build builds the layer of entries and stores it under key. The compressed bytes are
+// streamed straight into the cache file (hashed on the way, so they are verified by
+// construction) and the returned layer reads them from there; its path is returned too,
+// so an OCI layout can link the blob instead of copying it. Without a usable cache the
+// layer is built in memory and the path is "".
+func (c layerCache) build(key string, entries []install.Entry, o image.LayerOptions) (v1.Layer, string, error) {
+	if key != "" {
+		if l, p, err := c.buildFile(key, entries, o); err == nil {
+			return l, p, nil
+		} else if !isCacheIOError(err) {
+			return nil, "", err
+		}
 	}
-	d, err1 := l.Digest()
-	diff, err2 := l.DiffID()
-	size, err3 := l.Size()
-	mt, err4 := l.MediaType()
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-		return
-	}
+	l, err := image.LayerFromEntries(entries, o)
+	return l, "", err
+}
+
+// cacheIOError marks a failure of the cache's own storage, which only costs building the
+// layer in memory instead.
+type cacheIOError struct{ err error }
+
+func (e *cacheIOError) Error() string { return "layer cache: " + e.err.Error() }
+func (e *cacheIOError) Unwrap() error { return e.err }
+
+func isCacheIOError(err error) bool {
+	var ce *cacheIOError
+	return errors.As(err, &ce)
+}
+
+func (c layerCache) buildFile(key string, entries []install.Entry, o image.LayerOptions) (v1.Layer, string, error) {
 	blobPath, metaPath := c.paths(key)
 	if err := os.MkdirAll(filepath.Dir(blobPath), 0o755); err != nil {
-		return
+		return nil, "", &cacheIOError{err}
 	}
-	rc, err := l.Compressed()
+	tmp, err := os.CreateTemp(filepath.Dir(blobPath), ".tmp-*")
 	if err != nil {
-		return
+		return nil, "", &cacheIOError{err}
 	}
-	defer rc.Close()
-	if writeAtomic(blobPath, rc) != nil {
-		return
+	defer os.Remove(tmp.Name())
+	fw := &ioErrWriter{w: tmp}
+	bw := bufio.NewWriterSize(fw, 256<<10)
+	info, err := image.WriteLayer(bw, entries, o)
+	if err == nil {
+		err = bw.Flush()
 	}
-	mb, _ := json.Marshal(layerMeta{Digest: d.String(), DiffID: diff.String(), Size: size, MediaType: mt})
-	_ = writeAtomic(metaPath, bytes.NewReader(mb))
+	if err != nil {
+		tmp.Close()
+		if fw.err != nil {
+			return nil, "", &cacheIOError{fw.err}
+		}
+		return nil, "", err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return nil, "", &cacheIOError{err}
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, "", &cacheIOError{err}
+	}
+	if err := os.Rename(tmp.Name(), blobPath); err != nil {
+		return nil, "", &cacheIOError{err}
+	}
+	m := layerMeta{Digest: info.Digest.String(), DiffID: info.DiffID.String(), Size: info.Size, MediaType: info.MediaType}
+	mb, _ := json.Marshal(m)
+	_ = writeAtomic(metaPath, bytes.NewReader(mb)) // without it the entry is just not found
+	l, err := partial.CompressedToLayer(&cachedLayer{path: blobPath, meta: m})
+	if err != nil {
+		return nil, "", err
+	}
+	return l, blobPath, nil
+}
+
+// ioErrWriter remembers a write error of the cache file, so it is told apart from an
+// error in the entries.
+type ioErrWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (w *ioErrWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
 }
 
 func writeAtomic(path string, r io.Reader) error {

@@ -200,6 +200,45 @@ func (s *Store) Put(ctx context.Context, sha256Hex string, r io.Reader, opts ...
 	return dst, nil
 }
 
+// Check hashes the bytes of r and returns nil only if they match sha256 and every extra
+// digest of opts; a mismatch is a *MismatchError. Nothing is stored: it lets a caller use
+// a local file where it is (e.g. in a file:// channel) once it is known to be the right
+// one, without copying it into the store.
+func Check(ctx context.Context, sha256Hex string, r io.Reader, opts ...PutOption) error {
+	k, err := normKey(sha256Hex)
+	if err != nil {
+		return err
+	}
+	var o putOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	h := sha256.New()
+	ws := []io.Writer{h}
+	for _, c := range o.checks {
+		ws = append(ws, c.h)
+	}
+	w := io.Writer(h)
+	if len(ws) > 1 {
+		w = io.MultiWriter(ws...)
+	}
+	buf := copyBufs.Get().(*[]byte)
+	_, err = io.CopyBuffer(w, ctxReader{ctx, r}, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != k {
+		return &MismatchError{Algorithm: "sha256", Expected: k, Actual: got}
+	}
+	for _, c := range o.checks {
+		if got := hex.EncodeToString(c.h.Sum(nil)); got != c.expected {
+			return &MismatchError{Algorithm: c.name, Expected: c.expected, Actual: got}
+		}
+	}
+	return nil
+}
+
 // copyBufs holds copy buffers larger than io.Copy's 32 KiB, to halve the write calls
 // for package-sized files.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}

@@ -258,3 +258,22 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+func TestCheck(t *testing.T) {
+	data := []byte("a package archive read in place")
+	ctx := context.Background()
+	if err := Check(ctx, sum(data), bytes.NewReader(data), WithHash("md5", md5.New(), md5sum(data))); err != nil {
+		t.Fatalf("matching bytes: %v", err)
+	}
+	var me *MismatchError
+	if err := Check(ctx, sum([]byte("other")), bytes.NewReader(data)); !errors.As(err, &me) || me.Algorithm != "sha256" {
+		t.Fatalf("wrong sha256: got %v, want a sha256 MismatchError", err)
+	}
+	if err := Check(ctx, sum(data), bytes.NewReader(data), WithHash("md5", md5.New(), md5sum([]byte("x")))); !errors.As(err, &me) || me.Algorithm != "md5" {
+		t.Fatalf("wrong md5: got %v, want an md5 MismatchError", err)
+	}
+	var ke *InvalidKeyError
+	if err := Check(ctx, "nothex", bytes.NewReader(data)); !errors.As(err, &ke) {
+		t.Fatalf("bad key: got %v", err)
+	}
+}

@@ -51,6 +51,11 @@ type Download struct {
 	Record   conda.PackageRecord
 	Location string
 	Mirrors  []string
+	// InPlace lets Fetch return a file:// location's own path, after hashing it, when the
+	// file is not cached yet, instead of copying it into the cache: for a caller that
+	// reads the file once right away and needs no cached copy (a cold image build).
+	// Nothing unverified is stored either way; other locations are cached as usual.
+	InPlace bool
 }
 
 // Download maps a record of this channel to a Download: its URL rebased onto Location
@@ -149,6 +154,18 @@ func (c *Client) fetchOne(ctx context.Context, d Download, prog *progress) (stri
 			path = p
 			return nil
 		}
+		if d.InPlace && isFileURL(u) {
+			p, err := c.checkInPlace(ctx, u, rec, putOpts)
+			if err != nil {
+				var me *cas.MismatchError
+				if errors.As(err, &me) {
+					return &HashMismatchError{Package: name, URL: Redact(u), Algorithm: me.Algorithm, Expected: me.Expected, Actual: me.Actual}
+				}
+				return err
+			}
+			path = p
+			return nil
+		}
 		var n int64
 		p, err := c.open(ctx, u, func(r io.Reader) (string, error) {
 			cr := &countReader{r: r, prog: prog}
@@ -168,6 +185,27 @@ func (c *Client) fetchOne(ctx context.Context, d Download, prog *progress) (stri
 		return nil
 	})
 	return path, err
+}
+
+// checkInPlace verifies the file behind a file:// URL against rec's digests and returns
+// its path; the file is neither copied nor cached.
+func (c *Client) checkInPlace(ctx context.Context, u string, rec conda.PackageRecord, putOpts []cas.PutOption) (string, error) {
+	p, err := fileURLPath(u)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", Redact(u), err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s: not a regular file", Redact(u))
+	}
+	if err := cas.Check(ctx, rec.SHA256, f, freshHashes(putOpts, rec)...); err != nil {
+		return "", err
+	}
+	return p, nil
 }
 
 // freshHashes rebuilds hash options per attempt: a hash.Hash carries state.

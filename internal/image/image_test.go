@@ -438,3 +438,57 @@ func TestLoadBaseRefs(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteLayoutLinksBlobFiles(t *testing.T) {
+	var buf strings.Builder
+	info, err := WriteLayer(&buf, sampleEntries(), LayerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := LayerFromEntries(sampleEntries(), LayerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := digestOf(t, mem); d != info.Digest.String() || int64(buf.Len()) != info.Size {
+		t.Fatalf("WriteLayer gave %s (%d bytes), LayerFromEntries %s", info.Digest, buf.Len(), d)
+	}
+	src := filepath.Join(t.TempDir(), "layer.blob")
+	if err := os.WriteFile(src, []byte(buf.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Assemble(nil, []v1.Layer{mem}, testConfig(amd64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := Index([]v1.Image{img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, linked := filepath.Join(t.TempDir(), "plain"), filepath.Join(t.TempDir(), "linked")
+	if err := WriteLayout(plain, idx); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLayout(linked, idx, WithBlobFiles(map[v1.Hash]string{info.Digest: src})); err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(linked, "blobs", "sha256", info.Digest.Hex)
+	a, err1 := os.Stat(blob)
+	b, err2 := os.Stat(src)
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		t.Errorf("layer blob not linked from %s: %v %v", src, err1, err2)
+	}
+	for _, dir := range []string{plain, linked} {
+		root, err := layout.ImageIndexFromPath(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := validate.Index(root); err != nil {
+			t.Errorf("%s: %v", dir, err)
+		}
+	}
+	pb, _ := os.ReadFile(filepath.Join(plain, "index.json"))
+	lb, _ := os.ReadFile(filepath.Join(linked, "index.json"))
+	if string(pb) != string(lb) {
+		t.Errorf("index.json differs with linked blobs:\n%s\n%s", pb, lb)
+	}
+}

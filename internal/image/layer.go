@@ -213,6 +213,32 @@ func permBits(m fs.FileMode, def int64) int64 {
 	return bits
 }
 
+// LayerInfo describes a layer written by WriteLayer.
+type LayerInfo struct {
+	Digest, DiffID v1.Hash
+	Size           int64
+	MediaType      types.MediaType
+}
+
+// WriteLayer writes the gzip-compressed layer of entries to w, byte for byte what
+// LayerFromEntries would hold in memory, and returns its digests and size. It lets a
+// caller stream a layer straight into a file instead of buffering it.
+func WriteLayer(w io.Writer, entries []install.Entry, o LayerOptions) (LayerInfo, error) {
+	plan, err := planTar(entries)
+	if err != nil {
+		return LayerInfo{}, err
+	}
+	if err := o.check(); err != nil {
+		return LayerInfo{}, err
+	}
+	var n countWriter
+	zsum, tsum := sha256.New(), sha256.New()
+	if err := writeLayer(io.MultiWriter(w, zsum, &n), tsum, plan, o); err != nil {
+		return LayerInfo{}, err
+	}
+	return LayerInfo{Digest: sum(zsum), DiffID: sum(tsum), Size: int64(n), MediaType: types.OCILayer}, nil
+}
+
 func buildLayer(plan []tarEntry, o LayerOptions) (v1.Layer, error) {
 	if err := o.check(); err != nil {
 		return nil, err

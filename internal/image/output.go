@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -25,6 +26,23 @@ type LayoutOption func(*layoutOptions)
 type layoutOptions struct {
 	refName   string
 	artifacts []v1.Image
+	blobFiles map[v1.Hash]string
+}
+
+// WithBlobFiles names local files that already hold blobs of the layout, by digest (e.g.
+// layers in a verified cache). WriteLayout hardlinks them into blobs/ instead of copying
+// the bytes again, and copies as usual when a link is impossible (another file system).
+// The caller vouches that each file holds exactly the bytes of its digest and lists only
+// blobs the layout references.
+func WithBlobFiles(files map[v1.Hash]string) LayoutOption {
+	return func(o *layoutOptions) {
+		if o.blobFiles == nil {
+			o.blobFiles = map[v1.Hash]string{}
+		}
+		for h, p := range files {
+			o.blobFiles[h] = p
+		}
+	}
 }
 
 // WithArtifacts adds manifests (e.g. SBOM referrers whose subject is one of the images)
@@ -63,6 +81,7 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
+	linkBlobs(tmp, o.blobFiles)
 	var lo []layout.Option
 	if o.refName != "" {
 		lo = append(lo, layout.WithAnnotations(map[string]string{RefNameAnnotation: o.refName}))
@@ -76,6 +95,22 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 		}
 	}
 	return replaceDir(tmp, dir)
+}
+
+// linkBlobs hardlinks known blob files into the layout at dir. layout's writer skips a
+// blob that already exists with the right size, so a linked blob is never written twice;
+// a blob that cannot be linked is simply written by it as before.
+func linkBlobs(dir string, files map[v1.Hash]string) {
+	for h, src := range files {
+		if h.Algorithm != "sha256" || len(h.Hex) != 64 || strings.ContainsAny(h.Hex, "/\\.") {
+			continue
+		}
+		d := filepath.Join(dir, "blobs", h.Algorithm)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return
+		}
+		_ = os.Link(src, filepath.Join(d, h.Hex))
+	}
 }
 
 // replaceable refuses to replace anything but nothing, an empty directory or an OCI

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,13 @@ type contents struct {
 // millions of empty members is refused like one large member.
 const headerCost = 512
 
+// archiveSource is an open archive: a file, or its verified bytes in memory.
+type archiveSource interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+}
+
 // reader reads one archive within a size budget.
 type reader struct {
 	ctx    context.Context
@@ -48,15 +57,36 @@ type reader struct {
 
 // readArchive reads a .conda or .tar.bz2 package, detected by content, streaming every
 // tar member and refusing unsafe names and types.
-func readArchive(ctx context.Context, file, pkg string, limit int64) (*contents, error) {
-	f, err := os.Open(file)
+//
+// With a non-empty sha256, the archive is read into memory once and its digest checked
+// before anything is parsed, so the bytes linked are exactly the bytes verified even if
+// the file changes meanwhile (e.g. an archive read in place from a local channel).
+func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64) (*contents, error) {
+	fh, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", pkg, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	defer fh.Close()
+	st, err := fh.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", pkg, err)
+	}
+	var f archiveSource = fh
+	if sha256Hex != "" {
+		if st.Size() > limit {
+			return nil, &SizeLimitError{Package: pkg, Limit: limit}
+		}
+		data := make([]byte, st.Size())
+		if _, err := io.ReadFull(fh, data); err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg, err)
+		}
+		if extra, _ := fh.Read(make([]byte, 1)); extra != 0 {
+			return nil, &ArchiveChangedError{Package: pkg, File: file}
+		}
+		if sum := sha256.Sum256(data); !strings.EqualFold(hex.EncodeToString(sum[:]), sha256Hex) {
+			return nil, &ArchiveChangedError{Package: pkg, File: file}
+		}
+		f = bytes.NewReader(data)
 	}
 	r := &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}}
 	var magic [4]byte

@@ -81,3 +81,14 @@ type ConflictError struct {
 func (e *ConflictError) Error() string {
 	return fmt.Sprintf("packages %s and %s conflict at %s: %s", e.Packages[0], e.Packages[1], e.Path, e.Reason)
 }
+
+// ArchiveChangedError reports an archive whose bytes no longer match the sha256 it was
+// verified against when it was fetched: the file changed in between.
+type ArchiveChangedError struct {
+	Package string
+	File    string
+}
+
+func (e *ArchiveChangedError) Error() string {
+	return fmt.Sprintf("package %s: %s changed after it was verified (its sha256 no longer matches the lock); retry once the channel is no longer being written", e.Package, e.File)
+}

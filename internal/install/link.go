@@ -21,6 +21,10 @@ import (
 type Package struct {
 	Record  conda.PackageRecord
 	Archive string
+	// VerifySHA256, when set, makes linking check the archive bytes it reads against
+	// Record.SHA256 (read once into memory), for an archive outside the verified cache
+	// whose file could change after it was fetched.
+	VerifySHA256 bool
 }
 
 // Options control linking. The zero value is usable: defaults are set in withDefaults.
@@ -92,7 +96,13 @@ func pkgName(p Package) string {
 
 func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	pkg := pkgName(p)
-	c, err := readArchive(ctx, p.Archive, pkg, o.MaxUnpackedSize)
+	want := ""
+	if p.VerifySHA256 {
+		if want = p.Record.SHA256; want == "" {
+			return nil, &MalformedPackageError{Package: pkg, Reason: "no sha256 to verify the archive against"}
+		}
+	}
+	c, err := readArchive(ctx, p.Archive, pkg, want, o.MaxUnpackedSize)
 	if err != nil {
 		return nil, err
 	}

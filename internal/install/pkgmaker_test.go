@@ -227,3 +227,33 @@ func TestClobberRules(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifySHA256 links an archive read in place only while its bytes still match the
+// sha256 it was verified against, in both formats.
+func TestVerifySHA256(t *testing.T) {
+	for _, f := range []pkgmaker.Format{pkgmaker.Conda, pkgmaker.TarBz2} {
+		dir := t.TempDir()
+		rec, err := pkgmaker.Write(dir, demoPackage(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := install.Package{Record: rec, Archive: filepath.Join(dir, rec.Fn), VerifySHA256: true}
+		got, err := install.Link(context.Background(), p, install.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", rec.Fn, err)
+		}
+		plain, err := install.Link(context.Background(), install.Package{Record: rec, Archive: p.Archive}, install.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(plain.Entries, got.Entries); diff != "" {
+			t.Errorf("%s: verified link differs (-plain +verified):\n%s", rec.Fn, diff)
+		}
+		changed := p
+		changed.Record.SHA256 = strings.Repeat("0", 64)
+		var ce *install.ArchiveChangedError
+		if _, err := install.Link(context.Background(), changed, install.Options{}); !errors.As(err, &ce) {
+			t.Errorf("%s: sha256 mismatch gave %v, want *ArchiveChangedError", rec.Fn, err)
+		}
+	}
+}
