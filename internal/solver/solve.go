@@ -37,8 +37,10 @@ type nameGroup struct {
 	recs []*prec // in dependency preference order
 	// byRoot is recs in root preference order (version before track_features).
 	byRoot []*prec
-	// raw holds the records as collected, until ready turns them into recs.
-	raw    []entry
+	// span0 and spans hold the records as collected (runs of consecutive records of
+	// one channel), until ready turns them into recs; no per-record work before that.
+	span0  span
+	spans  []span
 	ready  bool
 	tracks bool // some record tracks a feature // versions parsed and orders sorted
 }
@@ -68,6 +70,58 @@ type problem struct {
 type entry struct {
 	rec *conda.PackageRecord
 	ch  int32 // channel index; -1 for virtual packages
+}
+
+// span is the records lo..hi-1 of channel ch (-1: the task's virtual packages).
+type span struct {
+	ch, lo, hi int32
+}
+
+// addRec appends record i of channel ch, extending the last span when contiguous.
+func (g *nameGroup) addRec(ch, i int32) {
+	if g.span0.hi == 0 {
+		g.span0 = span{ch: ch, lo: i, hi: i + 1}
+		return
+	}
+	last := &g.span0
+	if n := len(g.spans); n > 0 {
+		last = &g.spans[n-1]
+	}
+	if last.ch == ch && last.hi == i {
+		last.hi++
+		return
+	}
+	g.spans = append(g.spans, span{ch: ch, lo: i, hi: i + 1})
+}
+
+// entries lists the collected records in collection order.
+func (p *problem) entries(g *nameGroup) []entry {
+	n := 0
+	if g.span0.hi != 0 {
+		n += int(g.span0.hi - g.span0.lo)
+	}
+	for _, s := range g.spans {
+		n += int(s.hi - s.lo)
+	}
+	out := make([]entry, 0, n)
+	add := func(s span) {
+		for i := s.lo; i < s.hi; i++ {
+			var r *conda.PackageRecord
+			if s.ch < 0 {
+				r = &p.task.Virtual[i]
+			} else {
+				r = &p.task.Channels[s.ch].Records[i]
+			}
+			out = append(out, entry{rec: r, ch: s.ch})
+		}
+	}
+	if g.span0.hi != 0 {
+		add(g.span0)
+	}
+	for _, s := range g.spans {
+		add(s)
+	}
+	return out
 }
 
 type hiddenRec struct {
@@ -132,12 +186,17 @@ func (p *problem) collect() {
 	}
 	p.names = make(map[string]*nameGroup, total/8)
 	var last *nameGroup // repodata lists a name's records together: skip the map then
-	add := func(r *conda.PackageRecord, ch int) {
+	var slab []nameGroup
+	add := func(r *conda.PackageRecord, ch, i int) {
 		g := last
 		if g == nil || g.name != r.Name {
 			g = p.names[r.Name]
 			if g == nil {
-				g = &nameGroup{name: r.Name}
+				if len(slab) == cap(slab) {
+					slab = make([]nameGroup, 0, 256)
+				}
+				slab = append(slab, nameGroup{name: r.Name})
+				g = &slab[len(slab)-1]
 				p.names[r.Name] = g
 			}
 			last = g
@@ -146,10 +205,10 @@ func (p *problem) collect() {
 			g.tracks = true
 			p.trackNames = append(p.trackNames, r.Name)
 		}
-		g.raw = append(g.raw, entry{rec: r, ch: int32(ch)})
+		g.addRec(int32(ch), int32(i))
 	}
 	for i := range t.Virtual {
-		add(&t.Virtual[i], -1)
+		add(&t.Virtual[i], -1, i)
 	}
 	for ci := range t.Channels {
 		c := &t.Channels[ci]
@@ -170,7 +229,7 @@ func (p *problem) collect() {
 				}
 				continue
 			}
-			add(r, ci)
+			add(r, ci, ri)
 		}
 	}
 }
@@ -196,7 +255,7 @@ func (p *problem) ready(g *nameGroup) {
 	}
 	g.ready = true
 	t := p.task
-	raw := g.raw
+	raw := p.entries(g)
 	if raw[0].ch < 0 {
 		// A virtual package hides channel records of its name.
 		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
@@ -228,7 +287,7 @@ func (p *problem) ready(g *nameGroup) {
 	for i := range pool {
 		g.recs[i] = &pool[i]
 	}
-	g.raw = nil
+	g.span0, g.spans = span{}, nil
 	g.byRoot = slices.Clone(g.recs)
 	slices.SortStableFunc(g.recs, p.depOrder)
 	slices.SortStableFunc(g.byRoot, p.rootOrder)
@@ -305,9 +364,11 @@ func (p *problem) rootPenalty(r *prec) int {
 					best = &prec{rec: rec, ver: v}
 				}
 			}
-			for _, e := range g.raw {
-				if v, err := conda.ParseVersion(e.rec.Version); err == nil {
-					consider(e.rec, v)
+			if !g.ready {
+				for _, e := range p.entries(g) {
+					if v, err := conda.ParseVersion(e.rec.Version); err == nil {
+						consider(e.rec, v)
+					}
 				}
 			}
 			for _, r := range g.recs {
