@@ -23,6 +23,9 @@ type prec struct {
 	// computed on demand to break ties the way conda's objective does.
 	deps    []depBest
 	depsSet bool
+	// penalty caches rootPenalty (penaltySet: computed).
+	penalty    int32
+	penaltySet bool
 }
 
 type depBest struct {
@@ -135,6 +138,10 @@ type parsedSpec struct {
 	// cands caches the dependency candidates; many records share a dependency text.
 	cands    []*prec
 	candsSet bool
+	// best is the highest version among cands (bestOK: there is one), for depBests.
+	best    conda.Version
+	bestOK  bool
+	bestSet bool
 }
 
 // Solve picks one record per package name such that the task's specs, every
@@ -379,6 +386,9 @@ func (p *problem) rootPenalty(r *prec) int {
 			}
 		}
 	}
+	if r.penaltySet {
+		return int(r.penalty)
+	}
 	penalty := 0
 	check := func(texts []string) {
 		for _, t := range texts {
@@ -397,6 +407,7 @@ func (p *problem) rootPenalty(r *prec) int {
 	}
 	check(r.rec.Depends)
 	check(r.rec.Constrains)
+	r.penalty, r.penaltySet = int32(penalty), true
 	return penalty
 }
 
@@ -771,14 +782,20 @@ func (p *problem) depBests(r *prec) []depBest {
 		if !ok {
 			continue
 		}
-		var best *prec
-		for _, o := range p.depCandidates(s) {
-			if best == nil || o.ver.Compare(best.ver) > 0 {
-				best = o
+		if !s.bestSet {
+			s.bestSet = true
+			var best *prec
+			for _, o := range p.depCandidates(s) {
+				if best == nil || o.ver.Compare(best.ver) > 0 {
+					best = o
+				}
+			}
+			if best != nil {
+				s.best, s.bestOK = best.ver, true
 			}
 		}
-		if best != nil {
-			r.deps = append(r.deps, depBest{name: n, ver: best.ver})
+		if s.bestOK {
+			r.deps = append(r.deps, depBest{name: n, ver: s.best})
 		}
 	}
 	slices.SortFunc(r.deps, func(x, y depBest) int { return strings.Compare(x.name, y.name) })
