@@ -68,6 +68,7 @@ type problem struct {
 	trackNames []string
 	// rootBest is, per requested name, its best candidate by version alone.
 	rootBest map[string]*prec
+	arena    []lit
 }
 
 type entry struct {
@@ -138,6 +139,9 @@ type parsedSpec struct {
 	// cands caches the dependency candidates; many records share a dependency text.
 	cands    []*prec
 	candsSet bool
+	// candLits are the candidates' literals, shared read-only by every clause that
+	// depends on this text.
+	candLits []lit
 	// best is the highest version among cands (bestOK: there is one), for depBests.
 	best    conda.Version
 	bestOK  bool
@@ -538,9 +542,36 @@ func (p *problem) varOf(r *prec) int32 {
 	return r.v
 }
 
+func (p *problem) lits1(a lit) []lit {
+	l := p.newLits(1)
+	l[0] = a
+	return l
+}
+
+func (p *problem) lits2(a, b lit) []lit {
+	l := p.newLits(2)
+	l[0], l[1] = a, b
+	return l
+}
+
 type pendingClause struct {
-	c     clause
+	kind  clauseKind
+	rec   int32
+	spec  int32
+	text  string
+	ps    *parsedSpec // the dependency's parsed text (kindDepends)
 	cands []*prec
+}
+
+// newLits returns n literals carved from a shared arena: clauses never grow their
+// literal slices, so one allocation serves many clauses.
+func (p *problem) newLits(n int) []lit {
+	if cap(p.arena)-len(p.arena) < n {
+		p.arena = make([]lit, 0, max(8192, n))
+	}
+	k := len(p.arena)
+	p.arena = p.arena[:k+n]
+	return p.arena[k : k+n : k+n]
 }
 
 // encode reaches every record the specs can pull in and builds the clauses.
@@ -551,7 +582,7 @@ func (p *problem) encode() {
 		for _, r := range cands {
 			p.varOf(r)
 		}
-		reqs = append(reqs, pendingClause{c: clause{kind: kindRoot, rec: -1, spec: int32(i), text: s.Text}, cands: cands})
+		reqs = append(reqs, pendingClause{kind: kindRoot, rec: -1, spec: int32(i), text: s.Text, cands: cands})
 	}
 	for _, r := range p.task.Virtual {
 		if g := p.names[r.Name]; g != nil {
@@ -581,11 +612,12 @@ func (p *problem) encode() {
 	for qi := 0; qi < len(p.queue); qi++ {
 		r := p.queue[qi]
 		for _, d := range r.rec.Depends {
-			cands := p.depCandidates(p.spec(d))
+			ps := p.spec(d)
+			cands := p.depCandidates(ps)
 			for _, c := range cands {
 				p.varOf(c)
 			}
-			reqs = append(reqs, pendingClause{c: clause{kind: kindDepends, rec: r.v, text: d}, cands: cands})
+			reqs = append(reqs, pendingClause{kind: kindDepends, rec: r.v, text: d, ps: ps, cands: cands})
 		}
 		if r.rec.Features != "" {
 			for _, f := range strings.Fields(strings.ReplaceAll(r.rec.Features, ",", " ")) {
@@ -593,7 +625,7 @@ func (p *problem) encode() {
 				for _, c := range cands {
 					p.varOf(c)
 				}
-				reqs = append(reqs, pendingClause{c: clause{kind: kindFeature, rec: r.v, text: f}, cands: cands})
+				reqs = append(reqs, pendingClause{kind: kindFeature, rec: r.v, text: f, cands: cands})
 			}
 		}
 	}
@@ -605,36 +637,41 @@ func (p *problem) encode() {
 		p.ngroups++
 	}
 	p.eng = newEngine(len(p.vars)+naux, nameOf, int(p.ngroups))
+	// Room for every original clause, the task's constraints and some learnt ones,
+	// so the clause slice is not copied as it grows.
+	p.eng.clauses = make([]clause, 0, len(p.task.Virtual)+len(reqs)+len(cons)+len(p.task.Constraints)*4+256)
+	p.eng.reqs = make([]int32, 0, len(reqs))
 	for _, pr := range p.vars {
 		if pr.virtual {
-			p.eng.addClause(clause{lits: []lit{posLit(pr.v)}, kind: kindFixed, rec: pr.v})
+			l := p.newLits(1)
+			l[0] = posLit(pr.v)
+			p.eng.addClause(clause{lits: l, kind: kindFixed, rec: pr.v})
 		}
 	}
-	p.eng.clauses = slices.Grow(p.eng.clauses, 2*len(reqs))
 	p.eng.hints = hints
 	// Records sharing a dependency text share its candidate literals (read-only);
 	// each clause still gets its own lits, which the watch scheme reorders.
-	shared := map[string][]lit{}
 	for _, q := range reqs {
-		c := q.c
-		if c.kind == kindDepends {
-			c.candLits = shared[c.text]
+		c := clause{kind: q.kind, rec: q.rec, spec: q.spec, text: q.text}
+		if q.ps != nil {
+			c.candLits = q.ps.candLits
 		}
 		if c.candLits == nil {
-			c.candLits = make([]lit, len(q.cands))
+			c.candLits = p.newLits(len(q.cands))
 			for i, r := range q.cands {
 				c.candLits[i] = posLit(r.v)
 			}
-			if c.kind == kindDepends {
-				shared[c.text] = c.candLits
+			if q.ps != nil {
+				q.ps.candLits = c.candLits
 			}
 		}
 		if c.rec >= 0 {
-			c.lits = make([]lit, 1, 1+len(c.candLits))
+			c.lits = p.newLits(1 + len(c.candLits))
 			c.lits[0] = negLit(c.rec)
-			c.lits = append(c.lits, c.candLits...)
+			copy(c.lits[1:], c.candLits)
 		} else {
-			c.lits = slices.Clone(c.candLits)
+			c.lits = p.newLits(len(c.candLits))
+			copy(c.lits, c.candLits)
 		}
 		p.eng.addClause(c)
 	}
@@ -649,7 +686,11 @@ func (p *problem) encode() {
 // R*O (every cpython build constrains pypy, for instance). It returns the clauses and
 // the number of auxiliary variables, which follow the record variables.
 func (p *problem) encodeConstrains() ([]clause, int) {
-	var out []clause
+	n := 0
+	for _, r := range p.vars {
+		n += len(r.rec.Constrains)
+	}
+	out := make([]clause, 0, 2*n)
 	aux := map[string]int32{}
 	base, next := int32(len(p.vars)), int32(0)
 	for _, r := range p.vars {
@@ -658,7 +699,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 			if s.err != nil {
 				// A record whose constraint cannot be read cannot be checked, so it is
 				// not installable (rattler does the same).
-				out = append(out, clause{lits: []lit{negLit(r.v)}, kind: kindConstrains, rec: r.v, text: text})
+				out = append(out, clause{lits: p.lits1(negLit(r.v)), kind: kindConstrains, rec: r.v, text: text})
 				continue
 			}
 			n, ok := s.ms.ExactName()
@@ -673,7 +714,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 			if n == r.rec.Name {
 				for _, o := range g.recs {
 					if o.v >= 0 && o != r && !s.ms.MatchVersion(o.rec, o.ver) {
-						out = append(out, clause{lits: []lit{negLit(r.v), negLit(o.v)}, kind: kindConstrains, rec: r.v, text: text})
+						out = append(out, clause{lits: p.lits2(negLit(r.v), negLit(o.v)), kind: kindConstrains, rec: r.v, text: text})
 					}
 				}
 				continue
@@ -689,7 +730,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 						a = base + next
 						next++
 					}
-					out = append(out, clause{lits: []lit{negLit(a), negLit(o.v)}, kind: kindConstrainsAux, rec: -1, spec: a, text: text})
+					out = append(out, clause{lits: p.lits2(negLit(a), negLit(o.v)), kind: kindConstrainsAux, rec: -1, spec: a, text: text})
 				}
 				if a < 0 {
 					aux[text] = -1
@@ -698,7 +739,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 				aux[text] = a
 			}
 			if a >= 0 {
-				out = append(out, clause{lits: []lit{negLit(r.v), posLit(a)}, kind: kindConstrains, rec: r.v, spec: a, text: text})
+				out = append(out, clause{lits: p.lits2(negLit(r.v), posLit(a)), kind: kindConstrains, rec: r.v, spec: a, text: text})
 			}
 		}
 	}
@@ -720,7 +761,7 @@ func (p *problem) constrain() {
 		p.ready(g)
 		for _, o := range g.recs {
 			if o.v >= 0 && !s.MatchSpec.MatchVersion(o.rec, o.ver) {
-				p.eng.addClause(clause{lits: []lit{negLit(o.v)}, kind: kindTaskConstraint, rec: -1, spec: int32(i), text: s.Text})
+				p.eng.addClause(clause{lits: p.lits1(negLit(o.v)), kind: kindTaskConstraint, rec: -1, spec: int32(i), text: s.Text})
 			}
 		}
 	}
