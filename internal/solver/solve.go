@@ -34,18 +34,24 @@ type depBest struct {
 }
 
 // nameGroup is every visible record of one package name.
+// Most names are never reached, so a group is kept small and the rest lives in
+// groupData, allocated when a name has a second span or is reached.
 type nameGroup struct {
 	name string
-	id   int32
-	recs []*prec // in dependency preference order
-	// byRoot is recs in root preference order (version before track_features).
-	byRoot []*prec
 	// span0 and spans hold the records as collected (runs of consecutive records of
 	// one channel), until ready turns them into recs; no per-record work before that.
 	span0  span
-	spans  []span
-	ready  bool
-	tracks bool // some record tracks a feature // versions parsed and orders sorted
+	id     int32
+	ready  bool // versions parsed and orders sorted
+	tracks bool // some record tracks a feature
+	*groupData
+}
+
+type groupData struct {
+	spans []span
+	recs  []*prec // in dependency preference order
+	// byRoot is recs in root preference order (version before track_features).
+	byRoot []*prec
 }
 
 type problem struct {
@@ -88,23 +94,30 @@ func (g *nameGroup) addRec(ch, i int32) {
 		return
 	}
 	last := &g.span0
-	if n := len(g.spans); n > 0 {
-		last = &g.spans[n-1]
+	if g.groupData != nil && len(g.spans) > 0 {
+		last = &g.spans[len(g.spans)-1]
 	}
 	if last.ch == ch && last.hi == i {
 		last.hi++
 		return
+	}
+	if g.groupData == nil {
+		g.groupData = &groupData{}
 	}
 	g.spans = append(g.spans, span{ch: ch, lo: i, hi: i + 1})
 }
 
 // entries lists the collected records in collection order.
 func (p *problem) entries(g *nameGroup) []entry {
+	var more []span
+	if g.groupData != nil {
+		more = g.spans
+	}
 	n := 0
 	if g.span0.hi != 0 {
 		n += int(g.span0.hi - g.span0.lo)
 	}
-	for _, s := range g.spans {
+	for _, s := range more {
 		n += int(s.hi - s.lo)
 	}
 	out := make([]entry, 0, n)
@@ -122,7 +135,7 @@ func (p *problem) entries(g *nameGroup) []entry {
 	if g.span0.hi != 0 {
 		add(g.span0)
 	}
-	for _, s := range g.spans {
+	for _, s := range more {
 		add(s)
 	}
 	return out
@@ -195,7 +208,18 @@ func (p *problem) collect() {
 	for _, c := range t.Channels {
 		total += len(c.Records)
 	}
-	p.names = make(map[string]*nameGroup, total/8)
+	// Size the map for the runs of equal names (repodata lists a name's records
+	// together), an upper bound on the names, so it never rehashes.
+	runs := len(t.Virtual)
+	for ci := range t.Channels {
+		recs := t.Channels[ci].Records
+		for i := range recs {
+			if i == 0 || recs[i].Name != recs[i-1].Name {
+				runs++
+			}
+		}
+	}
+	p.names = make(map[string]*nameGroup, min(runs, total))
 	var last *nameGroup // repodata lists a name's records together: skip the map then
 	var slab []nameGroup
 	add := func(r *conda.PackageRecord, ch, i int) {
@@ -267,6 +291,9 @@ func (p *problem) ready(g *nameGroup) {
 	g.ready = true
 	t := p.task
 	raw := p.entries(g)
+	if g.groupData == nil {
+		g.groupData = &groupData{}
+	}
 	if raw[0].ch < 0 {
 		// A virtual package hides channel records of its name.
 		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
@@ -381,9 +408,10 @@ func (p *problem) rootPenalty(r *prec) int {
 						consider(e.rec, v)
 					}
 				}
-			}
-			for _, r := range g.recs {
-				consider(r.rec, r.ver)
+			} else {
+				for _, r := range g.recs {
+					consider(r.rec, r.ver)
+				}
 			}
 			if old, ok := p.rootBest[n]; best != nil && (!ok || (old != nil && best.ver.Compare(old.ver) < 0)) {
 				p.rootBest[n] = best
