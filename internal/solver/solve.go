@@ -714,11 +714,33 @@ func (p *problem) encode() {
 // R*O (every cpython build constrains pypy, for instance). It returns the clauses and
 // the number of auxiliary variables, which follow the record variables.
 func (p *problem) encodeConstrains() ([]clause, int) {
+	// An upper bound on the clauses, so out is allocated once: each constraint text
+	// excludes at most every record of its name.
 	n := 0
+	counted := map[*parsedSpec]bool{}
 	for _, r := range p.vars {
-		n += len(r.rec.Constrains)
+		for _, text := range r.rec.Constrains {
+			n++
+			s := p.spec(text)
+			if s.err != nil {
+				continue
+			}
+			name, ok := s.ms.ExactName()
+			if !ok {
+				continue
+			}
+			g := p.names[name]
+			if g == nil {
+				continue
+			}
+			p.ready(g)
+			if name == r.rec.Name || !counted[s] {
+				counted[s] = true
+				n += len(g.recs)
+			}
+		}
 	}
-	out := make([]clause, 0, 2*n)
+	out := make([]clause, 0, n)
 	aux := map[string]int32{}
 	base, next := int32(len(p.vars)), int32(0)
 	for _, r := range p.vars {
