@@ -23,6 +23,9 @@ type prec struct {
 	// computed on demand to break ties the way conda's objective does.
 	deps    []depBest
 	depsSet bool
+	// penalty caches rootPenalty (penaltySet: computed).
+	penalty    int32
+	penaltySet bool
 }
 
 type depBest struct {
@@ -31,16 +34,24 @@ type depBest struct {
 }
 
 // nameGroup is every visible record of one package name.
+// Most names are never reached, so a group is kept small and the rest lives in
+// groupData, allocated when a name has a second span or is reached.
 type nameGroup struct {
 	name string
-	id   int32
-	recs []*prec // in dependency preference order
+	// span0 and spans hold the records as collected (runs of consecutive records of
+	// one channel), until ready turns them into recs; no per-record work before that.
+	span0  span
+	id     int32
+	ready  bool // versions parsed and orders sorted
+	tracks bool // some record tracks a feature
+	*groupData
+}
+
+type groupData struct {
+	spans []span
+	recs  []*prec // in dependency preference order
 	// byRoot is recs in root preference order (version before track_features).
 	byRoot []*prec
-	// raw holds the records as collected, until ready turns them into recs.
-	raw    []entry
-	ready  bool
-	tracks bool // some record tracks a feature // versions parsed and orders sorted
 }
 
 type problem struct {
@@ -63,11 +74,71 @@ type problem struct {
 	trackNames []string
 	// rootBest is, per requested name, its best candidate by version alone.
 	rootBest map[string]*prec
+	arena    []lit
 }
 
 type entry struct {
 	rec *conda.PackageRecord
 	ch  int32 // channel index; -1 for virtual packages
+}
+
+// span is the records lo..hi-1 of channel ch (-1: the task's virtual packages).
+type span struct {
+	ch, lo, hi int32
+}
+
+// addRec appends record i of channel ch, extending the last span when contiguous.
+func (g *nameGroup) addRec(ch, i int32) {
+	if g.span0.hi == 0 {
+		g.span0 = span{ch: ch, lo: i, hi: i + 1}
+		return
+	}
+	last := &g.span0
+	if g.groupData != nil && len(g.spans) > 0 {
+		last = &g.spans[len(g.spans)-1]
+	}
+	if last.ch == ch && last.hi == i {
+		last.hi++
+		return
+	}
+	if g.groupData == nil {
+		g.groupData = &groupData{}
+	}
+	g.spans = append(g.spans, span{ch: ch, lo: i, hi: i + 1})
+}
+
+// entries lists the collected records in collection order.
+func (p *problem) entries(g *nameGroup) []entry {
+	var more []span
+	if g.groupData != nil {
+		more = g.spans
+	}
+	n := 0
+	if g.span0.hi != 0 {
+		n += int(g.span0.hi - g.span0.lo)
+	}
+	for _, s := range more {
+		n += int(s.hi - s.lo)
+	}
+	out := make([]entry, 0, n)
+	add := func(s span) {
+		for i := s.lo; i < s.hi; i++ {
+			var r *conda.PackageRecord
+			if s.ch < 0 {
+				r = &p.task.Virtual[i]
+			} else {
+				r = &p.task.Channels[s.ch].Records[i]
+			}
+			out = append(out, entry{rec: r, ch: s.ch})
+		}
+	}
+	if g.span0.hi != 0 {
+		add(g.span0)
+	}
+	for _, s := range more {
+		add(s)
+	}
+	return out
 }
 
 type hiddenRec struct {
@@ -81,6 +152,13 @@ type parsedSpec struct {
 	// cands caches the dependency candidates; many records share a dependency text.
 	cands    []*prec
 	candsSet bool
+	// candLits are the candidates' literals, shared read-only by every clause that
+	// depends on this text.
+	candLits []lit
+	// best is the highest version among cands (bestOK: there is one), for depBests.
+	best    conda.Version
+	bestOK  bool
+	bestSet bool
 }
 
 // Solve picks one record per package name such that the task's specs, every
@@ -130,14 +208,30 @@ func (p *problem) collect() {
 	for _, c := range t.Channels {
 		total += len(c.Records)
 	}
-	p.names = make(map[string]*nameGroup, total/8)
+	// Size the map for the runs of equal names (repodata lists a name's records
+	// together), an upper bound on the names, so it never rehashes.
+	runs := len(t.Virtual)
+	for ci := range t.Channels {
+		recs := t.Channels[ci].Records
+		for i := range recs {
+			if i == 0 || recs[i].Name != recs[i-1].Name {
+				runs++
+			}
+		}
+	}
+	p.names = make(map[string]*nameGroup, min(runs, total))
 	var last *nameGroup // repodata lists a name's records together: skip the map then
-	add := func(r *conda.PackageRecord, ch int) {
+	var slab []nameGroup
+	add := func(r *conda.PackageRecord, ch, i int) {
 		g := last
 		if g == nil || g.name != r.Name {
 			g = p.names[r.Name]
 			if g == nil {
-				g = &nameGroup{name: r.Name}
+				if len(slab) == cap(slab) {
+					slab = make([]nameGroup, 0, 256)
+				}
+				slab = append(slab, nameGroup{name: r.Name})
+				g = &slab[len(slab)-1]
 				p.names[r.Name] = g
 			}
 			last = g
@@ -146,10 +240,10 @@ func (p *problem) collect() {
 			g.tracks = true
 			p.trackNames = append(p.trackNames, r.Name)
 		}
-		g.raw = append(g.raw, entry{rec: r, ch: int32(ch)})
+		g.addRec(int32(ch), int32(i))
 	}
 	for i := range t.Virtual {
-		add(&t.Virtual[i], -1)
+		add(&t.Virtual[i], -1, i)
 	}
 	for ci := range t.Channels {
 		c := &t.Channels[ci]
@@ -170,7 +264,7 @@ func (p *problem) collect() {
 				}
 				continue
 			}
-			add(r, ci)
+			add(r, ci, ri)
 		}
 	}
 }
@@ -196,7 +290,10 @@ func (p *problem) ready(g *nameGroup) {
 	}
 	g.ready = true
 	t := p.task
-	raw := g.raw
+	raw := p.entries(g)
+	if g.groupData == nil {
+		g.groupData = &groupData{}
+	}
 	if raw[0].ch < 0 {
 		// A virtual package hides channel records of its name.
 		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
@@ -228,7 +325,7 @@ func (p *problem) ready(g *nameGroup) {
 	for i := range pool {
 		g.recs[i] = &pool[i]
 	}
-	g.raw = nil
+	g.span0, g.spans = span{}, nil
 	g.byRoot = slices.Clone(g.recs)
 	slices.SortStableFunc(g.recs, p.depOrder)
 	slices.SortStableFunc(g.byRoot, p.rootOrder)
@@ -305,18 +402,24 @@ func (p *problem) rootPenalty(r *prec) int {
 					best = &prec{rec: rec, ver: v}
 				}
 			}
-			for _, e := range g.raw {
-				if v, err := conda.ParseVersion(e.rec.Version); err == nil {
-					consider(e.rec, v)
+			if !g.ready {
+				for _, e := range p.entries(g) {
+					if v, err := conda.ParseVersion(e.rec.Version); err == nil {
+						consider(e.rec, v)
+					}
 				}
-			}
-			for _, r := range g.recs {
-				consider(r.rec, r.ver)
+			} else {
+				for _, r := range g.recs {
+					consider(r.rec, r.ver)
+				}
 			}
 			if old, ok := p.rootBest[n]; best != nil && (!ok || (old != nil && best.ver.Compare(old.ver) < 0)) {
 				p.rootBest[n] = best
 			}
 		}
+	}
+	if r.penaltySet {
+		return int(r.penalty)
 	}
 	penalty := 0
 	check := func(texts []string) {
@@ -336,6 +439,7 @@ func (p *problem) rootPenalty(r *prec) int {
 	}
 	check(r.rec.Depends)
 	check(r.rec.Constrains)
+	r.penalty, r.penaltySet = int32(penalty), true
 	return penalty
 }
 
@@ -466,9 +570,36 @@ func (p *problem) varOf(r *prec) int32 {
 	return r.v
 }
 
+func (p *problem) lits1(a lit) []lit {
+	l := p.newLits(1)
+	l[0] = a
+	return l
+}
+
+func (p *problem) lits2(a, b lit) []lit {
+	l := p.newLits(2)
+	l[0], l[1] = a, b
+	return l
+}
+
 type pendingClause struct {
-	c     clause
+	kind  clauseKind
+	rec   int32
+	spec  int32
+	text  string
+	ps    *parsedSpec // the dependency's parsed text (kindDepends)
 	cands []*prec
+}
+
+// newLits returns n literals carved from a shared arena: clauses never grow their
+// literal slices, so one allocation serves many clauses.
+func (p *problem) newLits(n int) []lit {
+	if cap(p.arena)-len(p.arena) < n {
+		p.arena = make([]lit, 0, max(8192, n))
+	}
+	k := len(p.arena)
+	p.arena = p.arena[:k+n]
+	return p.arena[k : k+n : k+n]
 }
 
 // encode reaches every record the specs can pull in and builds the clauses.
@@ -479,7 +610,7 @@ func (p *problem) encode() {
 		for _, r := range cands {
 			p.varOf(r)
 		}
-		reqs = append(reqs, pendingClause{c: clause{kind: kindRoot, rec: -1, spec: int32(i), text: s.Text}, cands: cands})
+		reqs = append(reqs, pendingClause{kind: kindRoot, rec: -1, spec: int32(i), text: s.Text, cands: cands})
 	}
 	for _, r := range p.task.Virtual {
 		if g := p.names[r.Name]; g != nil {
@@ -509,11 +640,12 @@ func (p *problem) encode() {
 	for qi := 0; qi < len(p.queue); qi++ {
 		r := p.queue[qi]
 		for _, d := range r.rec.Depends {
-			cands := p.depCandidates(p.spec(d))
+			ps := p.spec(d)
+			cands := p.depCandidates(ps)
 			for _, c := range cands {
 				p.varOf(c)
 			}
-			reqs = append(reqs, pendingClause{c: clause{kind: kindDepends, rec: r.v, text: d}, cands: cands})
+			reqs = append(reqs, pendingClause{kind: kindDepends, rec: r.v, text: d, ps: ps, cands: cands})
 		}
 		if r.rec.Features != "" {
 			for _, f := range strings.Fields(strings.ReplaceAll(r.rec.Features, ",", " ")) {
@@ -521,7 +653,7 @@ func (p *problem) encode() {
 				for _, c := range cands {
 					p.varOf(c)
 				}
-				reqs = append(reqs, pendingClause{c: clause{kind: kindFeature, rec: r.v, text: f}, cands: cands})
+				reqs = append(reqs, pendingClause{kind: kindFeature, rec: r.v, text: f, cands: cands})
 			}
 		}
 	}
@@ -533,36 +665,41 @@ func (p *problem) encode() {
 		p.ngroups++
 	}
 	p.eng = newEngine(len(p.vars)+naux, nameOf, int(p.ngroups))
+	// Room for every original clause, the task's constraints and some learnt ones,
+	// so the clause slice is not copied as it grows.
+	p.eng.clauses = make([]clause, 0, len(p.task.Virtual)+len(reqs)+len(cons)+len(p.task.Constraints)*4+256)
+	p.eng.reqs = make([]int32, 0, len(reqs))
 	for _, pr := range p.vars {
 		if pr.virtual {
-			p.eng.addClause(clause{lits: []lit{posLit(pr.v)}, kind: kindFixed, rec: pr.v})
+			l := p.newLits(1)
+			l[0] = posLit(pr.v)
+			p.eng.addClause(clause{lits: l, kind: kindFixed, rec: pr.v})
 		}
 	}
-	p.eng.clauses = slices.Grow(p.eng.clauses, 2*len(reqs))
 	p.eng.hints = hints
 	// Records sharing a dependency text share its candidate literals (read-only);
 	// each clause still gets its own lits, which the watch scheme reorders.
-	shared := map[string][]lit{}
 	for _, q := range reqs {
-		c := q.c
-		if c.kind == kindDepends {
-			c.candLits = shared[c.text]
+		c := clause{kind: q.kind, rec: q.rec, spec: q.spec, text: q.text}
+		if q.ps != nil {
+			c.candLits = q.ps.candLits
 		}
 		if c.candLits == nil {
-			c.candLits = make([]lit, len(q.cands))
+			c.candLits = p.newLits(len(q.cands))
 			for i, r := range q.cands {
 				c.candLits[i] = posLit(r.v)
 			}
-			if c.kind == kindDepends {
-				shared[c.text] = c.candLits
+			if q.ps != nil {
+				q.ps.candLits = c.candLits
 			}
 		}
 		if c.rec >= 0 {
-			c.lits = make([]lit, 1, 1+len(c.candLits))
+			c.lits = p.newLits(1 + len(c.candLits))
 			c.lits[0] = negLit(c.rec)
-			c.lits = append(c.lits, c.candLits...)
+			copy(c.lits[1:], c.candLits)
 		} else {
-			c.lits = slices.Clone(c.candLits)
+			c.lits = p.newLits(len(c.candLits))
+			copy(c.lits, c.candLits)
 		}
 		p.eng.addClause(c)
 	}
@@ -577,7 +714,33 @@ func (p *problem) encode() {
 // R*O (every cpython build constrains pypy, for instance). It returns the clauses and
 // the number of auxiliary variables, which follow the record variables.
 func (p *problem) encodeConstrains() ([]clause, int) {
-	var out []clause
+	// An upper bound on the clauses, so out is allocated once: each constraint text
+	// excludes at most every record of its name.
+	n := 0
+	counted := map[*parsedSpec]bool{}
+	for _, r := range p.vars {
+		for _, text := range r.rec.Constrains {
+			n++
+			s := p.spec(text)
+			if s.err != nil {
+				continue
+			}
+			name, ok := s.ms.ExactName()
+			if !ok {
+				continue
+			}
+			g := p.names[name]
+			if g == nil {
+				continue
+			}
+			p.ready(g)
+			if name == r.rec.Name || !counted[s] {
+				counted[s] = true
+				n += len(g.recs)
+			}
+		}
+	}
+	out := make([]clause, 0, n)
 	aux := map[string]int32{}
 	base, next := int32(len(p.vars)), int32(0)
 	for _, r := range p.vars {
@@ -586,7 +749,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 			if s.err != nil {
 				// A record whose constraint cannot be read cannot be checked, so it is
 				// not installable (rattler does the same).
-				out = append(out, clause{lits: []lit{negLit(r.v)}, kind: kindConstrains, rec: r.v, text: text})
+				out = append(out, clause{lits: p.lits1(negLit(r.v)), kind: kindConstrains, rec: r.v, text: text})
 				continue
 			}
 			n, ok := s.ms.ExactName()
@@ -601,7 +764,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 			if n == r.rec.Name {
 				for _, o := range g.recs {
 					if o.v >= 0 && o != r && !s.ms.MatchVersion(o.rec, o.ver) {
-						out = append(out, clause{lits: []lit{negLit(r.v), negLit(o.v)}, kind: kindConstrains, rec: r.v, text: text})
+						out = append(out, clause{lits: p.lits2(negLit(r.v), negLit(o.v)), kind: kindConstrains, rec: r.v, text: text})
 					}
 				}
 				continue
@@ -617,7 +780,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 						a = base + next
 						next++
 					}
-					out = append(out, clause{lits: []lit{negLit(a), negLit(o.v)}, kind: kindConstrainsAux, rec: -1, spec: a, text: text})
+					out = append(out, clause{lits: p.lits2(negLit(a), negLit(o.v)), kind: kindConstrainsAux, rec: -1, spec: a, text: text})
 				}
 				if a < 0 {
 					aux[text] = -1
@@ -626,7 +789,7 @@ func (p *problem) encodeConstrains() ([]clause, int) {
 				aux[text] = a
 			}
 			if a >= 0 {
-				out = append(out, clause{lits: []lit{negLit(r.v), posLit(a)}, kind: kindConstrains, rec: r.v, spec: a, text: text})
+				out = append(out, clause{lits: p.lits2(negLit(r.v), posLit(a)), kind: kindConstrains, rec: r.v, spec: a, text: text})
 			}
 		}
 	}
@@ -648,7 +811,7 @@ func (p *problem) constrain() {
 		p.ready(g)
 		for _, o := range g.recs {
 			if o.v >= 0 && !s.MatchSpec.MatchVersion(o.rec, o.ver) {
-				p.eng.addClause(clause{lits: []lit{negLit(o.v)}, kind: kindTaskConstraint, rec: -1, spec: int32(i), text: s.Text})
+				p.eng.addClause(clause{lits: p.lits1(negLit(o.v)), kind: kindTaskConstraint, rec: -1, spec: int32(i), text: s.Text})
 			}
 		}
 	}
@@ -710,14 +873,20 @@ func (p *problem) depBests(r *prec) []depBest {
 		if !ok {
 			continue
 		}
-		var best *prec
-		for _, o := range p.depCandidates(s) {
-			if best == nil || o.ver.Compare(best.ver) > 0 {
-				best = o
+		if !s.bestSet {
+			s.bestSet = true
+			var best *prec
+			for _, o := range p.depCandidates(s) {
+				if best == nil || o.ver.Compare(best.ver) > 0 {
+					best = o
+				}
+			}
+			if best != nil {
+				s.best, s.bestOK = best.ver, true
 			}
 		}
-		if best != nil {
-			r.deps = append(r.deps, depBest{name: n, ver: best.ver})
+		if s.bestOK {
+			r.deps = append(r.deps, depBest{name: n, ver: s.best})
 		}
 	}
 	slices.SortFunc(r.deps, func(x, y depBest) int { return strings.Compare(x.name, y.name) })
