@@ -122,10 +122,8 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 		return nil, err
 	}
 	cp := c.compactPath(ch, doc.sha)
-	if data, err := os.ReadFile(cp); err == nil {
-		if rd, err := decodeCompact(data); err == nil {
-			return rd, nil
-		}
+	if rd, err := readCompact(cp); err == nil {
+		return rd, nil
 	}
 	raw, err := doc.bytes()
 	if err != nil {
@@ -136,7 +134,9 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 		return nil, err
 	}
 	// A failed cache write only costs a parse next time.
-	_ = writeAtomic(cp, encodeCompact(rd))
+	if enc := encodeCompact(rd); enc != nil {
+		_ = writeAtomic(cp, enc)
+	}
 	return rd, nil
 }
 

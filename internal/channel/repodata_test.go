@@ -3,6 +3,7 @@ package channel
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -262,13 +263,24 @@ func TestCompactRoundTrip(t *testing.T) {
 	}
 	edge := &conda.Repodata{Info: conda.RepodataInfo{Subdir: "x", BaseURL: "https://b/"}, Packages: []conda.PackageRecord{
 		{Name: "a", Depends: []string{}, Constrains: nil, TrackFeatures: []string{"f"}, BuildNumber: -1, Timestamp: 1 << 50},
+		// fn is stored as the tail of url only when it is one.
+		{Name: "b", Depends: []string{"x", "y"}, Fn: "b-1-0.conda", URL: "https://h/c/noarch/b-1-0.conda", Size: -5},
+		{Name: "c", Depends: []string{"x", "y"}, Fn: "c-1-0.conda", URL: "https://h/c/noarch/xc-1-0.conda"},
+		{Name: "d", Fn: "d.conda", URL: "d.conda"},
+		{Name: "e", Fn: "", URL: "https://h/"},
 	}, Removed: []string{}}
 	got, err := decodeCompact(encodeCompact(edge))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(edge, got); d != "" {
-		t.Fatalf("nil/empty lists or negative numbers lost (-want +got):\n%s", d)
+		t.Fatalf("nil/empty lists, negative numbers or file names lost (-want +got):\n%s", d)
+	}
+	// Equal lists share storage; appending to one must not change another.
+	b := got.Packages[1].Depends
+	b = append(b, "z")
+	if d := got.Packages[2].Depends; len(d) != 2 || b[2] != "z" {
+		t.Fatalf("append to a shared list leaked into another record: %q", d)
 	}
 }
 
@@ -279,22 +291,103 @@ func TestDamagedCompactCacheIsReparsed(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "noarch"), 0o755)
 	os.WriteFile(filepath.Join(dir, "noarch", "repodata.json"), raw, 0o644)
 	ch := Channel{URL: "file://" + dir}
-	cache := t.TempDir()
-	c := testClient(t, cache)
-	if _, err := c.Repodata(context.Background(), ch, "noarch"); err != nil {
-		t.Fatal(err)
+	want := mustParse(t, raw, ch.URL, "noarch")
+	good := encodeCompact(want)
+	damages := map[string][]byte{
+		"garbage":        []byte(compactMagic + "garbage"),
+		"old format":     append([]byte("RBRD\x02"), good[len(compactMagic):]...),
+		"truncated":      good[:len(good)/2],
+		"header only":    good[:headerSize],
+		"trailing bytes": append(append([]byte(nil), good...), 0),
+		"empty":          {},
 	}
-	bins, _ := filepath.Glob(filepath.Join(cache, "repodata", "compact", "*.bin"))
-	if len(bins) != 1 {
-		t.Fatalf("compact cache entries: %v", bins)
+	for name, bad := range damages {
+		t.Run(name, func(t *testing.T) {
+			cache := t.TempDir()
+			c := testClient(t, cache)
+			if _, err := c.Repodata(context.Background(), ch, "noarch"); err != nil {
+				t.Fatal(err)
+			}
+			bins, _ := filepath.Glob(filepath.Join(cache, "repodata", "compact", "*.bin"))
+			if len(bins) != 1 {
+				t.Fatalf("compact cache entries: %v", bins)
+			}
+			os.WriteFile(bins[0], bad, 0o644)
+			rd, err := c.Repodata(context.Background(), ch, "noarch")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, rd); d != "" {
+				t.Fatalf("(-want +got):\n%s", d)
+			}
+			// The re-parse rewrote a good entry.
+			if again, err := readCompact(bins[0]); err != nil || cmp.Diff(want, again) != "" {
+				t.Fatalf("cache entry not repaired: %v", err)
+			}
+		})
 	}
-	os.WriteFile(bins[0], []byte("RBRD\x01garbage"), 0o644)
-	rd, err := c.Repodata(context.Background(), ch, "noarch")
+}
+
+// readCompactByReading is readCompact without the memory mapping (the path taken off
+// Linux or when mapping fails).
+func readCompactByReading(path string) (*conda.Repodata, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	if d := cmp.Diff(mustParse(t, raw, ch.URL, "noarch"), rd); d != "" {
-		t.Fatalf("(-want +got):\n%s", d)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return readCompactFile(f, fi.Size())
+}
+
+// Both ways of loading a compact file give the same records, reject damaged files,
+// and what one load returned survives the next (the read path reuses a scratch buffer
+// for the tables; strings must point only into each load's own blob or mapping).
+func TestCompactLoaders(t *testing.T) {
+	dir := t.TempDir()
+	var wants []*conda.Repodata
+	var paths []string
+	for i, sub := range []string{"linux-64", "noarch", "linux-64"} {
+		rd := mustParse(t, readTestdata(t, forgeDir+"/"+sub+"/repodata.json"), "https://conda.anaconda.org/conda-forge", sub)
+		p := filepath.Join(dir, fmt.Sprint(i))
+		os.WriteFile(p, encodeCompact(rd), 0o644)
+		wants, paths = append(wants, rd), append(paths, p)
+	}
+	good := encodeCompact(wants[1])
+	damaged := map[string][]byte{
+		"truncated":      good[:len(good)-1],
+		"trailing bytes": append(append([]byte(nil), good...), 0),
+		"header only":    good[:headerSize],
+		"short":          good[:3],
+		"bad list ref":   append(append([]byte(nil), good[:len(good)-recordSize+recDepends]...), append([]byte{0xff, 0xff, 0xff, 0x7f}, good[len(good)-recordSize+recDepends+4:]...)...),
+	}
+	loaders := map[string]func(string) (*conda.Repodata, error){"mapped": readCompact, "read": readCompactByReading}
+	for name, load := range loaders {
+		t.Run(name, func(t *testing.T) {
+			var gots []*conda.Repodata
+			for _, p := range paths {
+				rd, err := load(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gots = append(gots, rd)
+			}
+			for i := range wants {
+				if d := cmp.Diff(wants[i], gots[i]); d != "" {
+					t.Fatalf("load %d wrong or changed by later loads (-want +got):\n%s", i, d)
+				}
+			}
+			for what, data := range damaged {
+				p := filepath.Join(t.TempDir(), "bad")
+				os.WriteFile(p, data, 0o644)
+				if rd, err := load(p); err == nil {
+					t.Errorf("%s: loaded %d records from a damaged file", what, len(rd.Packages))
+				}
+			}
+		})
 	}
 }
 
@@ -302,6 +395,10 @@ func FuzzDecodeCompact(f *testing.F) {
 	small := &conda.Repodata{Info: conda.RepodataInfo{Subdir: "noarch"}, Packages: []conda.PackageRecord{
 		{Name: "a", Version: "1", Depends: []string{"b >1"}, Fn: "a-1-0.conda"},
 	}}
+	f.Add(encodeCompact(small))
+	small.Packages = append(small.Packages, conda.PackageRecord{Name: "b", Depends: []string{"b >1"}, Constrains: []string{},
+		Fn: "b-1-0.conda", URL: "https://h/noarch/b-1-0.conda", Size: 7}, conda.PackageRecord{Name: "c", Fn: "x", URL: "y"})
+	small.Removed = []string{"z"}
 	f.Add(encodeCompact(small))
 	f.Add([]byte(compactMagic))
 	f.Add([]byte{})
