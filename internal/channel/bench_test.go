@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,41 +51,46 @@ func BenchmarkRepodataLoad(b *testing.B) {
 			}
 		}
 	})
-	// As a fresh process would: the compact file is mapped anew for every load (the
-	// client keeps mappings for the life of a process; here each is dropped once the
-	// load's result is garbage).
+	// As a fresh process would: the compact file is mapped anew for every load. The
+	// client keeps its mappings for the life of the process; here each iteration's
+	// mapping is set aside (still mapped, as in a process that never unmaps) and all are
+	// unmapped at the end, untimed, once no result refers to them.
 	b.Run("warm-compact-new-mapping", func(b *testing.B) {
 		c := testClient(b, b.TempDir())
 		if _, err := c.Repodata(context.Background(), ch, "linux-64"); err != nil {
 			b.Fatal(err)
 		}
+		var old [][]byte
+		defer func() {
+			for _, m := range old {
+				unmapFile(m)
+				mappedBytes.Add(-int64(len(m)))
+			}
+		}()
 		b.SetBytes(int64(len(raw)))
 		b.ReportAllocs()
 		defer reportCPU(b)()
 		for b.Loop() {
-			// A process that maps a file never unmaps it, so the unmapping of the
-			// previous iteration's mapping is not timed.
-			b.StopTimer()
-			forgetMappings()
-			b.StartTimer()
+			old = append(old, c.dropMappings()...)
 			if _, err := c.Repodata(context.Background(), ch, "linux-64"); err != nil {
 				b.Fatal(err)
 			}
 		}
+		old = append(old, c.dropMappings()...)
 	})
 }
 
-// forgetMappings unmaps every compact file this process mapped. Only safe when no
-// repodata loaded from them is still referenced, as in a benchmark that drops each
-// result.
-func forgetMappings() {
-	mappings.Lock()
-	defer mappings.Unlock()
-	for k, m := range mappings.byKey {
-		unmapFile(m)
-		delete(mappings.byKey, k)
+// dropMappings makes c forget its mappings, so that its next load maps the file anew,
+// and returns them, still mapped, for the caller to unmap once nothing refers to them.
+func (c *Client) dropMappings() [][]byte {
+	c.maps.mu.Lock()
+	defer c.maps.mu.Unlock()
+	var ms [][]byte
+	for k, m := range c.maps.byKey {
+		ms = append(ms, m)
+		delete(c.maps.byKey, k)
 	}
-	mappings.bytes = 0
+	return ms
 }
 
 // BenchmarkFetch100 downloads 100 packages (256 KiB each) over loopback with the
@@ -211,4 +217,78 @@ func startServerProcess(b *testing.B, dir string) (string, func()) {
 		b.Fatalf("file server: %v", err)
 	}
 	return strings.TrimSpace(line), func() { cmd.Process.Kill(); cmd.Wait() }
+}
+
+const loadEnv = "REPROBUILD_CHANNEL_BENCH_LOAD"
+
+// TestHelperLoad is not a test: a child process runs it to time one repodata load in a
+// fresh process (new heap, nothing mapped), printing the nanoseconds it took. The
+// value of loadEnv is "cold|warm dir cache": cold parses dir/linux-64/repodata.json
+// after reading it; warm loads it through a client whose cache already holds it.
+func TestHelperLoad(t *testing.T) {
+	args := strings.Fields(os.Getenv(loadEnv))
+	if len(args) != 3 {
+		t.Skip("helper process only")
+	}
+	ch := Channel{URL: "https://conda.anaconda.org/conda-forge", Location: "file://" + args[1]}
+	var elapsed time.Duration
+	switch args[0] {
+	case "cold":
+		raw, err := os.ReadFile(filepath.Join(args[1], "linux-64", "repodata.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := conda.ParseRepodata(raw, ch.URL, conda.WithSubdir("linux-64")); err != nil {
+			t.Fatal(err)
+		}
+		elapsed = time.Since(start)
+	case "warm":
+		c := testClient(t, args[2])
+		start := time.Now()
+		if _, err := c.Repodata(context.Background(), ch, "linux-64"); err != nil {
+			t.Fatal(err)
+		}
+		elapsed = time.Since(start)
+	}
+	fmt.Println(elapsed.Nanoseconds())
+	os.Exit(0)
+}
+
+// BenchmarkRepodataLoadFreshProcess times one cold parse and one warm load per
+// iteration, each in its own new process as a CLI run would do it (first-touch page
+// faults and mapping included), and reports the medians and their ratio.
+func BenchmarkRepodataLoadFreshProcess(b *testing.B) {
+	raw := readTestdata(b, forgeDir+"/linux-64/repodata.json")
+	dir, cache := b.TempDir(), b.TempDir()
+	os.MkdirAll(filepath.Join(dir, "linux-64"), 0o755)
+	os.WriteFile(filepath.Join(dir, "linux-64", "repodata.json"), raw, 0o644)
+	ch := Channel{URL: "https://conda.anaconda.org/conda-forge", Location: "file://" + dir}
+	if _, err := testClient(b, cache).Repodata(context.Background(), ch, "linux-64"); err != nil {
+		b.Fatal(err)
+	}
+	child := func(kind string) float64 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLoad$")
+		cmd.Env = append(os.Environ(), loadEnv+"="+kind+" "+dir+" "+cache)
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("%s load: %v\n%s", kind, err, out)
+		}
+		ns, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			b.Fatalf("%s load printed %q", kind, out)
+		}
+		return ns
+	}
+	var cold, warm []float64
+	for b.Loop() {
+		cold = append(cold, child("cold"))
+		warm = append(warm, child("warm"))
+	}
+	slices.Sort(cold)
+	slices.Sort(warm)
+	c, w := cold[len(cold)/2], warm[len(warm)/2]
+	b.ReportMetric(c, "cold-ns")
+	b.ReportMetric(w, "warm-ns")
+	b.ReportMetric(100*w/c, "warm/cold-%")
 }

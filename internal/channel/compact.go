@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -335,14 +336,14 @@ func decodeCompactParts(head []byte, blob string, rest []byte) (*conda.Repodata,
 // long as the process, like git's mapped pack files; the kernel shares its pages with
 // the page cache). This skips copying the file and leaves the garbage collector
 // 0.5 MB less heap per conda-forge subdir. Cache files are only ever replaced by rename,
-// never truncated in place, so the mapped pages stay valid. A file loaded again by the
-// same process (same inode, size and mtime) reuses its mapping, so repeated loads do
-// not add mappings; distinct files are mapped up to maxMapped bytes per process.
+// never truncated in place, so the mapped pages stay valid. A file loaded again through
+// the same client (same inode, size and mtime) reuses its mapping, so repeated loads
+// do not add mappings; distinct files are mapped up to maxMapped bytes per process.
 //
 // Elsewhere, past maxMapped, or if mapping fails, the file is read: the blob into a
 // strings.Builder (filled without being zeroed first) and the header and tables into a
 // reused buffer.
-func readCompact(path string) (*conda.Repodata, error) {
+func (c *Client) readCompact(path string) (*conda.Repodata, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -360,7 +361,7 @@ func readCompact(path string) (*conda.Repodata, error) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		key.dev, key.ino = uint64(st.Dev), uint64(st.Ino)
 	}
-	if m := mapped(f, key); m != nil {
+	if m := c.maps.mapped(f, key); m != nil {
 		nb, _, _ := compactSizes(m) // checked when it was mapped
 		blob := ""
 		if nb > 0 {
@@ -368,12 +369,17 @@ func readCompact(path string) (*conda.Repodata, error) {
 		}
 		return decodeCompactParts(m[:headerSize], blob, m[uint64(headerSize)+nb:])
 	}
-	return readCompactFile(f, size)
+	return readCompactFile(f, size, &c.scratch)
 }
 
 // maxMapped bounds the compact files one process keeps mapped (see readCompact): 4 GiB
 // of address space, a few hundred full conda-forge subdirs.
 const maxMapped = 4 << 30
+
+// mappedBytes counts the bytes mapped by every client of the process. It is the one
+// piece of package-level state here, on purpose: mappings are never unmapped, so their
+// budget belongs to the process, not to a client that may be dropped and replaced.
+var mappedBytes atomic.Int64
 
 type mapKey struct {
 	path     string
@@ -382,49 +388,52 @@ type mapKey struct {
 	mtime    int64
 }
 
-var mappings struct {
-	sync.Mutex
+// compactMaps are the compact files a client has mapped, by identity.
+type compactMaps struct {
+	mu    sync.Mutex
 	byKey map[mapKey][]byte
-	bytes int64
 }
 
-// mapped returns the mapping of f, whose identity is key, mapping it if this process
-// has not yet; nil if it cannot be mapped or its header does not match its size.
-func mapped(f *os.File, key mapKey) []byte {
-	mappings.Lock()
-	defer mappings.Unlock()
-	if m, ok := mappings.byKey[key]; ok {
+// mapped returns the mapping of f, whose identity is key, mapping it if the client has
+// not yet; nil if it cannot be mapped, the process budget is spent, or the file's header
+// does not match its size.
+func (cm *compactMaps) mapped(f *os.File, key mapKey) []byte {
+	cm.mu.Lock()
+	defer cm.mu.Unlock()
+	if m, ok := cm.byKey[key]; ok {
 		return m
 	}
-	if mappings.bytes+key.size > maxMapped {
+	if mappedBytes.Add(key.size) > maxMapped {
+		mappedBytes.Add(-key.size)
 		return nil
 	}
 	m, err := mapFile(f, int(key.size))
+	if err == nil {
+		if nb, nt, ok := compactSizes(m); !ok || uint64(len(m)) != uint64(headerSize)+nb+nt {
+			unmapFile(m)
+			err = errCompact
+		}
+	}
 	if err != nil {
+		mappedBytes.Add(-key.size)
 		return nil
 	}
-	if nb, nt, ok := compactSizes(m); !ok || uint64(len(m)) != uint64(headerSize)+nb+nt {
-		unmapFile(m)
-		return nil
+	if cm.byKey == nil {
+		cm.byKey = map[mapKey][]byte{}
 	}
-	if mappings.byKey == nil {
-		mappings.byKey = map[mapKey][]byte{}
-	}
-	mappings.byKey[key] = m
-	mappings.bytes += key.size
+	cm.byKey[key] = m
 	return m
 }
 
-// compactScratch holds buffers for the header and tables of compact files being read.
-var compactScratch sync.Pool
-
-func readCompactFile(f *os.File, size int64) (*conda.Repodata, error) {
+// readCompactFile reads and decodes an open compact file of the given size; scratch
+// holds buffers for headers and tables.
+func readCompactFile(f *os.File, size int64, scratch *sync.Pool) (*conda.Repodata, error) {
 	const chunk = 64 << 10
-	bp, _ := compactScratch.Get().(*[]byte)
+	bp, _ := scratch.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
-	defer compactScratch.Put(bp)
+	defer scratch.Put(bp)
 	if cap(*bp) < headerSize+chunk {
 		*bp = make([]byte, headerSize+chunk)
 	}

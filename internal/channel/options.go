@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/reprobuild/reprobuild/internal/cas"
@@ -89,6 +90,9 @@ type Client struct {
 	http  *http.Client
 	store *cas.Store
 	dir   string
+	// maps and scratch serve compact repodata loads (compact.go).
+	maps    compactMaps
+	scratch sync.Pool
 }
 
 // New returns a client. WithCacheDir is required.

@@ -5,12 +5,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -19,22 +19,111 @@ import (
 	"github.com/reprobuild/reprobuild/internal/conda"
 )
 
-// repodataMeta is what the cache remembers about one channel subdir's repodata.
+// repodataMeta is what the cache remembers about one channel subdir's repodata. It is
+// stored as "key value" lines (strings quoted, numbers in decimal) between a version
+// line and "end": reading it is on the path of every warm lock, and this costs a
+// fraction of a first encoding/json decode in a fresh process.
 type repodataMeta struct {
 	// SHA256 names the raw JSON in the package store.
-	SHA256 string `json:"sha256"`
+	SHA256 string
 	// HTTP: the (redacted) document URL the validators belong to.
-	URL          string `json:"url,omitempty"`
-	ETag         string `json:"etag,omitempty"`
-	LastModified string `json:"last_modified,omitempty"`
+	URL          string
+	ETag         string
+	LastModified string
 	// NoZstBase is a base URL known not to serve repodata.json.zst.
-	NoZstBase string `json:"no_zst_base,omitempty"`
-	FetchedAt int64  `json:"fetched_at,omitempty"`
+	NoZstBase string
+	FetchedAt int64
 	// file://: the file's identity when it was hashed.
-	Path    string `json:"path,omitempty"`
-	Size    int64  `json:"size,omitempty"`
-	MtimeNs int64  `json:"mtime_ns,omitempty"`
-	Ino     uint64 `json:"ino,omitempty"`
+	Path    string
+	Size    int64
+	MtimeNs int64
+	Ino     uint64
+}
+
+const metaHeader = "reprobuild-repodata-meta 1\n"
+
+func (m repodataMeta) marshal() []byte {
+	b := []byte(metaHeader)
+	str := func(k, v string) {
+		if v != "" {
+			b = append(append(append(b, k...), ' '), strconv.Quote(v)...)
+			b = append(b, '\n')
+		}
+	}
+	num := func(k string, v int64) {
+		if v != 0 {
+			b = strconv.AppendInt(append(append(b, k...), ' '), v, 10)
+			b = append(b, '\n')
+		}
+	}
+	str("sha256", m.SHA256)
+	str("url", m.URL)
+	str("etag", m.ETag)
+	str("last_modified", m.LastModified)
+	str("no_zst_base", m.NoZstBase)
+	num("fetched_at", m.FetchedAt)
+	str("path", m.Path)
+	num("size", m.Size)
+	num("mtime_ns", m.MtimeNs)
+	if m.Ino != 0 {
+		b = strconv.AppendUint(append(b, "ino "...), m.Ino, 10)
+		b = append(b, '\n')
+	}
+	return append(b, "end\n"...)
+}
+
+// parseMeta reads marshal's output. Anything it does not understand makes the whole
+// file a cache miss (the zero value), never an error.
+func parseMeta(data string) repodataMeta {
+	var m repodataMeta
+	rest, ok := strings.CutPrefix(data, metaHeader)
+	if !ok {
+		return repodataMeta{}
+	}
+	// The last line is "end", so a file cut short is recognised.
+	rest, ok = strings.CutSuffix(rest, "end\n")
+	if !ok {
+		return repodataMeta{}
+	}
+	for line := range strings.Lines(rest) {
+		k, v, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+		if !ok {
+			return repodataMeta{}
+		}
+		var err error
+		var str *string
+		switch k {
+		case "sha256":
+			str = &m.SHA256
+		case "url":
+			str = &m.URL
+		case "etag":
+			str = &m.ETag
+		case "last_modified":
+			str = &m.LastModified
+		case "no_zst_base":
+			str = &m.NoZstBase
+		case "path":
+			str = &m.Path
+		case "fetched_at":
+			m.FetchedAt, err = strconv.ParseInt(v, 10, 64)
+		case "size":
+			m.Size, err = strconv.ParseInt(v, 10, 64)
+		case "mtime_ns":
+			m.MtimeNs, err = strconv.ParseInt(v, 10, 64)
+		case "ino":
+			m.Ino, err = strconv.ParseUint(v, 10, 64)
+		default:
+			err = errors.New("unknown key")
+		}
+		if str != nil {
+			*str, err = strconv.Unquote(v)
+		}
+		if err != nil {
+			return repodataMeta{}
+		}
+	}
+	return m
 }
 
 func hashHex(b []byte) string {
@@ -43,7 +132,7 @@ func hashHex(b []byte) string {
 }
 
 func (c *Client) metaPath(ch Channel, subdir string) string {
-	return filepath.Join(c.dir, "repodata", "meta", hashHex([]byte(ch.URL + "\x00" + subdir))[:32]+".json")
+	return filepath.Join(c.dir, "repodata", "meta", hashHex([]byte(ch.URL + "\x00" + subdir))[:32]+".meta")
 }
 
 func (c *Client) compactPath(ch Channel, rawSHA string) string {
@@ -51,11 +140,11 @@ func (c *Client) compactPath(ch Channel, rawSHA string) string {
 }
 
 func readMeta(path string) repodataMeta {
-	var m repodataMeta
-	if data, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(data, &m) // a damaged meta file is just a cache miss
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return repodataMeta{} // a missing or unreadable meta file is just a cache miss
 	}
-	return m
+	return parseMeta(string(data))
 }
 
 // writeAtomic writes data to path through a temporary file and a rename.
@@ -122,7 +211,7 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 		return nil, err
 	}
 	cp := c.compactPath(ch, doc.sha)
-	if rd, err := readCompact(cp); err == nil {
+	if rd, err := c.readCompact(cp); err == nil {
 		return rd, nil
 	}
 	raw, err := doc.bytes()
@@ -247,11 +336,7 @@ func (c *Client) stamp() int64 {
 }
 
 func writeMetaFile(path string, m repodataMeta) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	return writeAtomic(path, data)
+	return writeAtomic(path, m.marshal())
 }
 
 // maxRepodata bounds a decompressed repodata document, so a hostile .zst cannot

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -321,16 +322,47 @@ func TestDamagedCompactCacheIsReparsed(t *testing.T) {
 				t.Fatalf("(-want +got):\n%s", d)
 			}
 			// The re-parse rewrote a good entry.
-			if again, err := readCompact(bins[0]); err != nil || cmp.Diff(want, again) != "" {
+			if again, err := c.readCompact(bins[0]); err != nil || cmp.Diff(want, again) != "" {
 				t.Fatalf("cache entry not repaired: %v", err)
 			}
 		})
 	}
 }
 
+// A client maps each compact file once however often it loads it, and past the process
+// budget it reads files instead of mapping them.
+func TestCompactMappingsReusedAndBounded(t *testing.T) {
+	rd := mustParse(t, readTestdata(t, forgeDir+"/noarch/repodata.json"), "https://conda.anaconda.org/conda-forge", "noarch")
+	p := filepath.Join(t.TempDir(), "noarch.bin")
+	os.WriteFile(p, encodeCompact(rd), 0o644)
+	c := testClient(t, t.TempDir())
+	before := mappedBytes.Load()
+	for range 3 {
+		got, err := c.readCompact(p)
+		if err != nil || cmp.Diff(rd, got) != "" {
+			t.Fatalf("load: %v", err)
+		}
+	}
+	fi, _ := os.Stat(p)
+	if runtime.GOOS == "linux" && (len(c.maps.byKey) != 1 || mappedBytes.Load()-before != fi.Size()) {
+		t.Fatalf("3 loads: %d mappings, %d bytes mapped; want 1 and %d", len(c.maps.byKey), mappedBytes.Load()-before, fi.Size())
+	}
+	// With the budget spent, a second client still loads the file, by reading it.
+	mappedBytes.Add(maxMapped)
+	defer mappedBytes.Add(-maxMapped)
+	c2 := testClient(t, t.TempDir())
+	got, err := c2.readCompact(p)
+	if err != nil || cmp.Diff(rd, got) != "" {
+		t.Fatalf("load past the budget: %v", err)
+	}
+	if len(c2.maps.byKey) != 0 {
+		t.Fatal("mapped past the budget")
+	}
+}
+
 // readCompactByReading is readCompact without the memory mapping (the path taken off
 // Linux or when mapping fails).
-func readCompactByReading(path string) (*conda.Repodata, error) {
+func (c *Client) readCompactByReading(path string) (*conda.Repodata, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -340,7 +372,7 @@ func readCompactByReading(path string) (*conda.Repodata, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readCompactFile(f, fi.Size())
+	return readCompactFile(f, fi.Size(), &c.scratch)
 }
 
 // Both ways of loading a compact file give the same records, reject damaged files,
@@ -364,7 +396,8 @@ func TestCompactLoaders(t *testing.T) {
 		"short":          good[:3],
 		"bad list ref":   append(append([]byte(nil), good[:len(good)-recordSize+recDepends]...), append([]byte{0xff, 0xff, 0xff, 0x7f}, good[len(good)-recordSize+recDepends+4:]...)...),
 	}
-	loaders := map[string]func(string) (*conda.Repodata, error){"mapped": readCompact, "read": readCompactByReading}
+	c := testClient(t, t.TempDir())
+	loaders := map[string]func(string) (*conda.Repodata, error){"mapped": c.readCompact, "read": c.readCompactByReading}
 	for name, load := range loaders {
 		t.Run(name, func(t *testing.T) {
 			var gots []*conda.Repodata
@@ -416,4 +449,24 @@ func FuzzDecodeCompact(f *testing.F) {
 			t.Fatalf("round trip differs:\n%s", d)
 		}
 	})
+}
+
+func TestMetaRoundTrip(t *testing.T) {
+	full := repodataMeta{SHA256: strings.Repeat("ab", 32), URL: "https://h/c/linux-64/repodata.json",
+		ETag: `W/"5f2a-\"x\""`, LastModified: "Tue, 24 Nov 2026 00:00:00 GMT", NoZstBase: "https://m/c",
+		FetchedAt: 1764000000, Path: "/dir with space/new\nline/é/repodata.json", Size: 2281843,
+		MtimeNs: -1, Ino: 1<<64 - 1}
+	for _, m := range []repodataMeta{{}, full, {SHA256: "x", Path: "p"}} {
+		if got := parseMeta(string(m.marshal())); got != m {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, m)
+		}
+	}
+	// Anything damaged or unknown is a cache miss, never a partial value.
+	good := string(full.marshal())
+	for _, bad := range []string{"", "{}", `{"sha256":"x"}`, good[:len(good)-3], strings.Replace(good, "size ", "size x", 1),
+		good + "colour \"red\"\n", strings.Replace(good, metaHeader, "reprobuild-repodata-meta 2\n", 1), good + "noseparator\n"} {
+		if got := parseMeta(bad); got != (repodataMeta{}) {
+			t.Errorf("parseMeta(%q) = %+v, want the zero value", bad, got)
+		}
+	}
 }
