@@ -205,8 +205,8 @@ func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
 
 // VirtualPackages are the virtual packages a target of r offers the solver: glibc and
 // CUDA from the recipe, conda's defaults otherwise. hardware.cpu applies to the targets
-// of its own family (an "x86_64_v3" to linux-64, not to linux-aarch64), which then keep
-// their generic microarchitecture.
+// of its own family ("x86_64_v3" or "zen3" to linux-64, "neoverse_v1" to
+// linux-aarch64); the other targets keep their generic microarchitecture.
 func VirtualPackages(r *recipes.Recipe, platform string) ([]conda.PackageRecord, error) {
 	p, err := conda.ParsePlatform(platform)
 	if err != nil {
@@ -214,13 +214,7 @@ func VirtualPackages(r *recipes.Recipe, platform string) ([]conda.PackageRecord,
 	}
 	spec := conda.VirtualSpec{Platform: p, Glibc: r.Platform.Glibc, Cuda: r.Hardware.Cuda}
 	if cpu := r.Hardware.CPU; cpu != "" {
-		generic := ""
-		for _, v := range conda.VirtualPackages(conda.VirtualSpec{Platform: p}) {
-			if v.Name == "__archspec" {
-				generic = v.Build
-			}
-		}
-		if generic != "" && strings.HasPrefix(cpu, generic) {
+		if fam, ok := conda.ArchspecFamily(cpu); ok && fam == p.ArchFamily() {
 			spec.Archspec = cpu
 		}
 	}

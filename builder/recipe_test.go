@@ -225,3 +225,46 @@ hardware {
 		t.Error("unknown platform accepted")
 	}
 }
+
+// hardware.cpu reaches the solver for the targets of its family, whatever archspec name
+// it is (not only the generic x86_64_vN levels), and no other target.
+func TestVirtualPackagesCPUFamilies(t *testing.T) {
+	tests := []struct {
+		cpu     string
+		targets string
+		want    map[string]string // platform -> __archspec build
+	}{
+		{"zen3", `["linux-64", "linux-aarch64"]`, map[string]string{"linux-64": "zen3", "linux-aarch64": "aarch64"}},
+		{"haswell", `["linux-64", "osx-64"]`, map[string]string{"linux-64": "haswell", "osx-64": "haswell"}},
+		{"neoverse_v1", `["linux-64", "linux-aarch64"]`, map[string]string{"linux-64": "x86_64", "linux-aarch64": "neoverse_v1"}},
+		{"m2", `["osx-arm64", "linux-aarch64"]`, map[string]string{"osx-arm64": "m2", "linux-aarch64": "m2"}},
+		{"armv8.2a", `["linux-aarch64"]`, map[string]string{"linux-aarch64": "armv8.2a"}},
+		{"power9le", `["linux-ppc64le", "linux-64"]`, map[string]string{"linux-ppc64le": "power9le", "linux-64": "x86_64"}},
+		{"x86_64_v5", `["linux-64"]`, map[string]string{"linux-64": "x86_64_v5"}}, // not in the table: warned, applied
+	}
+	for _, tt := range tests {
+		t.Run(tt.cpu, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "reprobuild.hcl")
+			writeFile(t, path, "platform { targets = "+tt.targets+" }\nhardware { cpu = \""+tt.cpu+"\" }\n")
+			r, err := LoadRecipe(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for platform, want := range tt.want {
+				recs, err := VirtualPackages(r, platform)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := ""
+				for _, v := range recs {
+					if v.Name == "__archspec" {
+						got = v.Build
+					}
+				}
+				if got != want {
+					t.Errorf("%s: __archspec %q, want %q", platform, got, want)
+				}
+			}
+		})
+	}
+}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
 )
 
 var (
@@ -16,7 +18,7 @@ var (
 	digestRe  = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
 	versionRe = regexp.MustCompile(`^[0-9]+(\.[0-9]+)*$`)
 	memoryRe  = regexp.MustCompile(`^([0-9]+)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$`)
-	cpuRe     = regexp.MustCompile(`^[a-z0-9_]+$`)
+	cpuRe     = regexp.MustCompile(`^[a-z0-9_.]+$`)
 )
 
 func (d *decoder) decodeReproducibility(b *hcl.Block) {
@@ -345,10 +347,22 @@ func (d *decoder) decodeHardware(b *hcl.Block) {
 	if attr := content.Attributes["cpu"]; attr != nil {
 		var v string
 		if d.stringAttr(attr, &v) {
-			if !cpuRe.MatchString(v) {
+			switch {
+			case !cpuRe.MatchString(v):
 				d.errorf(attr.Expr.Range(), "Invalid CPU level", "%q is not a CPU microarchitecture name. Use an archspec name such as \"x86_64_v3\" or \"aarch64\".", v)
-			} else {
-				h.CPU = v
+			case !conda.KnownArchspec(v):
+				// A newer archspec name is not wrong, so this only warns; a name of no
+				// family is an error in crossChecks.
+				if fam, ok := conda.ArchspecFamily(v); ok {
+					msg := fmt.Sprintf("%q is not in reprobuild's archspec table; it is taken as a %s CPU and passed to the solver as written.", v, fam)
+					if s := suggest(v, conda.ArchspecNames()); s != "" {
+						msg += fmt.Sprintf(" Did you mean %q?", s)
+					}
+					d.warnf(attr.Expr.Range(), "Unknown CPU microarchitecture", "%s", msg)
+				}
+				h.CPU, h.CPURange = v, attr.Expr.Range()
+			default:
+				h.CPU, h.CPURange = v, attr.Expr.Range()
 			}
 		}
 	}
@@ -462,6 +476,34 @@ func (d *decoder) decodeLicenses(b *hcl.Block) {
 	}
 }
 
+// checkCPUTargets reports a hardware.cpu that no target can use: it only reaches the
+// solver for targets of its own family, so on any other it would be silently ignored.
+func (d *decoder) checkCPUTargets(cpu string, rng hcl.Range) {
+	targets := d.recipe.Targets()
+	fam, ok := conda.ArchspecFamily(cpu)
+	if !ok {
+		msg := fmt.Sprintf("hardware.cpu %q is no archspec microarchitecture reprobuild knows, so it would apply to none of the targets (%s).", cpu, strings.Join(targets, ", "))
+		if s := suggest(cpu, conda.ArchspecNames()); s != "" {
+			msg += fmt.Sprintf(" Did you mean %q?", s)
+		} else {
+			msg += " Use an archspec name such as \"x86_64_v3\", \"zen3\" or \"neoverse_v1\"."
+		}
+		d.errorf(rng, "Unknown CPU microarchitecture", "%s", msg)
+		return
+	}
+	for _, t := range targets {
+		if p, err := conda.ParsePlatform(t); err == nil && p.ArchFamily() == fam {
+			return
+		}
+	}
+	example := map[string]string{"x86_64": "linux-64", "aarch64": "linux-aarch64", "ppc64le": "linux-ppc64le", "s390x": "linux-s390x", "armv7l": "linux-armv7l"}[fam]
+	fix := "name a CPU of the targets' family"
+	if example != "" {
+		fix = fmt.Sprintf("add a target of that family (such as %q) to platform.targets, or %s", example, fix)
+	}
+	d.errorf(rng, "CPU fits no target", "hardware.cpu %q belongs to the %s family, but none of the targets (%s) does, so it would be ignored. To use it, %s.", cpu, fam, strings.Join(targets, ", "), fix)
+}
+
 // crossChecks are the rules that involve more than one block.
 func (d *decoder) crossChecks(body hcl.Body) {
 	r := d.recipe
@@ -477,6 +519,9 @@ func (d *decoder) crossChecks(body hcl.Body) {
 	// already been reported; the default "scratch" must not raise a second error.
 	if r.Python != nil && r.Python.Source == "base" && r.Image.Base == "scratch" && (!d.baseWritten || d.baseIsScratch) {
 		d.errorf(r.Python.Range, "No interpreter in base", "python.source = \"base\" takes the interpreter from the base image, but the base is \"scratch\". Set image.base to an image with Python, or use source = \"channel\".")
+	}
+	if cpu := r.Hardware.CPU; cpu != "" {
+		d.checkCPUTargets(cpu, r.Hardware.CPURange)
 	}
 	for _, s := range r.Dependencies.Conda {
 		if r.Python != nil && specName(s.Text) == "python" {

@@ -75,6 +75,7 @@ func TestDiagnosticPositions(t *testing.T) {
 		{"unknown attribute", "solver {\n  priority = \"strict\"\n}\n", "Unsupported argument", 2, 3},
 		{"unknown block", "pythn { version = \"3.11\" }\n", "Unsupported block type", 1, 1},
 		{"level", "reproducibility { level = \"exact\" }\n", "Invalid level", 1, 27},
+		{"cpu of no target's family", "platform { targets = [\"linux-64\"] }\nhardware { cpu = \"m1\" }\n", "CPU fits no target", 2, 18},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,5 +203,22 @@ func TestResolveURL(t *testing.T) {
 				t.Errorf("ResolveURL(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
+	}
+}
+
+// A CPU name newer than reprobuild's archspec table is not an error: it warns and is
+// kept when its family can be told from its prefix.
+func TestUnknownCPUWarns(t *testing.T) {
+	for _, tt := range []struct{ cpu, targets string }{{"x86_64_v5", `["linux-64"]`}, {"aarch64_sve3", `["linux-aarch64"]`}} {
+		r, diags := Parse("r.hcl", []byte("platform { targets = "+tt.targets+" }\nhardware { cpu = \""+tt.cpu+"\" }\n"))
+		if diags.HasErrors() || len(r.Warnings) != 1 || r.Warnings[0].Summary != "Unknown CPU microarchitecture" || r.Hardware.CPU != tt.cpu {
+			t.Errorf("%s: cpu %q, diagnostics %v", tt.cpu, r.Hardware.CPU, diags)
+		}
+	}
+	for _, cpu := range []string{"zen3", "neoverse_v1", "armv8.2a", "x86_64_v3"} {
+		targets := `["linux-64", "linux-aarch64"]`
+		if r, diags := Parse("r.hcl", []byte("platform { targets = "+targets+" }\nhardware { cpu = \""+cpu+"\" }\n")); len(diags) != 0 || r.Hardware.CPU != cpu {
+			t.Errorf("%s: cpu %q, diagnostics %v", cpu, r.Hardware.CPU, diags)
+		}
 	}
 }

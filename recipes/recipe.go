@@ -103,6 +103,8 @@ type Hardware struct {
 	GPUs   int
 	Memory string
 	Range  hcl.Range
+	// CPURange is where cpu is written.
+	CPURange hcl.Range
 }
 
 // Data is a data source baked into the image or mounted at run time.
