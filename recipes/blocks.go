@@ -261,15 +261,7 @@ func (d *decoder) decodeDependencies(b *hcl.Block) {
 		}
 		deps.Conda = append(deps.Conda, Spec{Text: normalizeSpace(s), Range: ranges[i]})
 	}
-	pips, ranges := d.stringListAttr(content.Attributes["pip"])
-	for i, s := range pips {
-		deps.Pip = append(deps.Pip, Spec{Text: s, Range: ranges[i]})
-	}
-	if len(pips) > 0 {
-		attr := content.Attributes["pip"]
-		d.errorf(attr.Expr.Range(), "pip dependencies are not supported yet",
-			"reprobuild cannot lock or install PyPI packages yet. Use the conda-forge build of each package in dependencies.conda (most have one), or remove pip = [...].")
-	}
+	d.decodePip(content.Attributes["pip"])
 }
 
 // insideString narrows the range of a quoted string literal to the column of byte off

@@ -2,5 +2,5 @@
 // hcl.Diagnostic with a source range, and all problems are reported in one pass. It is
 // pure.
 //
-// It may import internal/conda and HCL.
+// It may import internal/conda, internal/pypi/pep508 (both pure) and HCL.
 package recipes

@@ -28,6 +28,9 @@ type hashInput struct {
 	CPU      string         `json:"cpu"`
 	Base     string         `json:"base"`
 	Data     []hashDataItem `json:"data"`
+	// PyPI parts are left out when empty, so recipes without them keep their hashes.
+	PyPI []hashChannel `json:"pypi,omitempty"`
+	Pip  []string      `json:"pip,omitempty"`
 }
 
 type hashPython struct {
@@ -87,6 +90,7 @@ func (r *Recipe) Hash() string {
 		in.Data = append(in.Data, hashDataItem{Name: d.Name, URL: d.URL, SHA256: d.SHA256})
 	}
 	slices.SortFunc(in.Data, func(a, b hashDataItem) int { return strings.Compare(a.Name, b.Name) })
+	in.PyPI, in.Pip = r.hashPyPI()
 	b, err := json.Marshal(in)
 	if err != nil {
 		// Only strings and slices of strings: encoding cannot fail.

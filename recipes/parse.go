@@ -134,6 +134,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "image", LabelNames: []string{"name"}},
 		{Type: "python"},
 		{Type: "channel", LabelNames: []string{"name"}},
+		{Type: "pypi", LabelNames: []string{"name"}},
 		{Type: "solver"},
 		{Type: "dependencies"},
 		{Type: "platform"},
@@ -188,6 +189,7 @@ func (d *decoder) decode(body hcl.Body, o options) {
 		d.decodePython(b)
 	}
 	d.decodeChannels(content.Blocks.OfType("channel"))
+	d.decodePyPI(content.Blocks.OfType("pypi"))
 	if b := seen["solver"]; b != nil {
 		d.decodeSolver(b)
 	}

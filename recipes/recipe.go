@@ -20,7 +20,8 @@ type Recipe struct {
 	Reproducibility Reproducibility
 	Image           Image
 	Python          *Python
-	Channels        []Channel // block order = priority, first is highest
+	Channels        []Channel   // block order = priority, first is highest
+	PyPI            []PyPIIndex // block order = priority, first is highest
 	Solver          Solver
 	Dependencies    Dependencies
 	Platform        Platform

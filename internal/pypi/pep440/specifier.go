@@ -213,6 +213,9 @@ func ParseSpecifiers(s string) (Specifiers, error) {
 	parts := strings.Split(s, ",")
 	out := make(Specifiers, 0, len(parts))
 	for _, p := range parts {
+		if strings.TrimSpace(p) == "" {
+			continue // packaging drops empty clauses ("==1.0,")
+		}
 		sp, err := ParseSpecifier(p)
 		if err != nil {
 			return nil, err
