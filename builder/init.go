@@ -18,6 +18,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pypi/pep508"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -302,12 +303,28 @@ func recipeFromEnvironment(env *lock.Environment, from string, res *InitResult) 
 		chs = [][2]string{{"conda-forge", "https://conda.anaconda.org/conda-forge"}}
 	}
 	w.writeChannels(chs)
+	// pip requirements become dependencies.pip, locked from PyPI; pip options and
+	// direct URLs ("-r x.txt", "git+https://...") cannot be and are left out.
+	var pips, dropped []string
+	for _, p := range env.Pip {
+		if req, err := pep508.ParseRequirement(p); err == nil && req.URL == "" {
+			pips = append(pips, p)
+		} else {
+			dropped = append(dropped, p)
+		}
+	}
+	if len(pips) > 0 {
+		w.block("pypi", "pypi").SetAttributeValue("url", cty.StringVal("https://pypi.org/simple"))
+	}
 	deps := w.block("dependencies")
 	deps.SetAttributeValue("conda", strList(specs))
-	if len(env.Pip) > 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d pip requirements were left out (reprobuild cannot install pip packages yet): %s", len(env.Pip), strings.Join(env.Pip, ", ")))
+	if len(pips) > 0 {
+		deps.SetAttributeValue("pip", strList(pips))
+	}
+	if len(dropped) > 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d pip entries were left out (not PEP 508 requirements by name, e.g. options or direct URLs): %s", len(dropped), strings.Join(dropped, ", ")))
 		w.body.AppendNewline()
-		w.comment("pip requirements from " + filepath.Base(from) + " (not supported yet): " + strings.Join(env.Pip, ", "))
+		w.comment("pip entries from " + filepath.Base(from) + " left out (options or direct URLs): " + strings.Join(dropped, ", "))
 	}
 	if len(env.Platforms) > 0 {
 		w.block("platform").SetAttributeValue("targets", strList(env.Platforms))
@@ -329,6 +346,7 @@ func recipeFromLock(l *lock.Lock, from string, res *InitResult) ([]byte, error) 
 	// A dependency is pinned to a version when every target locks the same one.
 	versions := map[string]map[string]bool{}
 	depended := map[string]bool{}
+	pipVersions := map[string]map[string]bool{}
 	hasDepends := false
 	for _, t := range l.Targets {
 		for _, p := range t.Packages {
@@ -342,8 +360,11 @@ func recipeFromLock(l *lock.Lock, from string, res *InitResult) ([]byte, error) 
 				depended[name] = true
 			}
 		}
-		if len(t.Pip) > 0 {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("%s: %d pip packages are kept in the lock, but reprobuild cannot install them yet", t.Platform, len(t.Pip)))
+		for _, p := range t.Pip {
+			if pipVersions[p.Name] == nil {
+				pipVersions[p.Name] = map[string]bool{}
+			}
+			pipVersions[p.Name][p.Version] = true
 		}
 	}
 	names := make([]string, 0, len(versions))
@@ -386,7 +407,26 @@ func recipeFromLock(l *lock.Lock, from string, res *InitResult) ([]byte, error) 
 		chs = append(chs, [2]string{c.Name, c.URL})
 	}
 	w.writeChannels(chs)
-	w.block("dependencies").SetAttributeValue("conda", strList(specs))
+	// pip packages are pinned by name and version, locked again from PyPI.
+	var pips []string
+	for n, vs := range pipVersions {
+		spec := n
+		if len(vs) == 1 {
+			for v := range vs {
+				spec += "==" + v
+			}
+		}
+		pips = append(pips, spec)
+	}
+	slices.Sort(pips)
+	if len(pips) > 0 {
+		w.block("pypi", "pypi").SetAttributeValue("url", cty.StringVal("https://pypi.org/simple"))
+	}
+	deps := w.block("dependencies")
+	deps.SetAttributeValue("conda", strList(specs))
+	if len(pips) > 0 {
+		deps.SetAttributeValue("pip", strList(pips))
+	}
 	w.block("platform").SetAttributeValue("targets", strList(targets))
 	return w.f.Bytes(), nil
 }

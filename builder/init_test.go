@@ -120,6 +120,7 @@ dependencies:
   - pip
   - pip:
       - requests==2.31.0
+      - git+https://example.org/x.git
 `)
 	out := filepath.Join(dir, "out")
 	res, err := Init(InitOptions{From: env, OutDir: out})
@@ -129,12 +130,15 @@ dependencies:
 	if res.LockPath != "" {
 		t.Errorf("init from environment.yml wrote a lock %s", res.LockPath)
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "requests==2.31.0") {
-		t.Errorf("warnings %q: want one about the pip requirement", res.Warnings)
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "git+https://example.org/x.git") {
+		t.Errorf("warnings %q: want one about the direct URL pip entry", res.Warnings)
 	}
 	r, err := LoadRecipe(res.RecipePath, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(r.Dependencies.Pip) != 1 || r.Dependencies.Pip[0].Text != "requests==2.31.0" || len(r.PyPI) != 1 {
+		t.Errorf("pip %+v, indexes %+v: want requests==2.31.0 from pypi", r.Dependencies.Pip, r.PyPI)
 	}
 	var specs []string
 	for _, s := range r.RootSpecs() {

@@ -72,8 +72,8 @@ var (
 
 // Problems lists what makes a lock unusable for a bitwise build on its own terms: packages
 // without URL or sha256, malformed hashes, duplicate names, dependencies the locked set
-// does not satisfy (checked with conda's match spec rules), pip packages (not
-// installable yet).
+// does not satisfy (checked with conda's match spec rules), pip packages that are not
+// wheels pinned by sha256.
 func Problems(l *Lock) []string {
 	var out []string
 	for _, t := range l.Targets {
@@ -129,8 +129,23 @@ func Problems(l *Lock) []string {
 				}
 			}
 		}
+		pipNames := map[string]bool{}
 		for _, p := range t.Pip {
-			out = append(out, fmt.Sprintf("%s: pip package %s %s is locked but reprobuild cannot install pip packages yet", t.Platform, p.Name, p.Version))
+			id := fmt.Sprintf("%s: pip package %s %s", t.Platform, p.Name, p.Version)
+			if pipNames[p.Name] {
+				out = append(out, id+" is locked twice")
+			}
+			pipNames[p.Name] = true
+			switch {
+			case p.URL == "":
+				out = append(out, id+" has no url")
+			case !strings.HasSuffix(p.URL, ".whl"):
+				out = append(out, id+" is not a wheel ("+p.URL+"); reprobuild installs wheels only")
+			case p.SHA256 == "":
+				out = append(out, id+" has no sha256")
+			case !sha256Re.MatchString(p.SHA256):
+				out = append(out, fmt.Sprintf("%s has a malformed sha256 %q", id, p.SHA256))
+			}
 		}
 	}
 	return out

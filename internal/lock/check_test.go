@@ -69,7 +69,10 @@ func TestCheck(t *testing.T) {
 		}, []string{`linux-64: python-3.9.19-h0755675_0_cpython depends on "__glibc >=2.30" but the lock has __glibc-2.28-0`}},
 		{"pip package", func(l *Lock, w *Want) {
 			l.Targets[0].Pip = []PipPackage{{Name: "requests", Version: "2.31.0", URL: "https://files.example/requests.whl"}}
-		}, []string{"linux-aarch64: pip package requests 2.31.0 is locked but reprobuild cannot install pip packages yet"}},
+		}, []string{"linux-aarch64: pip package requests 2.31.0 has no sha256"}},
+		{"pip sdist", func(l *Lock, w *Want) {
+			l.Targets[0].Pip = []PipPackage{{Name: "x", Version: "1", URL: "https://files.example/x-1.tar.gz", SHA256: strings.Repeat("a", 64)}}
+		}, []string{"linux-aarch64: pip package x 1 is not a wheel (https://files.example/x-1.tar.gz); reprobuild installs wheels only"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

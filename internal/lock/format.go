@@ -39,6 +39,12 @@ func Marshal(l *Lock) ([]byte, error) {
 			w.fields(0, "channel", c.Name, c.URL)
 		}
 	}
+	if len(l.PyPI) > 0 {
+		w.blank()
+		for _, c := range l.PyPI {
+			w.fields(0, "pypi", c.Name, c.URL)
+		}
+	}
 	w.blank()
 	w.fields(0, "solver")
 	w.opt(1, "channel-priority", l.Solver.ChannelPriority)
@@ -91,6 +97,11 @@ func Marshal(l *Lock) ([]byte, error) {
 			w.fields(1, "pip", p.Name, p.Version)
 			w.opt(2, "url", p.URL)
 			w.opt(2, "sha256", p.SHA256)
+			w.opt(2, "index", p.Index)
+			w.opt(2, "requires-python", p.RequiresPython)
+			for _, r := range p.Requested {
+				w.fields(2, "requested", r)
+			}
 			for _, d := range p.Depends {
 				w.fields(2, "depends", d)
 			}

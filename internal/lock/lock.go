@@ -14,7 +14,10 @@ type Lock struct {
 	// Channels in priority order, with canonical URLs (mirrors are a build-time choice
 	// and are not recorded).
 	Channels []Channel `json:"channels"`
-	Solver   Solver    `json:"solver"`
+	// PyPI are the package indexes pip packages were locked from, in priority order,
+	// with their canonical URLs (mirrors are not recorded).
+	PyPI   []Channel `json:"pypi,omitempty"`
+	Solver Solver    `json:"solver"`
 	Base     Base      `json:"base"`
 	Data     []Data    `json:"data,omitempty"`
 	// Targets are sorted by platform name.
@@ -58,18 +61,24 @@ type Target struct {
 	Virtual []VirtualPackage `json:"virtual,omitempty"`
 	// Packages are sorted by name.
 	Packages []conda.PackageRecord `json:"packages"`
-	// Pip are PyPI packages carried over from an imported lock (conda-lock can hold
-	// them). reprobuild cannot install them yet; Check reports them.
+	// Pip are the PyPI packages, installed as wheels after the conda packages.
 	Pip []PipPackage `json:"pip,omitempty"`
 }
 
-// PipPackage is a PyPI package pinned by URL and hash, as conda-lock records it.
+// PipPackage is a PyPI package pinned by wheel URL and hash.
 type PipPackage struct {
-	Name    string   `json:"name"`
-	Version string   `json:"version"`
-	URL     string   `json:"url"`
-	SHA256  string   `json:"sha256,omitempty"`
-	Depends []string `json:"depends,omitempty"`
+	Name    string `json:"name"` // PEP 503 normalised
+	Version string `json:"version"`
+	URL     string `json:"url"` // the wheel
+	SHA256  string `json:"sha256,omitempty"`
+	// Index is the name of the pypi block it was locked from ("" when imported).
+	Index string `json:"index,omitempty"`
+	// RequiresPython is the wheel's requires-python as the index published it.
+	RequiresPython string `json:"requires_python,omitempty"`
+	// Requested lists what it satisfies: recipe requirements and the "name==version"
+	// of packages that depend on it, sorted.
+	Requested []string `json:"requested,omitempty"`
+	Depends   []string `json:"depends,omitempty"`
 }
 
 // VirtualPackage is a virtual package assumed present on a target.

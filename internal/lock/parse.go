@@ -111,6 +111,11 @@ func (p *parser) top(key string, args []string) error {
 			return err
 		}
 		p.l.Channels = append(p.l.Channels, Channel{Name: args[0], URL: args[1]})
+	case "pypi":
+		if err := p.want(key, args, 2); err != nil {
+			return err
+		}
+		p.l.PyPI = append(p.l.PyPI, Channel{Name: args[0], URL: args[1]})
 	case "solver":
 		return p.want(key, args, 0)
 	case "base":
@@ -218,6 +223,12 @@ func (p *parser) third(key string, args []string) error {
 			p.pip.URL = v
 		case "sha256":
 			p.pip.SHA256 = v
+		case "index":
+			p.pip.Index = v
+		case "requires-python":
+			p.pip.RequiresPython = v
+		case "requested":
+			p.pip.Requested = append(p.pip.Requested, v)
 		case "depends":
 			p.pip.Depends = append(p.pip.Depends, v)
 		default:
