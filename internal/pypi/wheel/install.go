@@ -89,6 +89,7 @@ func Install(r io.ReaderAt, size int64, wheelFile string, opt Options) (*Install
 		return nil, fmt.Errorf("wheel %s: not a zip archive: %w", wheelFile, err)
 	}
 	inst := &installer{opt: opt, wheel: path.Base(wheelFile)}
+	inst.sink = inst.writeDisk
 	res, err := inst.run(zr, fn)
 	if err != nil {
 		inst.rollback()
@@ -97,9 +98,47 @@ func Install(r io.ReaderAt, size int64, wheelFile string, opt Options) (*Install
 	return res, nil
 }
 
+// File is one file of an in-memory install.
+type File struct {
+	Path string // relative to the prefix, slash-separated
+	Data []byte
+	Mode os.FileMode
+}
+
+// InstallFiles is Install without a disk: it returns the files the wheel installs
+// (sorted by path; directories are implied). opt.Root is not used.
+func InstallFiles(r io.ReaderAt, size int64, wheelFile string, opt Options) ([]File, *Installed, error) {
+	fn, err := ParseFilename(path.Base(wheelFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, nil, fmt.Errorf("wheel %s: not a zip archive: %w", wheelFile, err)
+	}
+	inst := &installer{opt: opt, wheel: path.Base(wheelFile)}
+	var files []File
+	seen := map[string]bool{}
+	inst.sink = func(dest string, body []byte, mode os.FileMode) error {
+		if seen[dest] {
+			return fmt.Errorf("wheel %s: %s is written twice", inst.wheel, dest)
+		}
+		seen[dest] = true
+		files = append(files, File{Path: dest, Data: body, Mode: mode})
+		return nil
+	}
+	res, err := inst.run(zr, fn)
+	if err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
+	return files, res, nil
+}
+
 type installer struct {
 	opt     Options
 	wheel   string
+	sink    func(dest string, body []byte, mode os.FileMode) error
 	written []string // relative to Root
 	dirs    []string
 }
@@ -432,6 +471,10 @@ func (in *installer) write(dest string, body []byte, mode os.FileMode) error {
 	if err := in.safeEntry(dest); err != nil {
 		return err
 	}
+	return in.sink(dest, body, mode)
+}
+
+func (in *installer) writeDisk(dest string, body []byte, mode os.FileMode) error {
 	dir := path.Dir(dest)
 	if err := in.mkdirs(dir); err != nil {
 		return err

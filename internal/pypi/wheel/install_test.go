@@ -324,3 +324,30 @@ func TestParseMetadata(t *testing.T) {
 		t.Error("metadata without Name accepted")
 	}
 }
+
+// TestInstallFilesMatchesDisk checks the in-memory install against the disk one.
+func TestInstallFilesMatchesDisk(t *testing.T) {
+	b, _ := os.ReadFile("../testdata/wheels/wheel-0.38.4-py3-none-any.whl")
+	root := t.TempDir()
+	inst, err := install(t, root, "wheel-0.38.4-py3-none-any.whl", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, inst2, err := InstallFiles(bytes.NewReader(b), int64(len(b)), "wheel-0.38.4-py3-none-any.whl", Options{Scheme: testScheme, Python: "/opt/env/bin/python3.12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(inst.Files) || inst2.DistInfo != inst.DistInfo {
+		t.Fatalf("%d files in memory, %d on disk", len(files), len(inst.Files))
+	}
+	for i, f := range files {
+		if f.Path != inst.Files[i] {
+			t.Fatalf("file %d: %s vs %s", i, f.Path, inst.Files[i])
+		}
+		disk, err := os.ReadFile(filepath.Join(root, f.Path))
+		st, _ := os.Stat(filepath.Join(root, f.Path))
+		if err != nil || !bytes.Equal(disk, f.Data) || st.Mode().Perm() != f.Mode {
+			t.Errorf("%s differs from the disk install (mode %v vs %v)", f.Path, f.Mode, st.Mode().Perm())
+		}
+	}
+}
