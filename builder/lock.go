@@ -73,6 +73,9 @@ func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := lockPipAll(ctx, r, o.Channel, l); err != nil {
+		return nil, err
+	}
 	path := LockPath(r)
 	old, _ := os.ReadFile(path)
 	data, err := lock.Marshal(l)

@@ -214,3 +214,7 @@ func Redact(raw string) string {
 	u.RawPath = ""
 	return u.String()
 }
+
+// Authorize adds the credentials for req's host to req, as the channel client does
+// (other clients of the same hosts, such as PyPI indexes, share them).
+func (c Credentials) Authorize(req *http.Request) { c.authorize(req) }

@@ -1,0 +1,100 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pypi/pypitest"
+)
+
+// pipRecipe writes a recipe locking conda packages from the examples' channel and pip
+// packages from idx.
+func pipRecipe(t *testing.T, idx *pypitest.Index, pip string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ch, err := filepath.Abs("../examples/channel")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "reprobuild.hcl")
+	writeFile(t, path, fmt.Sprintf(`
+image "x" { base = "registry.example/debian@sha256:%s" }
+python {
+  version = "3.11"
+  source  = "base"
+}
+channel "examples" { url = "file://%s" }
+pypi "test" { url = "%s" }
+dependencies {
+  conda = ["hello-py >=0.2", "sample_noarch_python"]
+  pip   = [%s]
+}
+platform {
+  targets = ["linux-64"]
+  glibc   = "2.36"
+}
+`, strings.Repeat("0", 64), ch, idx.SimpleURL(), pip))
+	return path
+}
+
+func TestLockWithPip(t *testing.T) {
+	idx := pypitest.NewIndex()
+	defer idx.Close()
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	idx.AddWheel(pypitest.Wheel{Name: "greet", Version: "1.0", Requires: []string{"colorish>=2"}, Scripts: map[string]string{"greet": "greet:main"}}, t0)
+	idx.AddWheel(pypitest.Wheel{Name: "colorish", Version: "2.1", Tag: "cp311-cp311-manylinux_2_17_x86_64"}, t0)
+	idx.AddWheel(pypitest.Wheel{Name: "colorish", Version: "2.2", Tag: "cp311-cp311-manylinux_2_38_x86_64"}, t0) // glibc 2.38 > 2.36
+	idx.AddWheel(pypitest.Wheel{Name: "sample-noarch-python", Version: "9.0"}, t0)
+	path := pipRecipe(t, idx, `"greet", "sample_noarch_python"`)
+	cache := t.TempDir()
+	ctx := context.Background()
+	res, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := res.Lock.Target("linux-64")
+	var got []string
+	for _, p := range tg.Pip {
+		got = append(got, p.Name+"=="+p.Version)
+	}
+	// sample_noarch_python comes from conda and is not installed twice.
+	if strings.Join(got, " ") != "colorish==2.1 greet==1.0" {
+		t.Fatalf("pip pins %q", got)
+	}
+	if len(res.Lock.PyPI) != 1 || tg.Pip[1].Requested[0] != "greet ("+path+":11)" {
+		t.Errorf("lock indexes %+v, requested %q", res.Lock.PyPI, tg.Pip[1].Requested)
+	}
+	if _, err := Check(CheckOptions{Recipe: path}); err != nil {
+		t.Errorf("check after lock: %v", err)
+	}
+	// Relocking changes nothing; offline too (pages and metadata are cached).
+	res2, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache, Offline: true}})
+	if err != nil || res2.Changed {
+		t.Fatalf("offline relock: changed=%v err=%v", res2 != nil && res2.Changed, err)
+	}
+	b, _ := os.ReadFile(res.Path)
+	if _, err := lock.Parse(b); err != nil || !strings.Contains(string(b), "pip greet 1.0") {
+		t.Fatalf("lock file: %v\n%s", err, b)
+	}
+}
+
+func TestLockPipConflictWithConda(t *testing.T) {
+	idx := pypitest.NewIndex()
+	defer idx.Close()
+	idx.AddWheel(pypitest.Wheel{Name: "sample-noarch-python", Version: "9.0"}, time.Time{})
+	path := pipRecipe(t, idx, `"sample_noarch_python >=2"`)
+	_, err := Lock(context.Background(), LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: t.TempDir()}})
+	if err == nil || !strings.Contains(err.Error(), "conda package sample_noarch_python 1.0") ||
+		!strings.Contains(err.Error(), path+":11") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("conda+pip conflict: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "reprobuild.lock")); err == nil {
+		t.Error("a failed lock wrote reprobuild.lock")
+	}
+}
