@@ -18,8 +18,8 @@ type Lock struct {
 	// with their canonical URLs (mirrors are not recorded).
 	PyPI   []Channel `json:"pypi,omitempty"`
 	Solver Solver    `json:"solver"`
-	Base     Base      `json:"base"`
-	Data     []Data    `json:"data,omitempty"`
+	Base   Base      `json:"base"`
+	Data   []Data    `json:"data,omitempty"`
 	// Targets are sorted by platform name.
 	Targets []Target `json:"targets"`
 }
