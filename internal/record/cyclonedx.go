@@ -153,6 +153,16 @@ func CycloneDX(r *recipes.Recipe, l *lock.Lock, platform string, o SBOMOptions) 
 		bom.Components = append(bom.Components, c)
 		rootDeps = append(rootDeps, purl)
 	}
+	for _, p := range pipInfos(l, in.target) {
+		c := cdxComponent{
+			Type: "library", BOMRef: p.PURL, Name: p.Name, Version: p.Version, PURL: p.PURL,
+			Hashes:     []cdxHash{{Alg: "SHA-256", Content: p.SHA256}},
+			ExtRefs:    []cdxExtRef{{Type: "distribution", URL: p.URL}},
+			Properties: []cdxProperty{{Name: "reprobuild:manager", Value: "pip"}},
+		}
+		bom.Components = append(bom.Components, c)
+		rootDeps = append(rootDeps, c.BOMRef)
+	}
 	for _, d := range sortedData(l.Data) {
 		c := cdxComponent{
 			Type:        "data",

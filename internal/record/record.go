@@ -49,22 +49,25 @@ type BuildInfo struct {
 // would print at run time, fixed at build time. Its JSON form is the schema documented in
 // docs/runtime-record.md.
 type RuntimeRecord struct {
-	Version           int             `json:"record_version"`
-	ReprobuildVersion string          `json:"reprobuild_version"`
-	Engine            string          `json:"engine,omitempty"`
-	Level             string          `json:"reproducibility_level"`
-	RecipeHash        string          `json:"recipe_hash"`
-	LockHash          string          `json:"lock_hash"`
-	Image             ImageInfo       `json:"image"`
-	Platform          PlatformInfo    `json:"platform"`
-	Interpreter       *Interpreter    `json:"interpreter,omitempty"`
-	Virtual           []VirtualInfo   `json:"virtual_packages"`
-	Hardware          HardwareInfo    `json:"hardware"`
-	Channels          []ChannelInfo   `json:"channels"`
-	Solver            SolverInfo      `json:"solver"`
-	Packages          []PackageInfo   `json:"packages"`
-	Data              []DataInfo      `json:"data"`
-	Runtime           RuntimeSettings `json:"runtime"`
+	Version           int           `json:"record_version"`
+	ReprobuildVersion string        `json:"reprobuild_version"`
+	Engine            string        `json:"engine,omitempty"`
+	Level             string        `json:"reproducibility_level"`
+	RecipeHash        string        `json:"recipe_hash"`
+	LockHash          string        `json:"lock_hash"`
+	Image             ImageInfo     `json:"image"`
+	Platform          PlatformInfo  `json:"platform"`
+	Interpreter       *Interpreter  `json:"interpreter,omitempty"`
+	Virtual           []VirtualInfo `json:"virtual_packages"`
+	Hardware          HardwareInfo  `json:"hardware"`
+	Channels          []ChannelInfo `json:"channels"`
+	Solver            SolverInfo    `json:"solver"`
+	Packages          []PackageInfo `json:"packages"`
+	// PipPackages are the PyPI packages installed after the conda ones (left out when
+	// there are none, so records of conda-only images are unchanged).
+	PipPackages []PipInfo       `json:"pip_packages,omitempty"`
+	Data        []DataInfo      `json:"data"`
+	Runtime     RuntimeSettings `json:"runtime"`
 }
 
 // ImageInfo names the image and its base.
@@ -249,6 +252,7 @@ func Runtime(r *recipes.Recipe, l *lock.Lock, b BuildInfo) (*RuntimeRecord, erro
 		rr.Data = append(rr.Data, DataInfo{Name: d.Name, URL: StripCredentials(d.URL), SHA256: d.SHA256, Path: d.Path, Mode: d.Mode})
 	}
 	slices.SortFunc(rr.Data, func(a, b DataInfo) int { return strings.Compare(a.Name, b.Name) })
+	rr.PipPackages = pipInfos(l, t)
 	rr.Interpreter = interpreter(r, t.Packages)
 	return rr, nil
 }

@@ -2,6 +2,7 @@ package record
 
 import (
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -179,6 +180,18 @@ func SPDX(r *recipes.Recipe, l *lock.Lock, platform string, o SBOMOptions) ([]by
 				doc.Relationships = append(doc.Relationships, spdxRelationship{Element: ids[p.Name], Type: "DEPENDS_ON", Related: to})
 			}
 		}
+	}
+	for _, p := range pipInfos(l, in.target) {
+		id := unique(used, "SPDXRef-Package-pypi-"+spdxSafe(p.Name))
+		doc.Packages = append(doc.Packages, spdxPackage{
+			SPDXID: id, Name: p.Name, VersionInfo: p.Version, PackageFileName: path.Base(p.URL),
+			DownloadLocation: p.URL, LicenseConcluded: noAssertion, LicenseDeclared: noAssertion,
+			CopyrightText: noAssertion, Comment: "PyPI wheel, installed without pip.",
+			Checksums:    []spdxChecksum{{Algorithm: "SHA256", Value: p.SHA256}},
+			ExternalRefs: []spdxExternalRef{{Category: "PACKAGE-MANAGER", Type: "purl", Locator: p.PURL}},
+			Purpose:      "LIBRARY",
+		})
+		doc.Relationships = append(doc.Relationships, spdxRelationship{Element: root, Type: "CONTAINS", Related: id})
 	}
 	for _, d := range sortedData(l.Data) {
 		id := unique(used, "SPDXRef-Data-"+spdxSafe(d.Name))
