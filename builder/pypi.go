@@ -3,6 +3,11 @@ package builder
 import (
 	"context"
 	"fmt"
+	"html"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +34,11 @@ func NewIndexClient(o ChannelOptions) (*index.Client, error) {
 func Indexes(r *recipes.Recipe) []index.Index {
 	var out []index.Index
 	for _, ix := range r.PyPI {
-		out = append(out, index.Index{Name: ix.Name, URL: r.ResolveURL(ix.URL), Mirrors: ix.Mirrors, Packages: ix.Packages})
+		var mirrors []string
+		for _, m := range ix.Mirrors {
+			mirrors = append(mirrors, r.ResolveURL(m))
+		}
+		out = append(out, index.Index{Name: ix.Name, URL: r.ResolveURL(ix.URL), Mirrors: mirrors, Packages: ix.Packages})
 	}
 	return out
 }
@@ -148,7 +157,7 @@ func lockPip(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lo
 	t.Pip = nil
 	for _, p := range pins {
 		t.Pip = append(t.Pip, lock.PipPackage{
-			Name: p.Name, Version: p.Version.String(), URL: p.File.URL, SHA256: p.File.SHA256,
+			Name: p.Name, Version: p.Version.String(), URL: lockURL(r, p.File.Index, p.File.URL), SHA256: p.File.SHA256,
 			Index: p.File.Index, RequiresPython: p.File.RequiresPython, Requested: p.Requested,
 		})
 	}
@@ -178,4 +187,131 @@ func lockPipAll(ctx context.Context, r *recipes.Recipe, o ChannelOptions, l *loc
 		}
 	}
 	return nil
+}
+
+// lockURL is how the lock records a wheel's URL: as fetched, except that a wheel of an
+// index the recipe gives as a relative path is recorded relative to the recipe too, so
+// no host path reaches the lock.
+func lockURL(r *recipes.Recipe, ixName, u string) string {
+	for _, ix := range r.PyPI {
+		if ix.Name != ixName || strings.Contains(ix.URL, "://") {
+			continue
+		}
+		root := strings.TrimSuffix(r.ResolveURL(ix.URL), "/") + "/"
+		if rest, ok := strings.CutPrefix(u, root); ok {
+			return ix.URL + "/" + rest
+		}
+	}
+	return u
+}
+
+// pipIndex finds the recipe index a locked pip package names (for its mirrors and
+// credentials); imported packages without one use a nameless index.
+func pipIndex(r *recipes.Recipe, p lock.PipPackage) index.Index {
+	for _, ix := range Indexes(r) {
+		if ix.Name == p.Index {
+			return ix
+		}
+	}
+	return index.Index{Name: "lock"}
+}
+
+// FetchWheels fetches the target's locked wheels through the verified cache and returns
+// their paths, in the order of t.Pip.
+func FetchWheels(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lock.Target) ([]string, error) {
+	out := make([]string, len(t.Pip))
+	for i, p := range t.Pip {
+		f := index.File{Filename: wheelFilename(p.URL), URL: r.ResolveURL(p.URL), SHA256: p.SHA256}
+		path, err := client.Wheel(ctx, pipIndex(r, p), f)
+		if err != nil {
+			return nil, fmt.Errorf("pip package %s %s: %w", p.Name, p.Version, err)
+		}
+		out[i] = path
+	}
+	return out, nil
+}
+
+func wheelFilename(u string) string {
+	if i := strings.LastIndexByte(u, '/'); i >= 0 {
+		u = u[i+1:]
+	}
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	return u
+}
+
+// vendorPyPI writes the lock's wheels under dir/pypi as a static simple index (PEP 503
+// HTML: pypi/index.html, pypi/NAME/index.html beside the wheels), which a pypi block
+// (url = "DIR/pypi") or the file:// index client reads. It returns the wheels written.
+func vendorPyPI(ctx context.Context, r *recipes.Recipe, l *lock.Lock, dir string, client *index.Client, platforms []string) (int, error) {
+	type file struct{ name, fn, sha, rp, src string }
+	byName := map[string][]file{}
+	seen := map[string]bool{}
+	for i := range l.Targets {
+		t := &l.Targets[i]
+		if len(t.Pip) == 0 || len(platforms) > 0 && !slices.Contains(platforms, t.Platform) {
+			continue
+		}
+		if client == nil {
+			return 0, fmt.Errorf("vendor: the lock has pip packages but no index client was given")
+		}
+		paths, err := FetchWheels(ctx, r, client, t)
+		if err != nil {
+			return 0, fmt.Errorf("vendor: %w", err)
+		}
+		for j, p := range t.Pip {
+			fn := wheelFilename(p.URL)
+			if seen[fn] {
+				continue
+			}
+			seen[fn] = true
+			byName[p.Name] = append(byName[p.Name], file{p.Name, fn, p.SHA256, p.RequiresPython, paths[j]})
+		}
+	}
+	if len(byName) == 0 {
+		return 0, nil
+	}
+	root := filepath.Join(dir, "pypi")
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var top strings.Builder
+	top.WriteString("<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\"><title>Simple index</title></head><body>\n")
+	for _, n := range names {
+		files := byName[n]
+		slices.SortFunc(files, func(a, b file) int { return strings.Compare(a.fn, b.fn) })
+		pd := filepath.Join(root, n)
+		if err := os.MkdirAll(pd, 0o755); err != nil {
+			return 0, fmt.Errorf("vendor: %w", err)
+		}
+		var page strings.Builder
+		fmt.Fprintf(&page, "<!DOCTYPE html>\n<html><head><meta name=\"pypi:repository-version\" content=\"1.0\"><title>Links for %s</title></head><body>\n", html.EscapeString(n))
+		for _, f := range files {
+			data, err := os.ReadFile(f.src)
+			if err != nil {
+				return 0, fmt.Errorf("vendor: %w", err)
+			}
+			if err := os.WriteFile(filepath.Join(pd, f.fn), data, 0o644); err != nil {
+				return 0, fmt.Errorf("vendor: %w", err)
+			}
+			rp := ""
+			if f.rp != "" {
+				rp = fmt.Sprintf(" data-requires-python=\"%s\"", html.EscapeString(f.rp))
+			}
+			fmt.Fprintf(&page, "<a href=\"%s#sha256=%s\"%s>%s</a><br/>\n", url.PathEscape(f.fn), f.sha, rp, html.EscapeString(f.fn))
+		}
+		page.WriteString("</body></html>\n")
+		if err := os.WriteFile(filepath.Join(pd, "index.html"), []byte(page.String()), 0o644); err != nil {
+			return 0, fmt.Errorf("vendor: %w", err)
+		}
+		fmt.Fprintf(&top, "<a href=\"%s/\">%s</a><br/>\n", n, n)
+	}
+	top.WriteString("</body></html>\n")
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte(top.String()), 0o644); err != nil {
+		return 0, fmt.Errorf("vendor: %w", err)
+	}
+	return len(seen), nil
 }

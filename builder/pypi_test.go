@@ -98,3 +98,51 @@ func TestLockPipConflictWithConda(t *testing.T) {
 		t.Error("a failed lock wrote reprobuild.lock")
 	}
 }
+
+// TestVendorPyPI vendors a locked pip package and locks again from the static index
+// alone, offline.
+func TestVendorPyPI(t *testing.T) {
+	idx := pypitest.NewIndex()
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	idx.AddWheel(pypitest.Wheel{Name: "greet", Version: "1.0", RequiresPy: ">=3.8"}, t0)
+	path := pipRecipe(t, idx, `"greet"`)
+	cache := t.TempDir()
+	ctx := context.Background()
+	res, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadRecipe(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, _ := NewChannelClient(ChannelOptions{CacheDir: cache})
+	ic, _ := NewIndexClient(ChannelOptions{CacheDir: cache})
+	out := filepath.Join(t.TempDir(), "vendor")
+	vr, err := Vendor(ctx, r, res.Lock, out, VendorOptions{Client: cc, PyPI: ic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.Close()
+	page, err := os.ReadFile(filepath.Join(out, "pypi", "greet", "index.html"))
+	if err != nil || !strings.Contains(string(page), `href="greet-1.0-py3-none-any.whl#sha256=`+res.Lock.Targets[0].Pip[0].SHA256+`"`) ||
+		!strings.Contains(string(page), `data-requires-python="&gt;=3.8"`) {
+		t.Fatalf("vendored page: %v\n%s", err, page)
+	}
+	// A recipe pointing at the vendored index locks the same pins from a fresh cache,
+	// with the index down.
+	src, _ := os.ReadFile(path)
+	vendored := strings.Replace(string(src), idx.SimpleURL(), "file://"+filepath.Join(out, "pypi"), 1)
+	vpath := filepath.Join(filepath.Dir(path), "vendored.hcl")
+	writeFile(t, vpath, vendored)
+	res2, err := Lock(ctx, LockOptions{Recipe: vpath, Channel: ChannelOptions{CacheDir: t.TempDir(), Offline: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := res.Lock.Targets[0].Pip[0], res2.Lock.Targets[0].Pip[0]; a.SHA256 != b.SHA256 || a.Version != b.Version {
+		t.Errorf("vendored lock %+v, original %+v", b, a)
+	}
+	if vr.Packages < 3 {
+		t.Errorf("vendored %d files", vr.Packages)
+	}
+}

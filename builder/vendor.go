@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -74,6 +75,9 @@ type VendorOptions struct {
 	Client *channel.Client
 	// Platforms limits the targets vendored; empty means every target of the lock.
 	Platforms []string
+	// PyPI fetches the lock's wheels (needed only when it has pip packages); they are
+	// written to DIR/pypi as a static simple index.
+	PyPI *index.Client
 }
 
 // VendorResult summarises a vendored directory.
@@ -121,5 +125,9 @@ func Vendor(ctx context.Context, r *recipes.Recipe, l *lock.Lock, dir string, op
 	for _, d := range ds {
 		seen[d.Record.Subdir+"/"+d.Record.Fn] = true
 	}
-	return &VendorResult{Dir: dir, Packages: len(seen)}, nil
+	wheels, err := vendorPyPI(ctx, r, l, dir, opts.PyPI, opts.Platforms)
+	if err != nil {
+		return nil, err
+	}
+	return &VendorResult{Dir: dir, Packages: len(seen) + wheels}, nil
 }

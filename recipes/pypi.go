@@ -1,7 +1,6 @@
 package recipes
 
 import (
-	"net/url"
 	"slices"
 	"strings"
 
@@ -39,20 +38,23 @@ func (d *decoder) decodePyPI(blocks hcl.Blocks) {
 		if attr := content.Attributes["url"]; attr != nil {
 			var u string
 			if d.stringAttr(attr, &u) {
-				if msg := checkIndexURL(u); msg != "" {
-					d.errorf(attr.Expr.Range(), "Invalid package index URL", "%q %s. Write the simple API root, e.g. \"https://pypi.org/simple\".", u, msg)
+				// As for channels: a URL, or a path relative to the recipe (a static
+				// index such as `reprobuild vendor` writes).
+				if nu, msg := normalizeChannelURL(u); msg != "" {
+					d.errorf(attr.Expr.Range(), "Invalid package index URL", "%s Write the simple API root, e.g. \"https://pypi.org/simple\".", strings.ReplaceAll(msg, "channel", "index"))
 				} else {
-					ix.URL = strings.TrimSuffix(u, "/")
+					ix.URL = nu
 				}
 			}
 		}
 		mirrors, ranges := d.stringListAttr(content.Attributes["mirrors"])
 		for i, m := range mirrors {
-			if msg := checkIndexURL(m); msg != "" {
-				d.errorf(ranges[i], "Invalid mirror URL", "%q %s.", m, msg)
+			nm, msg := normalizeChannelURL(m)
+			if msg != "" {
+				d.errorf(ranges[i], "Invalid mirror URL", "%s", msg)
 				continue
 			}
-			ix.Mirrors = append(ix.Mirrors, strings.TrimSuffix(m, "/"))
+			ix.Mirrors = append(ix.Mirrors, nm)
 		}
 		pkgs, ranges := d.stringListAttr(content.Attributes["packages"])
 		for i, p := range pkgs {
@@ -64,19 +66,6 @@ func (d *decoder) decodePyPI(blocks hcl.Blocks) {
 		}
 		d.recipe.PyPI = append(d.recipe.PyPI, ix)
 	}
-}
-
-func checkIndexURL(u string) string {
-	pu, err := url.Parse(u)
-	switch {
-	case err != nil:
-		return "is not a URL"
-	case pu.Scheme != "https" && pu.Scheme != "http" && pu.Scheme != "file":
-		return "must be an https, http or file URL"
-	case pu.User != nil:
-		return "holds credentials; give them as for channels (REPROBUILD_AUTH_<HOST> or the credentials file), never in the recipe"
-	}
-	return ""
 }
 
 // decodePip checks dependencies.pip: PEP 508 requirement strings naming a version range

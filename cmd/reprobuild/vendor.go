@@ -43,7 +43,11 @@ func newVendorCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := builder.Vendor(cmd.Context(), r, l, args[0], builder.VendorOptions{Client: c, Platforms: platforms})
+			ic, err := builder.NewIndexClient(co)
+			if err != nil {
+				return err
+			}
+			res, err := builder.Vendor(cmd.Context(), r, l, args[0], builder.VendorOptions{Client: c, Platforms: platforms, PyPI: ic})
 			if err != nil {
 				return err
 			}
