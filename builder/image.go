@@ -23,6 +23,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -165,10 +166,14 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	if o.Channel.CacheDir != "" {
 		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
+	pipClient, err := indexClientFor(o.Channel, client)
+	if err != nil {
+		return nil, err
+	}
 	res := &ImageResult{}
 	var imgs []v1.Image
 	for _, t := range l.Targets {
-		tb, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
+		tb, err := buildTarget(ctx, r, l, &t, client, pipClient, cache, epoch, budget, lockHash, o.Keychain)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, t.Platform, err)
 		}
@@ -262,7 +267,7 @@ type targetBuild struct {
 	blobFiles map[v1.Hash]string
 }
 
-func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (*targetBuild, error) {
+func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, pipClient *index.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (*targetBuild, error) {
 	os_, arch, variant, ok := record.OCIPlatform(t.Platform)
 	if !ok {
 		return nil, fmt.Errorf("platform %s has no OCI equivalent", t.Platform)
@@ -306,6 +311,13 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	own, err := reprobuildEntries(r, rr, sboms, prefix)
 	if err != nil {
 		return nil, err
+	}
+	if len(t.Pip) > 0 {
+		pip, err := pipEntries(ctx, r, t, pipClient, prefix, python)
+		if err != nil {
+			return nil, err
+		}
+		own = withPip(own, pip)
 	}
 	ownLayer, err := image.LayerFromEntries(own, lo)
 	if err != nil {

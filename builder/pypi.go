@@ -6,12 +6,15 @@ import (
 	"html"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/internal/pypi/pep440"
@@ -314,4 +317,72 @@ func vendorPyPI(ctx context.Context, r *recipes.Recipe, l *lock.Lock, dir string
 		return 0, fmt.Errorf("vendor: %w", err)
 	}
 	return len(seen), nil
+}
+
+// pipEntries installs the target's locked wheels (fetched through the verified cache)
+// in memory, for the environment at prefix with python X.Y, and returns their files
+// with every parent directory, as image entries. Both engines put them in reprobuild's
+// own layer, after the conda packages.
+func pipEntries(ctx context.Context, r *recipes.Recipe, t *lock.Target, client *index.Client, prefix, python string) ([]install.Entry, error) {
+	if len(t.Pip) == 0 {
+		return nil, nil
+	}
+	if python == "" {
+		return nil, fmt.Errorf("%s: the lock has pip packages but the environment has no python", t.Platform)
+	}
+	paths, err := FetchWheels(ctx, r, client, t)
+	if err != nil {
+		return nil, err
+	}
+	p := strings.TrimPrefix(prefix, "/")
+	site := p + "/lib/python" + python + "/site-packages"
+	scheme := wheel.Scheme{Purelib: site, Platlib: site, Scripts: p + "/bin", Headers: p + "/include/python" + python, Data: p}
+	var out []install.Entry
+	files := map[string]string{}
+	for i, pp := range t.Pip {
+		f, err := os.Open(paths[i])
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		got, _, err := wheel.InstallFiles(f, st.Size(), wheelFilename(pp.URL), wheel.Options{Scheme: scheme, Python: prefix + "/bin/python"})
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("installing pip package %s %s: %w", pp.Name, pp.Version, err)
+		}
+		for _, g := range got {
+			if other, dup := files[g.Path]; dup {
+				return nil, fmt.Errorf("pip packages %s and %s both install /%s; pin versions that do not clash", other, pp.Name, g.Path)
+			}
+			files[g.Path] = pp.Name
+			for _, d := range parents(path.Dir(g.Path)) {
+				out = append(out, install.Entry{Path: d, Type: install.TypeDir, Mode: 0o755})
+			}
+			out = append(out, install.Entry{Path: g.Path, Type: install.TypeFile, Mode: g.Mode, Data: g.Data})
+		}
+	}
+	return out, nil
+}
+
+// withPip adds the pip entries to reprobuild's own entries (sorted, each directory once).
+func withPip(own, pip []install.Entry) []install.Entry {
+	if len(pip) == 0 {
+		return own
+	}
+	out := append(slices.Clone(own), pip...)
+	slices.SortStableFunc(out, func(a, b install.Entry) int { return strings.Compare(a.Path, b.Path) })
+	return slices.CompactFunc(out, func(a, b install.Entry) bool { return a.Path == b.Path && a.Type == install.TypeDir && b.Type == install.TypeDir })
+}
+
+// indexClientFor is the index client of a build: from the channel options, or (a
+// library caller that passed only a channel client) on the same cache.
+func indexClientFor(o ChannelOptions, client *channel.Client) (*index.Client, error) {
+	if o.CacheDir == "" && client != nil {
+		o.CacheDir = filepath.Dir(client.Store().Dir())
+	}
+	return NewIndexClient(o)
 }
