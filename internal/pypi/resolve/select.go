@@ -36,8 +36,9 @@ type Candidate struct {
 type SelectOptions struct {
 	Ranker wheel.Ranker
 	Python pep440.Version // the locked interpreter's full version
-	// ExcludeNewer drops files uploaded after it (zero: no limit). Files whose index
-	// gives no upload time are dropped too while it is set.
+	// ExcludeNewer drops files uploaded after it (zero: no limit). A file whose index
+	// gives no upload time (PEP 503 HTML, a static or vendored index) is kept: there
+	// is nothing to compare, and such an index changes only when its owner changes it.
 	ExcludeNewer time.Time
 }
 
@@ -51,7 +52,7 @@ func Select(name string, files []File, o SelectOptions) []Candidate {
 	byVer := map[string]*best{}
 	var order []string
 	for _, f := range files {
-		if !o.ExcludeNewer.IsZero() && (f.UploadTime.IsZero() || f.UploadTime.After(o.ExcludeNewer)) {
+		if !o.ExcludeNewer.IsZero() && !f.UploadTime.IsZero() && f.UploadTime.After(o.ExcludeNewer) {
 			continue
 		}
 		if f.RequiresPython != "" {
