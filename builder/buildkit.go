@@ -34,6 +34,7 @@ import (
 	"github.com/reprobuild/reprobuild/frontend"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -51,6 +52,8 @@ type BuildKitOptions struct {
 	TLSServerName, TLSCACert, TLSCert, TLSKey string
 
 	Lock *lock.Lock
+	// PyPI fetches the lock's wheels (needed only when it has pip packages).
+	PyPI *index.Client
 	// Recipe and RecipeSource are optional: they give the runtime config and let a
 	// failing step point at its recipe line.
 	Recipe       *recipes.Recipe
@@ -333,6 +336,18 @@ func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []BuildK
 			if fo.Extra, err = reprobuildEntries(r, rr, sboms, prefix); err != nil {
 				return nil, nil, nil, err
 			}
+			// PyPI wheels are installed on the client, as the embedded engine does,
+			// and join reprobuild's own files.
+			if t := opts.Lock.Target(sd); t != nil && len(t.Pip) > 0 {
+				if opts.PyPI == nil {
+					return nil, nil, nil, fmt.Errorf("buildkit: the lock has pip packages for %s but no PyPI index client was given", sd)
+				}
+				pip, err := pipEntries(ctx, r, t, opts.PyPI, prefix, pythonOf(r, t))
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				fo.Extra = withPip(fo.Extra, pip)
+			}
 		}
 		b, err := frontend.Compile(opts.Lock, opts.Recipe, fo)
 		if err != nil {
@@ -474,6 +489,11 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	defer os.RemoveAll(tmp)
 	bk.Lock, bk.Recipe, bk.RecipeSource = l, r, src
 	bk.SourceDateEpoch = Epoch(l, o.Epoch).Unix()
+	if bk.PyPI == nil && hasPip(l) {
+		if bk.PyPI, err = NewIndexClient(o.Channel); err != nil {
+			return nil, err
+		}
+	}
 	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
 	if bk.BaseKeychain == nil {
 		bk.BaseKeychain = o.Keychain

@@ -386,3 +386,26 @@ func indexClientFor(o ChannelOptions, client *channel.Client) (*index.Client, er
 	}
 	return NewIndexClient(o)
 }
+
+func hasPip(l *lock.Lock) bool {
+	for _, t := range l.Targets {
+		if len(t.Pip) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pythonOf is the major.minor of the target's interpreter: the locked python package,
+// or the base's.
+func pythonOf(r *recipes.Recipe, t *lock.Target) string {
+	for _, p := range t.Packages {
+		if p.Name == "python" {
+			return majorMinor(p.Version)
+		}
+	}
+	if r.Python != nil && r.Python.Source == "base" {
+		return majorMinor(r.Python.Version)
+	}
+	return ""
+}

@@ -146,3 +146,45 @@ func TestVendorPyPI(t *testing.T) {
 		t.Errorf("vendored %d files", vr.Packages)
 	}
 }
+
+// TestCompileTargetsWithPip checks the BuildKit engine's wiring: the compiled graph
+// writes the installed wheel's files (with the entry point script) as the embedded
+// engine's own layer does.
+func TestCompileTargetsWithPip(t *testing.T) {
+	idx := pypitest.NewIndex()
+	defer idx.Close()
+	idx.AddWheel(pypitest.Wheel{Name: "greet", Version: "1.0", Scripts: map[string]string{"greet": "greet:main"}}, time.Time{})
+	path := pipRecipe(t, idx, `"greet"`)
+	cache := t.TempDir()
+	ctx := context.Background()
+	res, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := LoadRecipe(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(string) ([]byte, error) { return []byte("{}"), nil }
+	if _, _, _, err := CompileTargets(ctx, BuildKitOptions{Lock: res.Lock, Recipe: r, Config: cfg}); err == nil || !strings.Contains(err.Error(), "no PyPI index client") {
+		t.Fatalf("compile without an index client: %v", err)
+	}
+	ic, _ := NewIndexClient(ChannelOptions{CacheDir: cache})
+	targets, _, _, err := CompileTargets(ctx, BuildKitOptions{Lock: res.Lock, Recipe: r, Config: cfg, PyPI: ic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := targets[0].Build.Marshal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, d := range def.Def {
+		all = append(all, d...)
+	}
+	for _, want := range []string{"opt/env/lib/python3.11/site-packages/greet/__init__.py", "greet-1.0.dist-info/INSTALLER", "from greet import main", "#!/opt/env/bin/python\n"} {
+		if !strings.Contains(string(all), want) {
+			t.Errorf("the BuildKit graph does not write %q", want)
+		}
+	}
+}
