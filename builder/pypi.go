@@ -375,7 +375,9 @@ func withPip(own, pip []install.Entry) []install.Entry {
 	}
 	out := append(slices.Clone(own), pip...)
 	slices.SortStableFunc(out, func(a, b install.Entry) int { return strings.Compare(a.Path, b.Path) })
-	return slices.CompactFunc(out, func(a, b install.Entry) bool { return a.Path == b.Path && a.Type == install.TypeDir && b.Type == install.TypeDir })
+	return slices.CompactFunc(out, func(a, b install.Entry) bool {
+		return a.Path == b.Path && a.Type == install.TypeDir && b.Type == install.TypeDir
+	})
 }
 
 // indexClientFor is the index client of a build: from the channel options, or (a
