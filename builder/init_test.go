@@ -35,6 +35,8 @@ func TestInitFromLocks(t *testing.T) {
 		{"conda-lock/zlib/conda-linux-64.lock", InitFromExplicit, FormatExplicit, lock.ImportExplicit},
 		{"conda-lock/test-explicit-toposorted/conda-lock.yml", InitFromCondaLock, FormatCondaLock, lock.ImportCondaLock},
 		{"conda-lock/test-environment-blas-mkl/conda-lock.yml", InitFromCondaLock, FormatCondaLock, lock.ImportCondaLock},
+		// manager: pip entries: kept in the lock, pinned in dependencies.pip, not stale.
+		{"conda-lock/test-install-with-pip-deps/conda-lock.yml", InitFromCondaLock, FormatCondaLock, lock.ImportCondaLock},
 	}
 	for _, tt := range tests {
 		t.Run(tt.from, func(t *testing.T) {
@@ -54,6 +56,14 @@ func TestInitFromLocks(t *testing.T) {
 			l, err := LoadLock(r)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.Contains(tt.from, "pip") {
+				if len(r.Dependencies.Pip) == 0 || len(r.PyPI) != 1 || len(l.Targets[0].Pip) == 0 {
+					t.Fatalf("pip packages not carried over: recipe %+v, lock %d", r.Dependencies.Pip, len(l.Targets[0].Pip))
+				}
+				if err := CheckLock(r, l); err != nil {
+					t.Errorf("a lock with pip packages is stale after init: %v", err)
+				}
 			}
 			if err := CheckLock(r, l); err != nil {
 				// Only problems of the input itself may remain (e.g. md5-only packages).
