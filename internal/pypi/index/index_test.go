@@ -154,3 +154,19 @@ func TestParsePageGarbage(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParsePage(f *testing.F) {
+	f.Add([]byte(`{"meta": {"api-version": "1.1"}, "name": "x", "files": [{"filename": "x-1.0-py3-none-any.whl", "url": "../x.whl", "hashes": {"sha256": "ab"}, "yanked": "no", "core-metadata": {"sha256": "cd"}, "upload-time": "2024-01-01T00:00:00Z"}]}`), "application/vnd.pypi.simple.v1+json")
+	f.Add([]byte(`<!DOCTYPE html><html><body><a href="x-1.0.tar.gz#sha256=ab" data-yanked="" data-requires-python="&gt;=3">x-1.0.tar.gz</a></body></html>`), "text/html")
+	f.Fuzz(func(t *testing.T, body []byte, ct string) {
+		p, err := ParsePage(body, ct, "https://index.example/simple/x/")
+		if err != nil {
+			return
+		}
+		for _, fl := range p.Files {
+			if strings.ContainsAny(fl.Filename, "/\\") || fl.URL == "" {
+				t.Fatalf("accepted file %+v", fl)
+			}
+		}
+	})
+}

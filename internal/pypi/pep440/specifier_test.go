@@ -56,3 +56,24 @@ func TestContainsVectors(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkParseVersion(b *testing.B) {
+	in := []string{"1.0", "2.31.0", "1!2.0rc1.post3.dev4+ab.5", "v1.0-1", "3.12.4", "0.38.4"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(in[i%len(in)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkContains(b *testing.B) {
+	ss, _ := ParseSpecifiers(">=2.5,<4,!=3.1.*,~=3.0")
+	v := MustParse("3.7")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if !ss.Contains(v) {
+			b.Fatal("no")
+		}
+	}
+}

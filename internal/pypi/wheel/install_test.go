@@ -351,3 +351,21 @@ func TestInstallFilesMatchesDisk(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInstall feeds arbitrary archives to the installer: it must never panic, and a
+// failed install must leave the root empty.
+func FuzzInstall(f *testing.F) {
+	good, _ := os.ReadFile("../testdata/wheels/wheel-0.38.4-py3-none-any.whl")
+	f.Add(good)
+	f.Add(pypitest.Wheel{Name: "evil", Version: "1.0", Scripts: map[string]string{"x": "a:b"}}.Build())
+	f.Add([]byte("PK\x03\x04"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		root := t.TempDir()
+		_, err := Install(bytes.NewReader(b), int64(len(b)), "evil-1.0-py3-none-any.whl", Options{Root: root, Scheme: testScheme, Python: "/p"})
+		if err != nil {
+			if entries, _ := os.ReadDir(root); len(entries) != 0 {
+				t.Fatalf("failed install (%v) left %d entries", err, len(entries))
+			}
+		}
+	})
+}
