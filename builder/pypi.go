@@ -1,7 +1,10 @@
 package builder
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html"
 	"net/url"
@@ -142,7 +145,9 @@ func lockPip(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lo
 		if err != nil {
 			return fmt.Errorf("%s: %w", rangeString(s.Range.Filename, s.Range.Start.Line, s.Range.Start.Column), err)
 		}
-		roots = append(roots, resolve.Root{Req: req, Where: fmt.Sprintf("%s:%d", s.Range.Filename, s.Range.Start.Line)})
+		// The recipe's base name: the lock records where a pin came from, and a host
+		// path must not reach it.
+		roots = append(roots, resolve.Root{Req: req, Where: fmt.Sprintf("%s:%d", filepath.Base(s.Range.Filename), s.Range.Start.Line)})
 	}
 	var cutoff time.Time
 	if r.Solver.ExcludeNewer != "" {
@@ -340,17 +345,16 @@ func pipEntries(ctx context.Context, r *recipes.Recipe, t *lock.Target, client *
 	var out []install.Entry
 	files := map[string]string{}
 	for i, pp := range t.Pip {
-		f, err := os.Open(paths[i])
+		// The cache was verified when filled; the bytes installed are checked again, so
+		// a cache file changed since cannot reach an image.
+		data, err := os.ReadFile(paths[i])
 		if err != nil {
 			return nil, err
 		}
-		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, err
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != pp.SHA256 {
+			return nil, fmt.Errorf("pip package %s %s: the cached wheel %s does not match the lock's sha256 %s; delete that file and build again", pp.Name, pp.Version, paths[i], pp.SHA256)
 		}
-		got, _, err := wheel.InstallFiles(f, st.Size(), wheelFilename(pp.URL), wheel.Options{Scheme: scheme, Python: prefix + "/bin/python"})
-		f.Close()
+		got, _, err := wheel.InstallFiles(bytes.NewReader(data), int64(len(data)), wheelFilename(pp.URL), wheel.Options{Scheme: scheme, Python: prefix + "/bin/python"})
 		if err != nil {
 			return nil, fmt.Errorf("installing pip package %s %s: %w", pp.Name, pp.Version, err)
 		}

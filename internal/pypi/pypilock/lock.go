@@ -200,6 +200,11 @@ func (p *provider) requiresFuture(ctx context.Context, c resolve.Candidate) *fut
 				f.err = fmt.Errorf("%s: metadata says %s %s", c.File.Filename, m.Name, m.Version)
 				return
 			}
+			if len(m.RequiresPython) > 0 && !m.RequiresPython.Contains(p.o.Python) {
+				f.err = &resolve.IncompatibleError{Name: c.Name, Version: c.Version.String(),
+					Reason: "requires python " + m.RequiresPython.String() + " and the target has " + p.o.Python.String()}
+				return
+			}
 			f.v = m.RequiresDist
 			// Names it needs will be asked for soon.
 			for _, r := range m.RequiresDist {

@@ -53,6 +53,10 @@ func populate(ix *pypitest.Index) {
 	ix.AddWheel(pypitest.Wheel{Name: "tool", Version: "3.0"}, t0).Yanked = "bad"
 	ix.AddWheel(pypitest.Wheel{Name: "tool", Version: "2.5", RequiresPy: ">=3.12"}, t0)
 	ix.AddWheel(pypitest.Wheel{Name: "clickish", Version: "8.0"}, t0)
+	// Requires-Python only in the metadata (the index does not publish it).
+	ix.Add("clickish", &pypitest.File{Filename: "clickish-8.2-py3-none-any.whl",
+		Body:     pypitest.Wheel{Name: "clickish", Version: "8.2", RequiresPy: ">=3.13"}.Build(),
+		Metadata: pypitest.Wheel{Name: "clickish", Version: "8.2", RequiresPy: ">=3.13"}.Metadata(), Uploaded: t0})
 	ix.AddWheel(pypitest.Wheel{Name: "clickish", Version: "8.1"}, t0.Add(48*time.Hour))
 	ix.Add("sdonly", &pypitest.File{Filename: "sdonly-1.0.tar.gz", Body: []byte("x"), Uploaded: t0})
 }

@@ -50,6 +50,17 @@ type Pin struct {
 	Requested []string
 }
 
+// IncompatibleError is a candidate a Provider finds unusable once it reads its
+// metadata (its Requires-Python excludes the target's interpreter, say): the resolver
+// passes over it and tries the next version.
+type IncompatibleError struct {
+	Name, Version, Reason string
+}
+
+func (e *IncompatibleError) Error() string {
+	return fmt.Sprintf("%s %s %s", e.Name, e.Version, e.Reason)
+}
+
 // ConflictError is a resolution that cannot succeed.
 type ConflictError struct {
 	Name    string
@@ -337,6 +348,11 @@ func (r *resolver) solve(s *state) (*state, error) {
 		pin := &Pin{Candidate: c, Extras: extrasOf(cons)}
 		n.pins[next] = pin
 		if err := r.addDeps(n, pin, nil); err != nil {
+			var ie *IncompatibleError
+			if errors.As(err, &ie) {
+				lastErr = r.conflict(next, "no usable version ("+ie.Error()+")", cons)
+				continue
+			}
 			return nil, err
 		}
 		res, err := r.solve(n)
@@ -413,6 +429,10 @@ func (r *resolver) requires(c Candidate) ([]pep508.Requirement, error) {
 	}
 	d, err := r.p.Requires(r.ctx, c)
 	if err != nil {
+		var ie *IncompatibleError
+		if errors.As(err, &ie) {
+			return nil, err
+		}
 		r.fatal = fmt.Errorf("reading the requirements of %s: %w", key, err)
 		return nil, r.fatal
 	}
