@@ -67,7 +67,7 @@ func TestLockWithPip(t *testing.T) {
 	if strings.Join(got, " ") != "colorish==2.1 greet==1.0" {
 		t.Fatalf("pip pins %q", got)
 	}
-	if len(res.Lock.PyPI) != 1 || tg.Pip[1].Requested[0] != "greet ("+path+":11)" {
+	if len(res.Lock.PyPI) != 1 || tg.Pip[1].Requested[0] != "greet (reprobuild.hcl:11)" {
 		t.Errorf("lock indexes %+v, requested %q", res.Lock.PyPI, tg.Pip[1].Requested)
 	}
 	if _, err := Check(CheckOptions{Recipe: path}); err != nil {
@@ -91,7 +91,7 @@ func TestLockPipConflictWithConda(t *testing.T) {
 	path := pipRecipe(t, idx, `"sample_noarch_python >=2"`)
 	_, err := Lock(context.Background(), LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: t.TempDir()}})
 	if err == nil || !strings.Contains(err.Error(), "conda package sample_noarch_python 1.0") ||
-		!strings.Contains(err.Error(), path+":11") || strings.Contains(err.Error(), "\n") {
+		!strings.Contains(err.Error(), "(reprobuild.hcl:11)") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("conda+pip conflict: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(path), "reprobuild.lock")); err == nil {
