@@ -15,7 +15,7 @@ import (
 
 // pipRecipe writes a recipe locking conda packages from the examples' channel and pip
 // packages from idx.
-func pipRecipe(t *testing.T, idx *pypitest.Index, pip string) string {
+func pipRecipe(t testing.TB, idx *pypitest.Index, pip string) string {
 	t.Helper()
 	dir := t.TempDir()
 	ch, err := filepath.Abs("../examples/channel")
@@ -23,7 +23,7 @@ func pipRecipe(t *testing.T, idx *pypitest.Index, pip string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeFile(t, path, fmt.Sprintf(`
+	writeRecipe(t, path, fmt.Sprintf(`
 image "x" { base = "registry.example/debian@sha256:%s" }
 python {
   version = "3.11"
@@ -186,5 +186,48 @@ func TestCompileTargetsWithPip(t *testing.T) {
 		if !strings.Contains(string(all), want) {
 			t.Errorf("the BuildKit graph does not write %q", want)
 		}
+	}
+}
+
+// BenchmarkWarmLockRecipe30Pip locks a whole recipe (conda solve from the examples'
+// channel, then 30 PyPI packages from a generated index on 127.0.0.1) with a warm cache:
+// what `reprobuild lock` does on a second run.
+func BenchmarkWarmLockRecipe30Pip(b *testing.B) {
+	idx := pypitest.NewIndex()
+	defer idx.Close()
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var reqs []string
+	for i := 0; i < 30; i++ {
+		for v := 1; v <= 5; v++ {
+			var deps []string
+			for _, d := range []int{i + 1, i + 3, i + 7} {
+				if d < 30 {
+					deps = append(deps, fmt.Sprintf("pkg%d>=1.0", d))
+				}
+			}
+			idx.AddWheel(pypitest.Wheel{Name: fmt.Sprintf("pkg%d", i), Version: fmt.Sprintf("%d.0", v), Requires: deps}, t0)
+		}
+		reqs = append(reqs, fmt.Sprintf("%q", fmt.Sprintf("pkg%d", i)))
+	}
+	path := pipRecipe(b, idx, strings.Join(reqs, ", "))
+	cache := b.TempDir()
+	ctx := context.Background()
+	if _, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		os.Remove(filepath.Join(filepath.Dir(path), "reprobuild.lock"))
+		res, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}})
+		if err != nil || len(res.Lock.Targets[0].Pip) != 30 {
+			b.Fatal(err)
+		}
+	}
+}
+
+func writeRecipe(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
