@@ -231,3 +231,49 @@ func writeRecipe(t testing.TB, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBuildPipBadInputs: a wheel replaced on the index after locking (hash mismatch)
+// and a wheel whose RECORD lies both stop the build with one line, and nothing
+// unverified is cached.
+func TestBuildPipBadInputs(t *testing.T) {
+	idx := pypitest.NewIndex()
+	defer idx.Close()
+	good := idx.AddWheel(pypitest.Wheel{Name: "greet", Version: "1.0"}, time.Time{})
+	liar := pypitest.Zip([]pypitest.Entry{
+		{Name: "liar-1.0.dist-info/METADATA", Body: "Metadata-Version: 2.1\nName: liar\nVersion: 1.0\n"},
+		{Name: "liar-1.0.dist-info/WHEEL", Body: "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+		{Name: "liar/__init__.py", Body: "print('not what RECORD says')\n"},
+	}, "liar-1.0.dist-info/RECORD", map[string]string{"liar/__init__.py": pypitest.RecordLine("liar/__init__.py", "x = 1\n")})
+	idx.Add("liar", &pypitest.File{Filename: "liar-1.0-py3-none-any.whl", Body: liar, Metadata: "Metadata-Version: 2.1\nName: liar\nVersion: 1.0\n"})
+	path := pipRecipe(t, idx, `"greet", "liar"`)
+	ctx := context.Background()
+	res, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := LoadRecipe(path, nil)
+	tg := res.Lock.Target("linux-64")
+
+	// The lying RECORD: the wheel's own hash is right, its contents are not.
+	cache := t.TempDir()
+	ic, _ := NewIndexClient(ChannelOptions{CacheDir: cache})
+	_, err = pipEntries(ctx, r, tg, ic, "/opt/env", "3.11")
+	if err == nil || !strings.Contains(err.Error(), "RECORD does not match") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("lying RECORD: %v", err)
+	}
+
+	// The replaced wheel: same name, other bytes.
+	good.Body = pypitest.Wheel{Name: "greet", Version: "1.0", Files: map[string]string{"greet/__init__.py": "evil = True\n"}}.Build()
+	cache2 := t.TempDir()
+	ic2, _ := NewIndexClient(ChannelOptions{CacheDir: cache2})
+	_, err = FetchWheels(ctx, r, ic2, tg)
+	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("replaced wheel: %v", err)
+	}
+	objs, _ := filepath.Glob(filepath.Join(cache2, "cas", "*", "*"))
+	for _, o := range objs {
+		if st, err := os.Stat(o); err == nil && st.Mode().IsRegular() && !strings.HasSuffix(o, ".lock") {
+			t.Errorf("cached %s after a hash mismatch", o)
+		}
+	}
+}
