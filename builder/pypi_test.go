@@ -270,7 +270,7 @@ func TestBuildPipBadInputs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sha256 mismatch") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("replaced wheel: %v", err)
 	}
-	objs, _ := filepath.Glob(filepath.Join(cache2, "cas", "*", "*"))
+	objs, _ := filepath.Glob(filepath.Join(cache2, "cas", "sha256", "*", "*"))
 	for _, o := range objs {
 		if st, err := os.Stat(o); err == nil && st.Mode().IsRegular() && !strings.HasSuffix(o, ".lock") {
 			t.Errorf("cached %s after a hash mismatch", o)

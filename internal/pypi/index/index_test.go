@@ -129,7 +129,7 @@ func TestHostileIndex(t *testing.T) {
 	}
 	// Nothing unverified was cached: no object in the store, no metadata, and no page
 	// for the garbage project.
-	objs, _ := filepath.Glob(filepath.Join(dir, "cas", "*", "*"))
+	objs, _ := filepath.Glob(filepath.Join(dir, "cas", "sha256", "*", "*"))
 	for _, o := range objs {
 		if !strings.HasSuffix(o, ".lock") && !strings.Contains(o, "tmp") {
 			t.Errorf("cached %s after a hash mismatch", o)
