@@ -66,6 +66,10 @@ func TestProjectBothForms(t *testing.T) {
 			if st, err := os.Stat(path); err != nil || st.Size() == 0 {
 				t.Fatal(err)
 			}
+			// Where TestHostileIndex looks for unverified objects, this one is.
+			if objs, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(filepath.Dir(filepath.Dir(path)))), "cas", "sha256", "*", "*")); len(objs) != 1 || objs[0] != path {
+				t.Errorf("store objects %v, want [%s]", objs, path)
+			}
 		})
 	}
 }
