@@ -5,6 +5,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // pipWorkspace copies what examples/debian-python-pip needs (the conda channel, the
@@ -82,5 +88,46 @@ func TestDebianPythonPip(t *testing.T) {
 	inst, _ := os.ReadFile(filepath.Join(rootfs, "opt/env/lib/python3.11/site-packages/hello_pypi-1.0.dist-info/INSTALLER"))
 	if string(inst) != "reprobuild\n" {
 		t.Errorf("INSTALLER = %q", inst)
+	}
+}
+
+// TestDebianPythonPipBuildKit builds the same example with --engine buildkit on a real
+// buildkitd and checks its file tree equals the embedded engine's, PyPI packages
+// included.
+func TestDebianPythonPipBuildKit(t *testing.T) {
+	testutil.RequireRoot(t)
+	base := debianBase(t)
+	bk := testutil.StartBuildkitd(t)
+	ws := pipWorkspace(t)
+	o := runOpts{dir: filepath.Join(ws, "debian-python-pip"), env: []string{"REPROBUILD_CACHE=" + t.TempDir(), "BUILDKIT_HOST=" + bk.Addr()}}
+	mustRun(t, o, "lock", "-f", "reprobuild.hcl", "--offline", "--var", "base="+base)
+	bkOut := filepath.Join(t.TempDir(), "bk")
+	buildImage(t, o, "reprobuild.hcl", bkOut, "--engine", "buildkit", "--var", "base="+base)
+	emb := filepath.Join(t.TempDir(), "emb")
+	buildImage(t, o, "reprobuild.hcl", emb, "--var", "base="+base)
+	// The trees of the layers over the Debian base (whose /dev nodes the tree reader
+	// does not take).
+	over := func(dir string) []testutil.TreeEntry {
+		img := layoutImage(t, dir)
+		layers, err := img.Layers()
+		if err != nil || len(layers) < 2 {
+			t.Fatalf("%s: %d layers, %v", dir, len(layers), err)
+		}
+		top, err := mutate.AppendLayers(empty.Image, layers[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tree, err := testutil.TreeFromImage(top)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tree
+	}
+	a, b := over(bkOut), over(emb)
+	if diff := cmp.Diff(b, a); diff != "" {
+		t.Fatalf("BuildKit and embedded file trees differ (-embedded +buildkit):\n%s", diff)
+	}
+	if n := len(testutil.Under(a, "opt/env/lib/python3.11/site-packages/wheel")); n < 10 {
+		t.Fatalf("the BuildKit image has %d entries of the wheel package", n)
 	}
 }
