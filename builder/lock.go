@@ -73,7 +73,7 @@ func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lockPipAll(ctx, r, o.Channel, l); err != nil {
+	if err := lockPipAll(ctx, r, o.Channel, l, prev, o.Update); err != nil {
 		return nil, err
 	}
 	path := LockPath(r)

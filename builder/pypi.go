@@ -131,7 +131,7 @@ func pipTarget(r *recipes.Recipe, t *lock.Target) (wheel.Target, pep440.Version,
 
 // lockPip resolves the recipe's pip requirements for one locked target and records
 // the pins in it.
-func lockPip(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lock.Target) error {
+func lockPip(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lock.Target, prev *lock.Target, update []string) error {
 	if len(r.Dependencies.Pip) == 0 {
 		return nil
 	}
@@ -155,9 +155,21 @@ func lockPip(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lo
 			return fmt.Errorf("solver.exclude_newer %q: %w", r.Solver.ExcludeNewer, err)
 		}
 	}
+	// The previous lock's pins are kept while they fit, unless named in --update.
+	prefer := map[string]pep440.Version{}
+	if prev != nil {
+		for _, p := range prev.Pip {
+			if slices.Contains(update, p.Name) || slices.ContainsFunc(update, func(u string) bool { return pep508.NormalizeName(u) == p.Name }) {
+				continue
+			}
+			if v, err := pep440.Parse(p.Version); err == nil {
+				prefer[pep508.NormalizeName(p.Name)] = v
+			}
+		}
+	}
 	pins, err := pypilock.Lock(ctx, client, pypilock.Options{
 		Indexes: Indexes(r), Roots: roots, Target: wt, Python: py,
-		Provided: providedByConda(t.Packages), ExcludeNewer: cutoff,
+		Provided: providedByConda(t.Packages), ExcludeNewer: cutoff, Prefer: prefer,
 	})
 	if err != nil {
 		return fmt.Errorf("locking pip packages of %s for %s: %w", r.Filename, t.Platform, err)
@@ -174,7 +186,7 @@ func lockPip(ctx context.Context, r *recipes.Recipe, client *index.Client, t *lo
 
 // lockPipAll locks the pip requirements of every target of l (after the conda solve)
 // and records the recipe's indexes in l.
-func lockPipAll(ctx context.Context, r *recipes.Recipe, o ChannelOptions, l *lock.Lock) error {
+func lockPipAll(ctx context.Context, r *recipes.Recipe, o ChannelOptions, l, prev *lock.Lock, update []string) error {
 	l.PyPI = nil
 	for _, ix := range r.PyPI {
 		l.PyPI = append(l.PyPI, lock.Channel{Name: ix.Name, URL: ix.URL})
@@ -190,7 +202,11 @@ func lockPipAll(ctx context.Context, r *recipes.Recipe, o ChannelOptions, l *loc
 		return err
 	}
 	for i := range l.Targets {
-		if err := lockPip(ctx, r, client, &l.Targets[i]); err != nil {
+		var pt *lock.Target
+		if prev != nil {
+			pt = prev.Target(l.Targets[i].Platform)
+		}
+		if err := lockPip(ctx, r, client, &l.Targets[i], pt, update); err != nil {
 			return err
 		}
 	}

@@ -277,3 +277,26 @@ func TestBuildPipBadInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestRelockKeepsPipPins: a newer version on the index does not move an unchanged
+// recipe's pins; --update NAME does.
+func TestRelockKeepsPipPins(t *testing.T) {
+	idx := pypitest.NewIndex()
+	defer idx.Close()
+	idx.AddWheel(pypitest.Wheel{Name: "greet", Version: "1.0"}, time.Time{})
+	path := pipRecipe(t, idx, `"greet"`)
+	cache := t.TempDir()
+	ctx := context.Background()
+	if _, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}}); err != nil {
+		t.Fatal(err)
+	}
+	idx.AddWheel(pypitest.Wheel{Name: "greet", Version: "1.1"}, time.Time{})
+	res, err := Lock(ctx, LockOptions{Recipe: path, Channel: ChannelOptions{CacheDir: cache}})
+	if err != nil || res.Changed || res.Lock.Targets[0].Pip[0].Version != "1.0" {
+		t.Fatalf("relock moved the pin: %v %+v", err, res)
+	}
+	res, err = Lock(ctx, LockOptions{Recipe: path, Update: []string{"Greet"}, Channel: ChannelOptions{CacheDir: cache}})
+	if err != nil || !res.Changed || res.Lock.Targets[0].Pip[0].Version != "1.1" {
+		t.Fatalf("--update greet: %v %+v", err, res)
+	}
+}

@@ -24,6 +24,8 @@ type Options struct {
 	Python       pep440.Version // the locked interpreter, e.g. 3.12.4
 	Provided     map[string]resolve.Provided
 	ExcludeNewer time.Time
+	// Prefer are the previous lock's pins, tried first.
+	Prefer map[string]pep440.Version
 	// Parallelism bounds concurrent index requests (default 8).
 	Parallelism int
 }
@@ -60,7 +62,7 @@ func Lock(ctx context.Context, c *index.Client, o Options) ([]resolve.Pin, error
 	for _, r := range o.Roots {
 		p.prefetch(ctx, r.Req.Normalized())
 	}
-	in := resolve.Input{Roots: o.Roots, Env: p.env, Provided: o.Provided}
+	in := resolve.Input{Roots: o.Roots, Env: p.env, Provided: o.Provided, Prefer: o.Prefer}
 	pins, err := resolve.Resolve(ctx, in, p)
 	// Prefetches still running are not needed any more.
 	cancel()

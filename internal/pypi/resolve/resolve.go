@@ -39,6 +39,9 @@ type Input struct {
 	Provided map[string]Provided // by normalised name
 	// MaxSteps bounds the search (default 100000).
 	MaxSteps int
+	// Prefer are versions to try first (the previous lock's pins, by normalised
+	// name), so relocking an unchanged recipe keeps them while they still fit.
+	Prefer map[string]pep440.Version
 }
 
 // Pin is one chosen distribution.
@@ -305,6 +308,14 @@ func (r *resolver) solve(s *state) (*state, error) {
 		for _, c := range cands {
 			if fits(c, true) {
 				try = append(try, c)
+			}
+		}
+	}
+	if pv, ok := r.in.Prefer[next]; ok {
+		for i, c := range try {
+			if c.Version.Equal(pv) {
+				try = append([]Candidate{c}, append(slices.Clone(try[:i]), try[i+1:]...)...)
+				break
 			}
 		}
 	}

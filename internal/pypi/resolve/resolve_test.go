@@ -173,3 +173,19 @@ func TestResolveBounded(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestResolvePrefersLocked(t *testing.T) {
+	idx := &memIndex{projects: map[string]map[string][]string{
+		"a": {"1.0": {"b"}, "2.0": {"b"}},
+		"b": {"1.0": nil, "2.0": nil, "3.0": nil},
+	}}
+	in := Input{Roots: roots(t, "a", "b<3"), Env: env, Prefer: map[string]pep440.Version{"a": pep440.MustParse("1.0"), "b": pep440.MustParse("3.0")}}
+	got, err := Resolve(context.Background(), in, idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a keeps its locked 1.0; b's locked 3.0 no longer fits b<3, so the newest that does.
+	if s := pins(got); s != "a==1.0 b==2.0" {
+		t.Errorf("pins %q", s)
+	}
+}
