@@ -34,6 +34,9 @@ func TestPipInRecordAndSBOMs(t *testing.T) {
 	if len(rr.PipPackages) != 1 || rr.PipPackages[0].PURL != "pkg:pypi/requests@2.31.0?file_name=requests-2.31.0-py3-none-any.whl" {
 		t.Fatalf("record pip packages %+v", rr.PipPackages)
 	}
+	if txt := rr.Text(); !strings.Contains(txt, "PyPI packages (1)") || !strings.Contains(txt, "requests  2.31.0") {
+		t.Errorf("text form lacks the pip package:\n%s", txt)
+	}
 	for name, gen := range map[string]func() ([]byte, error){
 		"spdx":      func() ([]byte, error) { return SPDX(r, l, "", sbomOpts) },
 		"cyclonedx": func() ([]byte, error) { return CycloneDX(r, l, "", sbomOpts) },

@@ -156,6 +156,15 @@ func (rr *RuntimeRecord) Text() string {
 		}
 		tw.Flush()
 	}
+	if len(rr.PipPackages) > 0 {
+		fmt.Fprintf(&b, "\nPyPI packages (%d)\n", len(rr.PipPackages))
+		tw = table(&b)
+		fmt.Fprintf(tw, "  name\tversion\tindex\tsha256\n")
+		for _, p := range rr.PipPackages {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.Name, p.Version, dash(p.Index), short(p.SHA256))
+		}
+		tw.Flush()
+	}
 	if len(rr.Data) > 0 {
 		fmt.Fprintf(&b, "\nData (%d)\n", len(rr.Data))
 		tw = table(&b)
