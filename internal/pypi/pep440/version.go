@@ -2,8 +2,6 @@ package pep440
 
 import (
 	"errors"
-	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -37,80 +35,6 @@ type Version struct {
 	HasDev  bool
 	DevNum  uint64
 	Local   []LocalPart
-}
-
-var versionRE = regexp.MustCompile(`(?i)^\s*v?(?:([0-9]+)!)?([0-9]+(?:\.[0-9]+)*)` +
-	`([._-]?(alpha|a|beta|b|preview|pre|c|rc)[._-]?([0-9]+)?)?` +
-	`((?:-([0-9]+))|(?:[._-]?(post|rev|r)[._-]?([0-9]+)?))?` +
-	`([._-]?(dev)[._-]?([0-9]+)?)?` +
-	`(?:\+([a-z0-9]+(?:[._-][a-z0-9]+)*))?\s*$`)
-
-// Parse parses a version in any spelling PEP 440 permits.
-func Parse(s string) (Version, error) {
-	if simple(s) {
-		var v Version
-		v.Release = make([]uint64, 0, 4)
-		for _, p := range strings.Split(s, ".") {
-			n, err := strconv.ParseUint(p, 10, 64)
-			if err != nil {
-				return Version{}, fmt.Errorf("%q: %w", s, ErrInvalid)
-			}
-			v.Release = append(v.Release, n)
-		}
-		return v, nil
-	}
-	m := versionRE.FindStringSubmatch(s)
-	if m == nil || !isASCII(strings.TrimSpace(s)) {
-		return Version{}, fmt.Errorf("%q: %w", s, ErrInvalid)
-	}
-	var v Version
-	var err error
-	num := func(x string) uint64 {
-		if x == "" || err != nil {
-			return 0
-		}
-		n, e := strconv.ParseUint(x, 10, 64)
-		if e != nil {
-			err = fmt.Errorf("%q: number %s too large: %w", s, x, ErrInvalid)
-		}
-		return n
-	}
-	v.Epoch = num(m[1])
-	for _, p := range strings.Split(m[2], ".") {
-		v.Release = append(v.Release, num(p))
-	}
-	if m[4] != "" {
-		switch strings.ToLower(m[4]) {
-		case "a", "alpha":
-			v.PreKind = PreAlpha
-		case "b", "beta":
-			v.PreKind = PreBeta
-		default:
-			v.PreKind = PreRC
-		}
-		v.PreNum = num(m[5])
-	}
-	if m[6] != "" {
-		v.HasPost = true
-		v.PostNum = num(m[7] + m[9])
-	}
-	if m[11] != "" {
-		v.HasDev = true
-		v.DevNum = num(m[12])
-	}
-	if m[13] != "" {
-		for _, p := range strings.FieldsFunc(m[13], func(r rune) bool { return r == '.' || r == '_' || r == '-' }) {
-			if isDigits(p) {
-				v.Local = append(v.Local, LocalPart{Num: num(p), IsNum: true})
-			} else {
-				v.Local = append(v.Local, LocalPart{Str: strings.ToLower(p)})
-			}
-		}
-	}
-	if err != nil {
-		return Version{}, err
-	}
-	return v, nil
 }
 
 // MustParse is Parse for constants; it panics on a bad version.
