@@ -83,7 +83,6 @@ func parseRE(s string) (Version, error) {
 	return v, nil
 }
 
-
 // FuzzParseMatchesRegexp checks the hand-written parser against the regular expression
 // of the specification on any input.
 func FuzzParseMatchesRegexp(f *testing.F) {
