@@ -195,4 +195,3 @@ func TestErrors(t *testing.T) {
 		t.Error("no lock was planned")
 	}
 }
-
