@@ -97,7 +97,7 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 			self, err = cf.CurrentFrontend()
 		}
 		if err != nil || self == nil {
-			return nil, fmt.Errorf("cannot find this frontend's own image to run the link step (%v): pass --opt %s=REF@sha256:...", err, OptLinkerImage)
+			return nil, fmt.Errorf("cannot find this frontend's own image to run the link step (%v): pass --opt %s=REF@sha256:DIGEST", err, OptLinkerImage)
 		}
 		linker.State = self
 		// The frontend runs natively on the worker, so its binary does too.

@@ -75,6 +75,7 @@ func ConfigFile(base *v1.ConfigFile, c Config) (*v1.ConfigFile, error) {
 		cf.History = append(cf.History, v1.History{Created: v1.Time{Time: c.created()}, CreatedBy: "base image", Comment: "the base image has no history for this layer"})
 	}
 	// Fields a base may carry from its own build host are dropped: they are not ours.
+	//lint:ignore SA1019 a base may still carry the deprecated field; it is cleared
 	cf.Container, cf.DockerVersion, cf.Author = "", "", ""
 	cf.Created = v1.Time{Time: c.created()}
 	cf.OS, cf.Architecture, cf.Variant = c.Platform.OS, c.Platform.Architecture, c.Platform.Variant
