@@ -33,7 +33,6 @@ import (
 	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/frontend/gateway"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
-	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -50,11 +49,10 @@ type BuildKitOptions struct {
 	// TLS files for a tcp:// daemon (as buildctl --tlscacert/--tlscert/--tlskey).
 	TLSServerName, TLSCACert, TLSCert, TLSKey string
 
-	Lock *lock.Lock
-	// Recipe and RecipeSource are optional: they give the runtime config and let a
-	// failing step point at its recipe line.
-	Recipe       *recipes.Recipe
-	RecipeSource []byte
+	Lock *LockFile
+	// Recipe is optional: it gives the runtime record, SBOMs and config, and (with
+	// the bytes it was parsed from) lets a failing step point at its recipe line.
+	Recipe *recipes.Recipe
 	// Platforms are conda subdirs to build; empty means every target in the lock.
 	// More than one gives a multi-platform index.
 	Platforms []string
@@ -121,7 +119,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		return nil, errors.New("buildkit: no lock")
 	}
 	if opts.Addr == "" {
-		return nil, errors.New("buildkit: no buildkitd address: pass --buildkit-addr or set BUILDKIT_HOST")
+		return nil, ErrNoBuildKitAddr
 	}
 	if opts.OCITar == "" && len(opts.Push) == 0 {
 		return nil, ErrNoOutput
@@ -286,7 +284,7 @@ func compileBuildKit(ctx context.Context, opts BuildKitOptions) (*frontend.Targe
 	if err != nil {
 		return nil, fmt.Errorf("buildkit: %w", err)
 	}
-	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts), RecipeSource: opts.RecipeSource}
+	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts)}
 	return frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
 		return clientBaseConfig(ctx, b, opts.BaseKeychain)
 	})
@@ -362,16 +360,12 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	if err != nil {
 		return nil, err
 	}
-	src, err := os.ReadFile(r.Filename)
-	if err != nil {
-		return nil, fmt.Errorf("reading recipe: %w", err)
-	}
 	tmp, err := os.MkdirTemp("", "reprobuild-buildkit-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bk.Lock, bk.Recipe, bk.RecipeSource = l, r, src
+	bk.Lock, bk.Recipe = l, r
 	bk.Epoch, bk.LayerBudget = o.Epoch, o.LayerBudget
 	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
 	if bk.BaseKeychain == nil {
@@ -553,11 +547,10 @@ func untar(tarPath, dir string) error {
 // LLBOptions configure LLB: what to compile (one target of a lock) and how its link steps
 // get the reprobuild binary.
 type LLBOptions struct {
-	Lock *lock.Lock
-	// Recipe and RecipeSource (the bytes Recipe was parsed from) give the runtime record,
-	// SBOMs and config, and let a failing step point at its recipe line.
-	Recipe       *recipes.Recipe
-	RecipeSource []byte
+	Lock *LockFile
+	// Recipe gives the runtime record, SBOMs and config, and lets a failing step point
+	// at its recipe line.
+	Recipe *recipes.Recipe
 	// Platform is the conda subdir to compile; empty means the lock's only target.
 	Platform string
 	// Linker and LinkPlatform are as for BuildKitOptions.
@@ -602,7 +595,7 @@ func LLB(ctx context.Context, o LLBOptions) (*LLBResult, error) {
 		return nil, &TargetChoiceError{Targets: names}
 	}
 	ts, err := compileBuildKit(ctx, BuildKitOptions{
-		Lock: o.Lock, Recipe: o.Recipe, RecipeSource: o.RecipeSource, Platforms: platforms,
+		Lock: o.Lock, Recipe: o.Recipe, Platforms: platforms,
 		Linker: o.Linker, LinkPlatform: o.LinkPlatform, LayerBudget: o.LayerBudget, Epoch: o.Epoch, BaseKeychain: o.BaseKeychain,
 	})
 	if err != nil {

@@ -251,12 +251,12 @@ func TestBuildKitEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		emb, err := BuildFromLock(ctx, r, l, cl, ImageOptions{Epoch: &when})
+		emb, err := BuildFromLock(ctx, r, l, cl, BuildOptions{Epoch: &when})
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := base
-		o.Lock, o.Recipe, o.RecipeSource = l, r, src
+		o.Lock, o.Recipe = l, r
 		o.OCITar = filepath.Join(t.TempDir(), "bk.tar")
 		res, err := BuildKit(ctx, o)
 		if err != nil {
@@ -544,7 +544,7 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 		// The same recipe and lock through the BuildKit engine.
 		o := base
-		o.Lock, o.Recipe, o.RecipeSource = l, r, []byte(src)
+		o.Lock, o.Recipe = l, r
 		o.OCITar = filepath.Join(t.TempDir(), "engine.tar")
 		res, err := BuildKit(ctx, o)
 		if err != nil {
@@ -631,7 +631,7 @@ func TestBuildKitEngine(t *testing.T) {
 		bad[0].SHA256 = strings.Repeat("0", 64)
 		o := base
 		o.Lock = fileLock(chDir, bad)
-		o.Recipe, o.RecipeSource = r, src
+		o.Recipe = r
 		o.OCITar = filepath.Join(t.TempDir(), "x.tar")
 		_, err := BuildKit(ctx, o)
 		if err == nil {
@@ -810,7 +810,7 @@ func TestBuildKitOptionErrors(t *testing.T) {
 		want string
 	}{
 		{"no lock", BuildKitOptions{Addr: "unix:///x", OCITar: "x"}, "no lock"},
-		{"no address", BuildKitOptions{Lock: l, OCITar: "x"}, "BUILDKIT_HOST"},
+		{"no address", BuildKitOptions{Lock: l, OCITar: "x"}, "no buildkitd address"},
 		{"no output", BuildKitOptions{Lock: l, Addr: "unix:///x"}, "no output"},
 		{"unknown platform", BuildKitOptions{Lock: l, Addr: "unix:///x", OCITar: "x", Platforms: []string{"linux-aarch64"}}, "no target for platform"},
 	} {

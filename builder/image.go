@@ -73,9 +73,9 @@ type ImageResult struct {
 	Index v1.ImageIndex `json:"-"`
 	// Referrers are the SBOM artifacts attached to the platform images (OCI 1.1
 	// referrers); Records and Documents are what each platform image carries.
-	Referrers []v1.Image              `json:"-"`
-	Records   []*record.RuntimeRecord `json:"-"`
-	Documents []PlatformDocuments     `json:"-"`
+	Referrers []v1.Image          `json:"-"`
+	Records   []*RuntimeRecord    `json:"-"`
+	Documents []PlatformDocuments `json:"-"`
 
 	// plans are the per-target build plans the image was built from, in platform
 	// order: outputs beside the image (VM disks, SIF files) read them.
@@ -89,7 +89,7 @@ type ImageResult struct {
 // PlatformDocuments are the SBOMs of one platform image.
 type PlatformDocuments struct {
 	Platform  string
-	Documents []record.Artifact
+	Documents []Artifact
 }
 
 // Image builds the recipe's image with the embedded engine (no daemon): lock if needed,
@@ -104,7 +104,11 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := BuildFromLock(ctx, r, l, client, o)
+	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain}
+	if o.Channel.CacheDir != "" {
+		bo.LayerCacheDir = filepath.Join(o.Channel.CacheDir, "layers")
+	}
+	res, err := BuildFromLock(ctx, r, l, client, bo)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +121,7 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 
 // PrepareLock loads the recipe and a lock that is up to date with it, locking first
 // unless frozen. It reports whether it locked.
-func PrepareLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
+func PrepareLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *LockFile, bool, error) {
 	r, err := LoadRecipe(recipePath, vars)
 	if err != nil {
 		return nil, nil, false, err
@@ -130,7 +134,7 @@ func PrepareLock(ctx context.Context, recipePath string, vars map[string]string,
 		return r, l, false, nil
 	}
 	if frozen {
-		return nil, nil, false, fmt.Errorf("--frozen: %w; run reprobuild lock -f %s", err, recipePath)
+		return nil, nil, false, &FrozenLockError{Recipe: recipePath, Err: err}
 	}
 	var missing *MissingLockError
 	var stale *lock.StaleError
@@ -146,15 +150,28 @@ func PrepareLock(ctx context.Context, recipePath string, vars map[string]string,
 
 // Epoch is the time stamped on every file and on the image: the override, else the
 // newest package timestamp of the lock.
-func Epoch(l *lock.Lock, override *time.Time) time.Time {
+func Epoch(l *LockFile, override *time.Time) time.Time {
 	if override != nil {
 		return override.UTC()
 	}
 	return record.Epoch(l)
 }
 
-// BuildFromLock builds the image of every target of l with the embedded engine.
-func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client *channel.Client, o ImageOptions) (*ImageResult, error) {
+// BuildOptions configure BuildFromLock. The zero value is valid.
+type BuildOptions struct {
+	// Epoch overrides the time stamped on every file and the image; nil is the lock's.
+	Epoch *time.Time
+	// LayerBudget is the most layers the environment is split into (0: the default).
+	LayerBudget int
+	// Keychain authenticates pulling a registry base (nil: the default keychain).
+	Keychain authn.Keychain
+	// LayerCacheDir keeps built package layers between builds ("": no layer cache).
+	LayerCacheDir string
+}
+
+// BuildFromLock builds the image of every target of l with the embedded engine,
+// fetching packages through client. It writes nothing but the layer cache.
+func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *ChannelClient, o BuildOptions) (*ImageResult, error) {
 	info := plan.Info{ReprobuildVersion: Version().Version, Engine: plan.EngineEmbedded, LayerBudget: o.LayerBudget}
 	if o.Epoch != nil {
 		info.Epoch = *o.Epoch
@@ -163,10 +180,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Filename, err)
 	}
-	env := embeddedEnv{client: client, keychain: o.Keychain}
-	if o.Channel.CacheDir != "" {
-		env.cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
-	}
+	env := embeddedEnv{client: client, keychain: o.Keychain, cache: layerCache{dir: o.LayerCacheDir}}
 	res := &ImageResult{plans: plans}
 	var imgs []v1.Image
 	for _, p := range plans {
@@ -440,11 +454,11 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 	if o.Output != "" {
 		kind, dest, ok := strings.Cut(o.Output, ":")
 		if !ok || dest == "" {
-			return fmt.Errorf("--output %q: want oci:DIR or docker:FILE", o.Output)
+			return &OutputError{Output: o.Output, Reason: "want oci:DIR or docker:FILE"}
 		}
 		tag := firstTag(r, o.Tags)
 		if err := os.MkdirAll(filepath.Dir(filepath.Clean(dest)), 0o755); err != nil {
-			return fmt.Errorf("--output %s: %w", o.Output, err)
+			return &OutputError{Output: o.Output, Reason: "creating its directory", Err: err}
 		}
 		switch kind {
 		case "oci":
@@ -465,13 +479,13 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			}
 		case "docker":
 			if res.Image == nil {
-				return fmt.Errorf("--output docker:%s holds one platform; this recipe has %d: use oci:DIR or --push", dest, len(res.Platforms))
+				return &OutputError{Output: o.Output, Reason: fmt.Sprintf("a docker archive holds one platform and this recipe has %d: write an OCI layout or push", len(res.Platforms))}
 			}
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR or docker:FILE", o.Output, kind)
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR or docker:FILE", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
@@ -486,7 +500,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			tags = r.Image.Tags
 		}
 		if len(tags) == 0 {
-			return fmt.Errorf("--push needs --tag REF or image.tags in %s", r.Filename)
+			return &NoTagsError{Recipe: r.Filename}
 		}
 		kc := o.Keychain
 		if kc == nil {

@@ -193,7 +193,7 @@ func TestEmbeddedRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := BuildFromLock(context.Background(), r, l, cl, ImageOptions{})
+	res, err := BuildFromLock(context.Background(), r, l, cl, BuildOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,9 +59,6 @@ type Options struct {
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
 	LinkPlatform *ocispecs.Platform
-	// RecipeSource is the bytes the plan's recipe was parsed from; when set, steps carry
-	// source locations so a failing step points at its recipe line.
-	RecipeSource []byte
 }
 
 // Local is a client directory the solve must provide under Name.
@@ -112,8 +109,10 @@ func Compile(p *plan.Plan, o Options) (*Build, error) {
 	}
 	c := &compiler{p: p, l: p.Lock, r: p.Recipe, o: o, plat: plat, locals: map[string]*Local{}}
 	c.defaults()
-	if p.Recipe != nil && len(o.RecipeSource) > 0 {
-		c.sm = llb.NewSourceMap(nil, p.Recipe.Filename, "HCL", o.RecipeSource)
+	// Steps carry source locations in the recipe's own bytes, so a failing step points
+	// at its recipe line.
+	if p.Recipe != nil && len(p.Recipe.Source) > 0 {
+		c.sm = llb.NewSourceMap(nil, p.Recipe.Filename, "HCL", p.Recipe.Source)
 	}
 
 	base, err := c.base()

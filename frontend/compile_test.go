@@ -71,6 +71,7 @@ func sampleRecipe() *recipes.Recipe {
 	}
 	return &recipes.Recipe{
 		Filename: "reprobuild.hcl",
+		Source:   []byte(sampleRecipeSrc),
 		Image:    recipes.Image{Name: "x", Base: "busybox", Range: rng(1, 1, 30)},
 		Dependencies: recipes.Dependencies{Conda: []recipes.Spec{
 			{Text: "python 3.11.*", Range: rng(3, 12, 27)},
@@ -112,7 +113,7 @@ func marshalBuild(t *testing.T, b *Build) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	opts := Options{RecipeSource: []byte(sampleRecipeSrc)}
+	opts := Options{}
 	got := marshal(t, sampleLock(), sampleRecipe(), opts)
 	golden := filepath.Join("testdata", "sample.llb")
 	if *update {
@@ -155,7 +156,7 @@ func ops(t *testing.T, data []byte) []*pb.Op {
 }
 
 func TestGraphShape(t *testing.T) {
-	data := marshal(t, sampleLock(), sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+	data := marshal(t, sampleLock(), sampleRecipe(), Options{})
 	var sources, execs, merges []string
 	for _, op := range ops(t, data) {
 		switch {
@@ -202,7 +203,7 @@ func TestGraphShape(t *testing.T) {
 }
 
 func TestSourceLocations(t *testing.T) {
-	data := marshal(t, sampleLock(), sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+	data := marshal(t, sampleLock(), sampleRecipe(), Options{})
 	def, err := llb.ReadFrom(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -489,7 +490,7 @@ func BenchmarkCompile(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		bd, err := compileFor(l, sampleRecipe(), "", 0, Options{RecipeSource: []byte(sampleRecipeSrc)})
+		bd, err := compileFor(l, sampleRecipe(), "", 0, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -67,7 +67,7 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 	if err != nil {
 		return err
 	}
-	r, src, l, err := loadRecipeAndLock(o.recipe, vars)
+	r, l, err := loadRecipeAndLock(o.recipe, vars)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 	if err != nil {
 		return err
 	}
-	lo := builder.LLBOptions{Lock: l, Recipe: r, RecipeSource: src, Platform: subdir, LayerBudget: o.layers, Epoch: epoch, BaseKeychain: authn.DefaultKeychain}
+	lo := builder.LLBOptions{Lock: l, Recipe: r, Platform: subdir, LayerBudget: o.layers, Epoch: epoch, BaseKeychain: authn.DefaultKeychain}
 	if o.linkerImage != "" {
 		lo.Linker = frontend.Linker{Image: o.linkerImage}
 	}
@@ -135,21 +135,17 @@ func platformFlag(s string) (string, error) {
 
 // loadRecipeAndLock reads the recipe and its lock, and refuses a stale lock: the graph
 // must build exactly what the recipe says.
-func loadRecipeAndLock(path string, vars map[string]string) (*recipes.Recipe, []byte, *lock.Lock, error) {
+func loadRecipeAndLock(path string, vars map[string]string) (*recipes.Recipe, *lock.Lock, error) {
 	r, err := builder.LoadRecipe(path, vars)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	src, err := os.ReadFile(r.Filename)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading recipe: %w", err)
+		return nil, nil, err
 	}
 	l, err := builder.LoadLock(r)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := builder.CheckLock(r, l); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", builder.LockPath(r), err)
+		return nil, nil, fmt.Errorf("%s: %w", builder.LockPath(r), err)
 	}
-	return r, src, l, nil
+	return r, l, nil
 }

@@ -128,7 +128,7 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 	}
 	// The targets, record, SBOMs and config come from the same code as the CLI's
 	// BuildKit engine.
-	ts, err := frontend.CompileTargets(ctx, plans, frontend.Options{Linker: linker, LinkPlatform: linkPlatform, RecipeSource: files[0]},
+	ts, err := frontend.CompileTargets(ctx, plans, frontend.Options{Linker: linker, LinkPlatform: linkPlatform},
 		func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) { return baseConfig(ctx, c, b) })
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)

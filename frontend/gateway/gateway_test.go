@@ -147,7 +147,7 @@ func TestGatewayFrontend(t *testing.T) {
 	direct := filepath.Join(t.TempDir(), "direct.tar")
 	when := time.Unix(1700000000, 0).UTC()
 	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
-		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, Epoch: &when,
+		Addr: bk.Addr(), Lock: l, Recipe: r, LinkerDir: bin, Epoch: &when,
 		OCITar: direct,
 	})
 	if err != nil {
