@@ -19,6 +19,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/internal/pypi/pep440"
 	"github.com/reprobuild/reprobuild/internal/pypi/pep508"
@@ -418,16 +419,34 @@ func hasPip(l *lock.Lock) bool {
 	return false
 }
 
-// pythonOf is the major.minor of the target's interpreter: the locked python package,
-// or the base's.
-func pythonOf(r *recipes.Recipe, t *lock.Target) string {
-	for _, p := range t.Packages {
-		if p.Name == "python" {
-			return majorMinor(p.Version)
+// addPip installs the locked wheels of each plan's target into its own files.
+func addPip(ctx context.Context, plans []*plan.Plan, client *index.Client) error {
+	for _, p := range plans {
+		t := p.Lock.Target(p.Subdir)
+		if t == nil || len(t.Pip) == 0 {
+			continue
 		}
+		if p.Recipe == nil {
+			return fmt.Errorf("%s: installing pip packages needs the recipe (for its indexes)", p.Subdir)
+		}
+		pip, err := pipEntries(ctx, p.Recipe, t, client, p.Prefix, p.Python)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.Subdir, err)
+		}
+		if len(p.Own) == 0 {
+			// The plan counted no own layer; there is always one with a recipe.
+			return fmt.Errorf("%s: the plan has no layer for reprobuild's own files", p.Subdir)
+		}
+		p.Own = withPip(p.Own, pip)
 	}
-	if r.Python != nil && r.Python.Source == "base" {
-		return majorMinor(r.Python.Version)
+	return nil
+}
+
+// parents returns p and every ancestor directory of it, outermost first.
+func parents(p string) []string {
+	var out []string
+	for d := p; d != "." && d != "/" && d != ""; d = path.Dir(d) {
+		out = append([]string{d}, out...)
 	}
-	return ""
+	return out
 }

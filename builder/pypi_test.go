@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/internal/pypi/pypitest"
 )
 
@@ -165,15 +169,25 @@ func TestCompileTargetsWithPip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := func(string) ([]byte, error) { return []byte("{}"), nil }
-	if _, _, _, err := CompileTargets(ctx, BuildKitOptions{Lock: res.Lock, Recipe: r, Config: cfg}); err == nil || !strings.Contains(err.Error(), "no PyPI index client") {
+	if _, err := compileBuildKit(ctx, BuildKitOptions{Lock: res.Lock, Recipe: r}); err == nil || !strings.Contains(err.Error(), "no PyPI index client") {
 		t.Fatalf("compile without an index client: %v", err)
 	}
+	// compileBuildKit's steps, with the base's config given (it is a registry
+	// reference nobody serves here).
 	ic, _ := NewIndexClient(ChannelOptions{CacheDir: cache})
-	targets, _, _, err := CompileTargets(ctx, BuildKitOptions{Lock: res.Lock, Recipe: r, Config: cfg, PyPI: ic})
+	plans, err := plan.Targets(r, res.Lock, nil, plan.Info{Engine: plan.EngineBuildKit})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := addPip(ctx, plans, ic); err != nil {
+		t.Fatal(err)
+	}
+	ts, err := frontend.CompileTargets(ctx, plans, frontend.Options{Linker: frontend.Linker{Image: "registry.example/linker@sha256:" + strings.Repeat("1", 64)}},
+		func(context.Context, *frontend.Build) (*v1.ConfigFile, error) { return &v1.ConfigFile{}, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := ts.Targets
 	def, err := targets[0].Build.Marshal(ctx)
 	if err != nil {
 		t.Fatal(err)
