@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -412,93 +413,109 @@ func (d *decoder) literal(i int) (byte, int, error) {
 	return 0, i, d.fail(i, fmt.Sprintf("unexpected %q", b[i]))
 }
 
-// number reads an integer at i; fractions and exponents are accepted and truncated.
+// number reads a JSON number at i as an integer; fractions and exponents are accepted
+// and truncated.
 func (d *decoder) number(i int) (int64, int, error) {
 	b := d.buf
+	end, isFloat, ok := jsonNumberEnd(b, i)
+	if end == len(b) && !d.eof {
+		return 0, end, errNeedMore // the number may go on
+	}
+	if !ok {
+		return 0, end, d.fail(i, "invalid number")
+	}
+	if isFloat {
+		f, err := strconv.ParseFloat(string(b[i:end]), 64)
+		if err != nil || f >= 1<<63 || f < -(1<<63) {
+			return 0, end, d.fail(i, "number out of range")
+		}
+		return int64(f), end, nil
+	}
 	j := i
-	neg := false
-	if j < len(b) && b[j] == '-' {
-		neg = true
+	neg := b[j] == '-'
+	if neg {
 		j++
 	}
 	var n int64
-	digits := 0
-	for j < len(b) && isDigit(b[j]) {
+	for ; j < end; j++ {
 		if n > (1<<63-1)/10-10 {
 			return 0, j, d.fail(j, "number out of range")
 		}
 		n = n*10 + int64(b[j]-'0')
-		j++
-		digits++
-	}
-	if j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
-		return d.floatNumber(i)
-	}
-	if j == len(b) && !d.eof {
-		return 0, j, errNeedMore
-	}
-	if digits == 0 {
-		return 0, j, d.fail(j, "invalid number")
 	}
 	if neg {
 		n = -n
 	}
-	return n, j, nil
+	return n, end, nil
 }
 
-func (d *decoder) floatNumber(i int) (int64, int, error) {
-	b := d.buf
+// jsonNumberEnd scans the JSON number at b[i:] (-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?)
+// and returns where it ends, whether it has a fraction or exponent, and whether the
+// bytes up to there are a number.
+func jsonNumberEnd(b []byte, i int) (end int, isFloat, ok bool) {
 	j := i
-	for j < len(b) && (isDigit(b[j]) || b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E') {
+	digits := func() int {
+		k := j
+		for j < len(b) && isDigit(b[j]) {
+			j++
+		}
+		return j - k
+	}
+	if j < len(b) && b[j] == '-' {
 		j++
 	}
-	if j == len(b) && !d.eof {
-		return 0, j, errNeedMore
+	switch {
+	case j < len(b) && b[j] == '0':
+		j++
+	case digits() == 0:
+		return j, false, false
 	}
-	var f float64
-	if _, err := fmt.Sscanf(string(b[i:j]), "%g", &f); err != nil {
-		return 0, j, d.fail(i, "invalid number")
+	if j < len(b) && b[j] == '.' {
+		j++
+		isFloat = true
+		if digits() == 0 {
+			return j, true, false
+		}
 	}
-	return int64(f), j, nil
+	if j < len(b) && (b[j] == 'e' || b[j] == 'E') {
+		j++
+		isFloat = true
+		if j < len(b) && (b[j] == '+' || b[j] == '-') {
+			j++
+		}
+		if digits() == 0 {
+			return j, true, false
+		}
+	}
+	return j, isFloat, true
 }
 
-// skip skips one JSON value at i inside the buffer.
+// maxSkipDepth bounds the nesting of a value the decoder skips, so a hostile document
+// cannot exhaust the stack.
+const maxSkipDepth = 1000
+
+// skip skips one JSON value at i inside the buffer, checking that it is valid JSON.
 func (d *decoder) skip(i int) (int, error) {
+	return d.skipDepth(i, 0)
+}
+
+func (d *decoder) skipDepth(i, depth int) (int, error) {
 	i, err := d.ws(i)
 	if err != nil {
 		return i, err
+	}
+	if depth > maxSkipDepth {
+		return i, d.fail(i, "value nested too deeply")
 	}
 	b := d.buf
 	switch c := b[i]; {
 	case c == '"':
 		_, j, err := d.rawString(i)
 		return j, err
-	case c == '{' || c == '[':
-		depth := 0
-		j := i
-		for j < len(b) {
-			switch b[j] {
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1, nil
-				}
-			case '"':
-				_, k, err := d.rawString(j)
-				if err != nil {
-					return k, err
-				}
-				j = k
-				continue
-			}
-			j++
-		}
-		if d.eof {
-			return j, d.fail(j, "unterminated value")
-		}
-		return j, errNeedMore
+	case c == '{':
+		return d.object(i, func(_ []byte, j int) (int, error) { return d.skipDepth(j, depth+1) })
+	case c == '[':
+		return d.array(i, func(j int) (int, error) { return d.skipDepth(j, depth+1) })
 	case c == '-' || isDigit(c):
 		_, j, err := d.number(i)
 		return j, err
@@ -508,48 +525,88 @@ func (d *decoder) skip(i int) (int, error) {
 	}
 }
 
-// skipStream skips a value of any size, letting go of the input it has passed.
+// skipStream skips a value of any size, letting go of the input it has passed. It reads
+// token by token with an explicit stack, so it checks the value is valid JSON without
+// holding it.
 func (d *decoder) skipStream() error {
-	if err := d.unit(d.ws); err != nil {
-		return err
-	}
-	c := d.buf[d.pos]
-	if c != '{' && c != '[' {
-		return d.unit(d.skip)
-	}
-	depth := 0
-	inStr, esc := false, false
+	const (
+		wantValue        = iota // any value
+		wantValueOrClose        // after '[': a value or ']'
+		wantKeyOrClose          // after '{': a key or '}'
+		wantKey                 // after ',' in an object
+		wantColon               // after a key
+		wantCommaOrClose        // after a value inside a container
+	)
+	var stack []byte
+	state := wantValue
 	for {
-		b := d.buf
-		for j := d.pos; j < len(b); j++ {
-			c := b[j]
-			if inStr {
-				switch {
-				case esc:
-					esc = false
-				case c == '\\':
-					esc = true
-				case c == '"':
-					inStr = false
-				}
-				continue
+		if err := d.unit(d.ws); err != nil {
+			return err
+		}
+		c := d.buf[d.pos]
+		ended := false // a value or container ended
+		switch state {
+		case wantKeyOrClose, wantKey:
+			if c == '}' && state == wantKeyOrClose {
+				d.pos++
+				stack = stack[:len(stack)-1]
+				ended = true
+				break
 			}
-			switch c {
-			case '"':
-				inStr = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					d.pos = j + 1
-					return nil
+			if err := d.unit(func(i int) (int, error) { _, j, err := d.rawString(i); return j, err }); err != nil {
+				return err
+			}
+			state = wantColon
+		case wantColon:
+			if c != ':' {
+				return d.fail(d.pos, fmt.Sprintf("expected ':', found %q", c))
+			}
+			d.pos++
+			state = wantValue
+		case wantCommaOrClose:
+			top := stack[len(stack)-1]
+			switch {
+			case c == ',':
+				d.pos++
+				state = wantValue
+				if top == '{' {
+					state = wantKey
 				}
+			case c == '}' && top == '{', c == ']' && top == '[':
+				d.pos++
+				stack = stack[:len(stack)-1]
+				ended = true
+			default:
+				return d.fail(d.pos, fmt.Sprintf("expected ',' or %q, found %q", map[byte]byte{'{': '}', '[': ']'}[top], c))
+			}
+		default: // wantValue, wantValueOrClose
+			switch {
+			case c == ']' && state == wantValueOrClose:
+				d.pos++
+				stack = stack[:len(stack)-1]
+				ended = true
+			case c == '{' || c == '[':
+				if len(stack) >= maxSkipDepth {
+					return d.fail(d.pos, "value nested too deeply")
+				}
+				d.pos++
+				stack = append(stack, c)
+				state = wantKeyOrClose
+				if c == '[' {
+					state = wantValueOrClose
+				}
+			default:
+				if err := d.unit(d.skip); err != nil {
+					return err
+				}
+				ended = true
 			}
 		}
-		d.pos = len(b)
-		if !d.fill(d.pos) {
-			return d.fail(len(d.buf), "unterminated value")
+		if ended {
+			if len(stack) == 0 {
+				return nil
+			}
+			state = wantCommaOrClose
 		}
 	}
 }
