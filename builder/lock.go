@@ -201,7 +201,12 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 						}
 						return err
 					}
-					cr.Records = append(cr.Records, rd.Packages...)
+					// Each subdir's records are passed as they are, not copied into one slice.
+					if cr.Records == nil {
+						cr.Records = rd.Packages
+					} else {
+						cr.Subdirs = append(cr.Subdirs, rd.Packages)
+					}
 				}
 				if len(missing) == 2 {
 					return fmt.Errorf("channel %q has neither %s nor noarch repodata; check its url in %s: %w", ch.Name, platform, r.Filename, missing[0])
