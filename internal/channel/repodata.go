@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -149,6 +150,14 @@ func readMeta(path string) repodataMeta {
 
 // writeAtomic writes data to path through a temporary file and a rename.
 func writeAtomic(path string, data []byte) error {
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFunc is writeAtomic with the content written by write.
+func writeAtomicFunc(path string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -156,7 +165,7 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err
@@ -179,6 +188,12 @@ type rawDoc struct {
 	data []byte
 	load func() ([]byte, error)
 	src  string
+
+	// A document whose hash is not known yet (a local file that changed) has sha ""
+	// and open, to stream it; hashed records the hash once it is computed.
+	open   func() (io.ReadCloser, error)
+	hashed func(sha string)
+	size   int64
 }
 
 func (r *rawDoc) bytes() ([]byte, error) {
@@ -188,6 +203,12 @@ func (r *rawDoc) bytes() ([]byte, error) {
 			return nil, err
 		}
 		r.data = d
+	}
+	if r.sha == "" {
+		r.sha = hashHex(r.data)
+		if r.hashed != nil {
+			r.hashed(r.sha)
+		}
 	}
 	return r.data, nil
 }
@@ -210,6 +231,9 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 	if err != nil {
 		return nil, err
 	}
+	if doc.sha == "" && doc.open != nil {
+		return c.streamRepodata(ch, subdir, doc)
+	}
 	cp := c.compactPath(ch, doc.sha)
 	if rd, err := c.readCompact(cp); err == nil {
 		return rd, nil
@@ -222,11 +246,51 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 	if err != nil {
 		return nil, err
 	}
-	// A failed cache write only costs a parse next time.
-	if enc := encodeCompact(rd); enc != nil {
-		_ = writeAtomic(cp, enc)
-	}
+	c.cacheCompact(cp, rd)
 	return rd, nil
+}
+
+// streamRepodata parses a document whose hash is not known yet as it reads it, hashing
+// it on another goroutine: the raw bytes are never all in memory, and the hash costs
+// no time on the parser's core. Same records as ParseRepodata on the whole document.
+func (c *Client) streamRepodata(ch Channel, subdir string, doc *rawDoc) (*conda.Repodata, error) {
+	f, err := doc.open()
+	if err != nil {
+		return nil, fmt.Errorf("repodata %s: %w", doc.src, err)
+	}
+	defer f.Close()
+	pipe := newHashPipe(f)
+	defer pipe.close()
+	rd, err := conda.ReadRepodata(pipe, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir), conda.WithSizeHint(doc.size))
+	if err != nil {
+		return nil, err
+	}
+	sha, err := pipe.finish()
+	if err != nil {
+		return nil, fmt.Errorf("reading repodata %s: %w", doc.src, err)
+	}
+	doc.sha = sha
+	if doc.hashed != nil {
+		doc.hashed(sha)
+	}
+	c.cacheCompact(c.compactPath(ch, sha), rd)
+	return rd, nil
+}
+
+// cacheCompact writes rd's compact form to path (through a temporary file and a
+// rename); a failure only costs a parse next time.
+func (c *Client) cacheCompact(path string, rd *conda.Repodata) {
+	_ = writeAtomicFunc(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		ok, err := writeCompact(bw, rd)
+		if err == nil && !ok {
+			err = errCompact
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 func validSubdir(s string) bool {
@@ -379,25 +443,49 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		ino = st.Ino
 	}
+	open := func() (io.ReadCloser, error) {
+		f, err := os.Open(p)
+		if err != nil || !zst {
+			return f, err
+		}
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepodata))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return zstdFile{zr, f}, nil
+	}
 	load := func() ([]byte, error) {
+		if !zst {
+			return os.ReadFile(p) // sized from the file: no regrowing
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		if zst {
-			return readZstd(f)
-		}
-		return io.ReadAll(f)
+		return readZstd(f)
 	}
 	if meta.SHA256 != "" && meta.Path == p && meta.Size == fi.Size() && meta.MtimeNs == fi.ModTime().UnixNano() && meta.Ino == ino {
 		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src)}, nil
 	}
-	data, err := load()
-	if err != nil {
-		return nil, fmt.Errorf("repodata %s: %w", Redact(src), err)
+	// Not hashed yet: Repodata streams it (parse and hash at once), RepodataRaw reads it.
+	size := fi.Size()
+	if zst {
+		size = 0
 	}
-	sha := hashHex(data)
-	_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, Path: p, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), Ino: ino})
-	return &rawDoc{sha: sha, data: data, src: Redact(src)}, nil
+	return &rawDoc{load: load, open: open, size: size, src: Redact(src), hashed: func(sha string) {
+		_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, Path: p, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), Ino: ino})
+	}}, nil
+}
+
+// zstdFile reads a .zst file decompressed and closes both.
+type zstdFile struct {
+	*zstd.Decoder
+	f *os.File
+}
+
+func (z zstdFile) Close() error {
+	z.Decoder.Close()
+	return z.f.Close()
 }

@@ -5,6 +5,8 @@ package repogen
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,6 +103,15 @@ func GenerateOver(w io.Writer, src, base []byte, targetBytes int64) (int, error)
 				parts := strings.Split(strings.TrimSuffix(strings.TrimSuffix(e.fn, ".conda"), ".tar.bz2"), "-")
 				nb, _ := json.Marshal(strings.Join(parts[:len(parts)-2], "-"))
 				rec["name"] = nb
+				// Each copy is a distinct archive: real repodata never repeats a hash.
+				for _, k := range []string{"md5", "sha256"} {
+					var h string
+					if json.Unmarshal(rec[k], &h) == nil && h != "" {
+						sum := sha256.Sum256([]byte(h + e.fn))
+						hb, _ := json.Marshal(hex.EncodeToString(sum[:])[:len(h)])
+						rec[k] = hb
+					}
+				}
 			}
 			kb, _ := json.Marshal(e.fn)
 			vb, err := json.Marshal(rec)
