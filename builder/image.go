@@ -404,7 +404,14 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 			for i, p := range groupRecs[gi] {
 				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name], VerifySHA256: inPlace[p.Name]}
 			}
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python})
+			// Large files are spooled beside the cache, not held in memory, until the
+			// layer has streamed them (removed once it is built).
+			spool, err := os.MkdirTemp(filepath.Join(client.Store().Dir(), "tmp"), "spool-*")
+			if err != nil {
+				return fmt.Errorf("creating a spool directory in the cache: %w", err)
+			}
+			defer os.RemoveAll(spool)
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python, SpoolDir: spool})
 			if err != nil {
 				return err
 			}
