@@ -67,6 +67,15 @@ type reader struct {
 	limit  int64
 	out    *contents
 	spool  string // directory for members above SpoolThreshold; "" keeps all in memory
+	// spooled are the spool files written, removed if the archive is refused.
+	spooled []string
+}
+
+func (r *reader) removeSpooled() {
+	for _, p := range r.spooled {
+		os.Remove(p)
+	}
+	r.spooled = nil
 }
 
 // readArchive reads a .conda or .tar.bz2 package, detected by content, streaming every
@@ -86,10 +95,29 @@ func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64, 
 		return nil, fmt.Errorf("package %s: %w", pkg, err)
 	}
 	var f archiveSource = fh
-	if sha256Hex != "" {
-		if st.Size() > limit {
-			return nil, &SizeLimitError{Package: pkg, Limit: limit}
+	r := &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}, spool: spoolDir}
+	if sha256Hex != "" && st.Size() > limit {
+		return nil, &SizeLimitError{Package: pkg, Limit: limit}
+	}
+	if sha256Hex != "" && st.Size() > verifyInMemoryMax {
+		// Verified in the same pass that parses it, without a copy: every byte parsed
+		// is a byte hashed.
+		done, err := r.readVerified(fh, file, sha256Hex)
+		if done || err != nil {
+			if err != nil {
+				r.removeSpooled()
+				return nil, err
+			}
+			return r.out, nil
 		}
+		// A layout that cannot be read in one pass: verify a copy in memory as below.
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg, err)
+		}
+		r.removeSpooled()
+		r = &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}, spool: spoolDir}
+	}
+	if sha256Hex != "" {
 		data := make([]byte, st.Size())
 		if _, err := io.ReadFull(fh, data); err != nil {
 			return nil, fmt.Errorf("package %s: %w", pkg, err)
@@ -102,7 +130,6 @@ func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64, 
 		}
 		f = bytes.NewReader(data)
 	}
-	r := &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}, spool: spoolDir}
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil {
 		return nil, &MalformedPackageError{Package: pkg, Reason: "too short to be a package"}
@@ -119,6 +146,7 @@ func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64, 
 		return nil, &MalformedPackageError{Package: pkg, Reason: "neither a .conda (zip) nor a .tar.bz2 archive"}
 	}
 	if err != nil {
+		r.removeSpooled()
 		return nil, err
 	}
 	return r.out, nil
@@ -323,6 +351,7 @@ func (r *reader) spoolMember(src io.Reader, size int64) (*Spooled, error) {
 		os.Remove(f.Name())
 		return nil, err
 	}
+	r.spooled = append(r.spooled, f.Name())
 	sp := &Spooled{Path: f.Name(), Size: size}
 	h.Sum(sp.SHA256[:0])
 	return sp, nil

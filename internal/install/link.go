@@ -22,7 +22,8 @@ type Package struct {
 	Record  conda.PackageRecord
 	Archive string
 	// VerifySHA256, when set, makes linking check the archive bytes it reads against
-	// Record.SHA256 (read once into memory), for an archive outside the verified cache
+	// Record.SHA256 (small archives read once into memory, larger ones hashed in the
+	// pass that parses them: never a copy), for an archive outside the verified cache
 	// whose file could change after it was fetched.
 	VerifySHA256 bool
 }
