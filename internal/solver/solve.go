@@ -50,7 +50,7 @@ type nameGroup struct {
 type groupData struct {
 	spans []span
 	recs  []*prec // in dependency preference order
-	// byRoot is recs in root preference order (version before track_features).
+	// byRoot is recs in root preference order (track_features, then version).
 	byRoot []*prec
 }
 
@@ -375,18 +375,22 @@ func sameRecord(a, b *conda.PackageRecord) bool {
 	return a.Channel == "" || b.Channel == "" || a.Channel == b.Channel
 }
 
-// Preference orders. Requested specs maximise version before minimising
-// track_features; dependencies minimise track_features first, as conda's objective
-// order does. Ties go to build number, arch-specific over noarch, newer timestamp,
+// Preference orders. Everything minimises track_features before maximising the
+// version, as conda's default solver does (its classic solver maximised requested
+// versions first); requested specs then prefer builds that leave the other requested
+// names their best version. Ties go to build number, arch-specific over noarch, newer timestamp,
 // then file name so the order never depends on input order.
 func (p *problem) rootOrder(a, b *prec) int {
 	if c := p.head(a, b); c != 0 {
 		return c
 	}
-	if c := b.ver.Compare(a.ver); c != 0 {
+	// track_features first (conda's default solver since 23.10, libmamba, as mamba,
+	// rattler and pixi), then the version; conda's classic solver had them the other
+	// way round and could pick a PyPy build of a newer python over CPython.
+	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
+	if c := b.ver.Compare(a.ver); c != 0 {
 		return c
 	}
 	// conda maximises every requested version before any requested build: among

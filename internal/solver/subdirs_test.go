@@ -3,6 +3,7 @@ package solver
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -61,5 +62,29 @@ func TestSubdirsSameAsOneSlice(t *testing.T) {
 	}
 	if len(sol.Records) != 1 || sol.Records[0].Channel != "high" {
 		t.Fatalf("got %v, want a-1.0 from the higher channel", sol.Records)
+	}
+}
+
+// TestTrackFeaturesBeforeVersion is the case where conda's two solvers differ, on real
+// conda-forge records: with ld_impl_linux-64 held below 2.36, no CPython newer than
+// 3.9.9 can be installed but the PyPy builds of python 3.9.18 can. conda's classic
+// solver maximises the requested version first and picks PyPy; its default solver since
+// 23.10 (libmamba), mamba, rattler and pixi deprioritise track_features first and pick
+// CPython. We follow the default solver.
+func TestTrackFeaturesBeforeVersion(t *testing.T) {
+	task := subchannelTask(t, loadOracle(t), []string{"python 3.9.*", "ld_impl_linux-64 <2.36"})
+	sol := mustSolve(t, task)
+	got := byName(sol)
+	py := got["python"]
+	if len(py.TrackFeatures) > 0 || !strings.HasSuffix(py.Build, "_cpython") || py.Version != "3.9.6" {
+		t.Errorf("python: got %s %s (track_features %v), want CPython 3.9.6", py.Version, py.Build, py.TrackFeatures)
+	}
+	if r, ok := got["pypy3.9"]; ok {
+		t.Errorf("pypy3.9 %s installed; want none", r.Version)
+	}
+	// The PyPy answer exists: the rule, not satisfiability, decides.
+	task.Specs = append(task.Specs, specs(t, "pypy3.9")...)
+	if py := byName(mustSolve(t, task))["python"]; py.Version != "3.9.18" || len(py.TrackFeatures) == 0 {
+		t.Errorf("with pypy3.9 requested: got python %s %s, want the PyPy build of 3.9.18", py.Version, py.Build)
 	}
 }
