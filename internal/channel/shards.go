@@ -211,7 +211,8 @@ func (c *Client) shardIndex(ctx context.Context, ch Channel, subdir string) (*sh
 			p, ok = c.store.Path(meta.SHA256)
 		}
 		if !ok {
-			return nil, &OfflineError{What: what}
+			// Never read online: full repodata may be cached instead.
+			return nil, fmt.Errorf("%s: not cached for offline use: %w", what, ErrNoShards)
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
