@@ -2,7 +2,6 @@ package channel
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -238,13 +237,26 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 	if rd, err := c.readCompact(cp); err == nil {
 		return rd, nil
 	}
-	raw, err := doc.bytes()
-	if err != nil {
-		return nil, fmt.Errorf("reading cached repodata for %s/%s: %w", Redact(ch.URL), subdir, err)
-	}
-	rd, err := conda.ParseRepodata(raw, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir))
-	if err != nil {
-		return nil, err
+	var rd *conda.Repodata
+	if doc.data == nil && doc.open != nil {
+		// Streamed from the cached file: the document is never all in memory.
+		f, err := doc.open()
+		if err != nil {
+			return nil, fmt.Errorf("reading cached repodata for %s/%s: %w", Redact(ch.URL), subdir, err)
+		}
+		rd, err = conda.ReadRepodata(bufio.NewReaderSize(f, 1<<20), ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir), conda.WithSizeHint(doc.size))
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		raw, err := doc.bytes()
+		if err != nil {
+			return nil, fmt.Errorf("reading cached repodata for %s/%s: %w", Redact(ch.URL), subdir, err)
+		}
+		if rd, err = conda.ParseRepodata(raw, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir)); err != nil {
+			return nil, err
+		}
 	}
 	c.cacheCompact(cp, rd)
 	return rd, nil
@@ -315,7 +327,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 		if !ok {
 			return nil
 		}
-		return &rawDoc{sha: meta.SHA256, src: meta.URL, load: func() ([]byte, error) { return os.ReadFile(p) }}
+		return casDoc(meta.SHA256, p, meta.URL)
 	}
 	if isFileURL(ch.location()) {
 		// A local channel is authoritative and cheap: no mirrors, no offline concern.
@@ -351,16 +363,15 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			if meta.URL == Redact(u) && cached() != nil {
 				cond = condHeaders{ETag: meta.ETag, LastModified: meta.LastModified}
 			}
-			var raw []byte
+			var sha, tmp string
 			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
 				var err error
-				if v == ".zst" {
-					raw, err = readZstd(r)
-				} else {
-					raw, err = io.ReadAll(r)
-				}
+				sha, tmp, err = c.spoolRepodata(r, v == ".zst")
 				return "", err
 			})
+			if tmp != "" {
+				defer os.Remove(tmp)
+			}
 			var se *StatusError
 			switch {
 			case errors.Is(err, errNotModified):
@@ -374,14 +385,14 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			case err != nil:
 				return err
 			}
-			sha := hashHex(raw)
-			if _, err := c.store.Put(ctx, sha, bytes.NewReader(raw)); err != nil {
+			p, err := c.store.PutFile(ctx, sha, tmp)
+			if err != nil {
 				return fmt.Errorf("caching %s: %w", Redact(u), err)
 			}
 			meta = repodataMeta{SHA256: sha, URL: Redact(u), ETag: hdr.Get("ETag"), LastModified: hdr.Get("Last-Modified"),
 				NoZstBase: meta.NoZstBase, FetchedAt: c.stamp()}
 			_ = writeMetaFile(metaPath, meta)
-			doc = &rawDoc{sha: sha, data: raw, src: Redact(u)}
+			doc = casDoc(sha, p, Redact(u))
 			return nil
 		}
 		return fmt.Errorf("no repodata.json at %s/%s", Redact(base), subdir)
@@ -401,6 +412,55 @@ func (c *Client) stamp() int64 {
 
 func writeMetaFile(path string, m repodataMeta) error {
 	return writeAtomic(path, m.marshal())
+}
+
+// casDoc is a cached document, read from its file in the store.
+func casDoc(sha, path, src string) *rawDoc {
+	d := &rawDoc{sha: sha, src: src,
+		load: func() ([]byte, error) { return os.ReadFile(path) },
+		open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	if fi, err := os.Stat(path); err == nil {
+		d.size = fi.Size()
+	}
+	return d
+}
+
+// spoolRepodata writes a downloaded document (decompressed if zst) to a temporary file
+// in the store's tmp directory, hashing it on the way, so that it is never all in
+// memory. The caller removes the file.
+func (c *Client) spoolRepodata(r io.Reader, zst bool) (sha, path string, err error) {
+	if zst {
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepodata))
+		if err != nil {
+			return "", "", err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	f, err := os.CreateTemp(filepath.Join(c.store.Dir(), "tmp"), "repodata-*")
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	n, err := io.Copy(bw, io.LimitReader(r, maxRepodata+1))
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > maxRepodata {
+		err = fmt.Errorf("repodata larger than %d bytes", int64(maxRepodata))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		if zst {
+			err = fmt.Errorf("decompressing repodata.json.zst: %w", err)
+		}
+		return "", "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), f.Name(), nil
 }
 
 // maxRepodata bounds a decompressed repodata document, so a hostile .zst cannot
