@@ -271,13 +271,20 @@ func (c *Client) streamRepodata(ch Channel, subdir string, doc *rawDoc) (*conda.
 		return nil, fmt.Errorf("repodata %s: %w", doc.src, err)
 	}
 	defer f.Close()
-	pipe := newHashPipe(f)
+	pipe := newHashPipe(c.limitRepodata(f, doc.src))
 	defer pipe.close()
 	rd, err := conda.ReadRepodata(pipe, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir), conda.WithSizeHint(doc.size))
+	var le *limitError
+	if errors.As(err, &le) {
+		return nil, le.err
+	}
 	if err != nil {
 		return nil, err
 	}
 	sha, err := pipe.finish()
+	if errors.As(err, &le) {
+		return nil, le.err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading repodata %s: %w", doc.src, err)
 	}
@@ -366,7 +373,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			var sha, tmp string
 			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
 				var err error
-				sha, tmp, err = c.spoolRepodata(r, v == ".zst")
+				sha, tmp, err = c.spoolRepodata(r, v == ".zst", Redact(u))
 				return "", err
 			})
 			if tmp != "" {
@@ -428,9 +435,9 @@ func casDoc(sha, path, src string) *rawDoc {
 // spoolRepodata writes a downloaded document (decompressed if zst) to a temporary file
 // in the store's tmp directory, hashing it on the way, so that it is never all in
 // memory. The caller removes the file.
-func (c *Client) spoolRepodata(r io.Reader, zst bool) (sha, path string, err error) {
+func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path string, err error) {
 	if zst {
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepodata))
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
 		if err != nil {
 			return "", "", err
 		}
@@ -443,24 +450,65 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool) (sha, path string, err err
 	}
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	n, err := io.Copy(bw, io.LimitReader(r, maxRepodata+1))
+	_, err = io.Copy(bw, c.limitRepodata(r, src))
 	if err == nil {
 		err = bw.Flush()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil && n > maxRepodata {
-		err = fmt.Errorf("repodata larger than %d bytes", int64(maxRepodata))
-	}
 	if err != nil {
 		os.Remove(f.Name())
+		var le *limitError
+		if errors.As(err, &le) {
+			return "", "", le.err
+		}
 		if zst {
 			err = fmt.Errorf("decompressing repodata.json.zst: %w", err)
 		}
 		return "", "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), f.Name(), nil
+}
+
+// repodataLimit is the most bytes a repodata document may decompress to.
+func (c *Client) repodataLimit() int64 { return maxRepodata }
+
+// repodataTooLarge is the error for a document over repodataLimit.
+func (c *Client) repodataTooLarge(src string) error {
+	return fmt.Errorf("repodata %s: larger than %d bytes", src, c.repodataLimit())
+}
+
+// limitRepodata reads r, failing with repodataTooLarge past repodataLimit: streamed
+// documents are bounded like those read whole.
+func (c *Client) limitRepodata(r io.Reader, src string) io.Reader {
+	return &limitReader{r: r, left: c.repodataLimit(), err: c.repodataTooLarge(src)}
+}
+
+type limitError struct{ err error }
+
+func (e *limitError) Error() string { return e.err.Error() }
+func (e *limitError) Unwrap() error { return e.err }
+
+type limitReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, &limitError{l.err}
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, &limitError{l.err}
+	}
+	return n, err
 }
 
 // maxRepodata bounds a decompressed repodata document, so a hostile .zst cannot
@@ -508,12 +556,12 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 		if err != nil || !zst {
 			return f, err
 		}
-		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepodata))
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
 		if err != nil {
 			f.Close()
 			return nil, err
 		}
-		return zstdFile{zr, f}, nil
+		return zstdFile{c.limitRepodata(zr, Redact(src)), zr, f}, nil
 	}
 	load := func() ([]byte, error) {
 		if !zst {
@@ -539,13 +587,14 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 	}}, nil
 }
 
-// zstdFile reads a .zst file decompressed and closes both.
+// zstdFile reads a .zst file decompressed (within the repodata limit) and closes both.
 type zstdFile struct {
-	*zstd.Decoder
-	f *os.File
+	io.Reader
+	zr *zstd.Decoder
+	f  *os.File
 }
 
 func (z zstdFile) Close() error {
-	z.Decoder.Close()
+	z.zr.Close()
 	return z.f.Close()
 }

@@ -1,8 +1,10 @@
 package channel
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -140,5 +142,20 @@ func TestShardedRepodata(t *testing.T) {
 	_, err = testClient(t, t.TempDir()).ShardedRepodata(context.Background(), ch, []string{"noarch"}, []string{"python"})
 	if !errors.Is(err, ErrNoShards) || !strings.Contains(err.Error(), "noarch") {
 		t.Errorf("missing index: got %v, want ErrNoShards naming the subdir", err)
+	}
+}
+
+// TestStreamedRepodataLimit: a document streamed from a file (plain or zst) or a
+// download is refused past the repodata limit, like one read whole.
+func TestStreamedRepodataLimit(t *testing.T) {
+	raw := readTestdata(t, filepath.Join(forgeDir, "linux-64", "repodata.json"))
+	c := testClient(t, t.TempDir())
+	var lr io.Reader = c.limitRepodata(bytes.NewReader(raw), "test")
+	if n, err := io.Copy(io.Discard, lr); err != nil || n != int64(len(raw)) {
+		t.Fatalf("within the limit: %d bytes, %v", n, err)
+	}
+	small := &limitReader{r: bytes.NewReader(raw), left: 1000, err: errors.New("too large")}
+	if _, err := io.Copy(io.Discard, small); err == nil || !strings.Contains(err.Error(), "too large") {
+		t.Fatalf("past the limit: got %v", err)
 	}
 }
