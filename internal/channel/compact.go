@@ -133,6 +133,14 @@ func encodeCompact(rd *conda.Repodata) []byte {
 func writeCompact(w io.Writer, rd *conda.Repodata) (ok bool, err error) {
 	const max = 1<<32 - 1
 	e := &compactEncoder{at: map[string]uint32{}, listIdx: map[string]uint32{}}
+	// The distinct fields alone are most of the blob: reserve them, plus room for the
+	// shared strings, so that it is not regrown (and copied) a dozen times.
+	reserve := 1 << 20
+	for i := range rd.Packages {
+		r := &rd.Packages[i]
+		reserve += len(r.MD5) + len(r.SHA256) + len(r.URL)
+	}
+	e.blob = make([]byte, 0, reserve+reserve/8)
 	recs := make([]byte, len(rd.Packages)*recordSize)
 	le := binary.LittleEndian
 	for i := range rd.Packages {
