@@ -32,7 +32,7 @@ for kind in sharded full; do
       zstd -q -3 -T0 -f "$src/$sd/repodata.json" -o "$d/$sd/repodata.json.zst"
       if [ $kind = sharded ]; then
         cp "$src/$sd/repodata.json" "$d/$sd/repodata.json"
-        go run ./internal/conda/internal/repodatarss -shard "$d/$sd/repodata.json"
+        go run ./examples/bench/shardgen "$d/$sd/repodata.json"
         rm "$d/$sd/repodata.json"
       fi
     fi

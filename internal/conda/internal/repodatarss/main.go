@@ -8,14 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"time"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/conda/internal/repogen"
-	"github.com/reprobuild/reprobuild/internal/pkgmaker"
 )
 
 func main() {
@@ -24,7 +22,6 @@ func main() {
 	out := flag.String("out", "", "output file for -gen")
 	base := flag.String("base", "", "flat {file name: record} JSON whose records -gen also writes under their own names")
 	parse := flag.String("parse", "", "repodata.json to decode with ReadRepodata")
-	shard := flag.String("shard", "", "repodata.json to write as CEP 16 shards beside it (repodata_shards.msgpack.zst, shards/)")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of -parse here")
 	memprof := flag.String("memprofile", "", "write an allocation profile of -parse here")
 	flag.Parse()
@@ -45,19 +42,6 @@ func main() {
 		}
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
-	}
-	if *shard != "" {
-		data, err := os.ReadFile(*shard)
-		if err == nil {
-			var n int
-			n, err = pkgmaker.WriteShards(filepath.Dir(*shard), data)
-			fmt.Printf("wrote %d shards beside %s\n", n, *shard)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "repodatarss:", err)
-			os.Exit(1)
-		}
-		return
 	}
 	if err := run(*gen, *src, *base, *out, *parse); err != nil {
 		fmt.Fprintln(os.Stderr, "repodatarss:", err)
