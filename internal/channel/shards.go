@@ -205,29 +205,64 @@ func (c *Client) shardIndex(ctx context.Context, ch Channel, subdir string) (*sh
 	metaPath := c.metaPath(ch, subdir+"#shards")
 	meta := readMeta(metaPath)
 	var raw []byte
-	if c.o.offline && !isFileURL(ch.location()) {
-		p, ok := "", false
-		if meta.SHA256 != "" {
-			p, ok = c.store.Path(meta.SHA256)
+	cachedRaw := func() []byte {
+		if meta.SHA256 == "" {
+			return nil
 		}
+		p, ok := c.store.Path(meta.SHA256)
 		if !ok {
-			// Never read online: full repodata may be cached instead.
-			return nil, fmt.Errorf("%s: not cached for offline use: %w", what, ErrNoShards)
+			return nil
 		}
 		data, err := os.ReadFile(p)
 		if err != nil {
-			return nil, err
+			return nil
 		}
-		raw = data
-	} else {
+		return data
+	}
+	fresh := c.o.maxAge > 0 && c.o.now != nil && meta.FetchedAt > 0 &&
+		c.o.now().Unix()-meta.FetchedAt >= 0 && c.o.now().Unix()-meta.FetchedAt < int64(c.o.maxAge.Seconds())
+	switch {
+	case c.o.offline && !isFileURL(ch.location()):
+		if raw = cachedRaw(); raw == nil {
+			// Never read online: full repodata may be cached instead.
+			return nil, fmt.Errorf("%s: not cached for offline use: %w", what, ErrNoShards)
+		}
+	case fresh && !isFileURL(ch.location()):
+		raw = cachedRaw()
+	}
+	if raw == nil {
+		var got *repodataMeta
 		err := c.try(ctx, what, ch.bases(), func(ctx context.Context, base string) error {
 			u := base + "/" + subdir + "/repodata_shards.msgpack.zst"
-			_, err := c.open(ctx, u, func(r io.Reader) (string, error) {
-				b, err := io.ReadAll(io.LimitReader(r, maxShard+1))
-				raw = b
+			// A cached index is revalidated (ETag / Last-Modified): a 304 reuses it.
+			var cond condHeaders
+			if meta.URL == Redact(u) && meta.SHA256 != "" {
+				cond = condHeaders{ETag: meta.ETag, LastModified: meta.LastModified}
+			}
+			var b []byte
+			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
+				var err error
+				b, err = io.ReadAll(io.LimitReader(r, maxShard+1))
 				return "", err
 			})
-			return err
+			if errors.Is(err, errNotModified) {
+				if b = cachedRaw(); b == nil {
+					return fmt.Errorf("%s: 304 Not Modified but the cached index is gone", Redact(u))
+				}
+				m := meta
+				m.FetchedAt = c.stamp()
+				raw, got = b, &m
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			raw = b
+			got = &repodataMeta{URL: Redact(u), FetchedAt: c.stamp()}
+			if hdr != nil {
+				got.ETag, got.LastModified = hdr.Get("ETag"), hdr.Get("Last-Modified")
+			}
+			return nil
 		})
 		if err != nil {
 			var se *StatusError
@@ -236,9 +271,9 @@ func (c *Client) shardIndex(ctx context.Context, ch Channel, subdir string) (*sh
 			}
 			return nil, err
 		}
-		sha := hashHex(raw)
-		if _, err := c.store.Put(ctx, sha, bytes.NewReader(raw)); err == nil {
-			_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, URL: Redact(ch.URL + "/" + subdir + "/repodata_shards.msgpack.zst"), FetchedAt: c.stamp()})
+		got.SHA256 = hashHex(raw)
+		if _, err := c.store.Put(ctx, got.SHA256, bytes.NewReader(raw)); err == nil {
+			_ = writeMetaFile(metaPath, *got)
 		}
 	}
 	data, err := unzstd(raw)

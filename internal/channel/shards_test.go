@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/reprobuild/reprobuild/internal/cas"
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -108,13 +109,29 @@ func TestShardedRepodata(t *testing.T) {
 		t.Errorf("sharded fetch served %d bytes, not less than the full repodata's %d", cold, full)
 	}
 
-	// Warm: shards are cached by hash, only the two indexes are fetched again.
+	// Warm: shards are cached by hash, only the two indexes are revalidated (304, no
+	// body); within a max age not even that.
 	requests.Store(0)
+	served.Store(0)
 	if _, err := c.ShardedRepodata(context.Background(), ch, []string{"linux-64", "noarch"}, []string{"python"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := requests.Load(); n != 2 {
-		t.Errorf("warm run made %d requests, want 2 (the indexes)", n)
+	if n, b := requests.Load(), served.Load(); n != 2 || b != 0 {
+		t.Errorf("warm run made %d requests for %d bytes, want 2 revalidations of the indexes and no body", n, b)
+	}
+	requests.Store(0)
+	now := time.Unix(1_800_000_000, 0)
+	aged := testClient(t, cache, WithMaxAge(time.Hour, func() time.Time { return now }))
+	if _, err := aged.ShardedRepodata(context.Background(), ch, []string{"linux-64", "noarch"}, []string{"python"}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Minute)
+	requests.Store(0)
+	if _, err := aged.ShardedRepodata(context.Background(), ch, []string{"linux-64", "noarch"}, []string{"python"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("a run within the max age made %d requests, want 0", n)
 	}
 	// Offline: everything from the cache.
 	requests.Store(0)
