@@ -42,6 +42,16 @@ func (m *member) size() int64 {
 	return int64(len(m.data))
 }
 
+// digest is the sha256 of the member's content: computed while it was spooled, or now
+// from memory. Code that checks or records content (paths.json, conda-meta) uses size
+// and digest, never data alone, so spooled members are handled alike.
+func (m *member) digest() [32]byte {
+	if m.spool != nil {
+		return m.spool.SHA256
+	}
+	return sha256.Sum256(m.data)
+}
+
 // contents is what an archive holds: info/ files by name and payload members in order.
 type contents struct {
 	info    map[string][]byte // "info/index.json" -> data

@@ -82,3 +82,44 @@ func TestVerifyInOnePass(t *testing.T) {
 		verifyInMemoryMax = old
 	}
 }
+
+// TestSpooledMemberDigest: a spooled member reports the size and sha256 of its content,
+// as one held in memory does.
+func TestSpooledMemberDigest(t *testing.T) {
+	rnd := rand.New(rand.NewSource(3))
+	big := make([]byte, SpoolThreshold+777)
+	rnd.Read(big)
+	pkg := pkgmaker.Package{
+		Record: conda.PackageRecord{Name: "d", Version: "1", Build: "0", Subdir: "linux-64"},
+		Files:  []pkgmaker.File{{Path: "lib/big.bin", Data: big}, {Path: "lib/small.txt", Data: []byte("x\n")}},
+	}
+	dir := t.TempDir()
+	rec, err := pkgmaker.Write(dir, pkg, pkgmaker.Conda)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := readArchive(context.Background(), filepath.Join(dir, rec.Fn), rec.Fn, "", DefaultMaxUnpackedSize, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := readArchive(context.Background(), filepath.Join(dir, rec.Fn), rec.Fn, "", DefaultMaxUnpackedSize, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mem.payload) != len(sp.payload) {
+		t.Fatalf("%d members in memory, %d spooled", len(mem.payload), len(sp.payload))
+	}
+	spooled := 0
+	for i := range mem.payload {
+		m, s := &mem.payload[i], &sp.payload[i]
+		if s.spool != nil {
+			spooled++
+		}
+		if m.size() != s.size() || m.digest() != s.digest() {
+			t.Errorf("%s: spooled size/digest %d/%x, in memory %d/%x", m.name, s.size(), s.digest(), m.size(), m.digest())
+		}
+	}
+	if spooled != 1 {
+		t.Errorf("%d members spooled, want 1 (the large one)", spooled)
+	}
+}
