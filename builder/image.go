@@ -335,7 +335,14 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 			for i, rec := range groups[gi].Packages {
 				pkgs[i] = install.Package{Record: rec, Archive: archive[rec.Name], VerifySHA256: inPlace[rec.Name]}
 			}
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python})
+			// Large files are spooled beside the cache, not held in memory, until the
+			// layer has streamed them (removed once it is built).
+			spool, err := os.MkdirTemp(filepath.Join(env.client.Store().Dir(), "tmp"), "spool-*")
+			if err != nil {
+				return fmt.Errorf("creating a spool directory in the cache: %w", err)
+			}
+			defer os.RemoveAll(spool)
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, SpoolDir: spool})
 			if err != nil {
 				return err
 			}
