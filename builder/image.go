@@ -632,8 +632,12 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "vm":
+			if err := writeVM(ctx, r, res, o, dest); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR or docker:FILE", o.Output, kind)
+			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR, docker:FILE or vm:PATH.qcow2", o.Output, kind)
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))

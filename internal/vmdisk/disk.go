@@ -25,8 +25,12 @@ type Options struct {
 	Epoch time.Time
 	// Size is the whole disk in bytes; 0 fits the contents (plus alignment).
 	Size int64
-	// Kernel replaces the tree's newest /boot/vmlinuz-*; its modules must be in the
-	// tree's only /lib/modules/VERSION.
+	// KernelPath is the kernel's path in the tree ("" takes the newest
+	// /boot/vmlinuz-*); its modules are in /lib/modules/VERSION for its vmlinuz-VERSION
+	// name, or the tree's only modules directory.
+	KernelPath string
+	// Kernel replaces the tree's kernel (e.g. fetched from a url); its modules must be
+	// in the tree's only /lib/modules/VERSION.
 	Kernel []byte
 	// Cmdline is appended to the kernel command line.
 	Cmdline string
@@ -81,19 +85,28 @@ func Build(ctx context.Context, dir, out string, o Options) (*Result, error) {
 	}
 	t := treeFS{dir: dir}
 	kver, kernel := "", o.Kernel
-	if kernel == nil {
+	switch {
+	case kernel == nil && o.KernelPath != "":
+		if kernel, err = t.readFile(o.KernelPath); err != nil {
+			return nil, fmt.Errorf("vm kernel %s: not in the image: %v", o.KernelPath, err)
+		}
+		var ok bool
+		if kver, ok = strings.CutPrefix(filepath.Base(o.KernelPath), "vmlinuz-"); !ok {
+			if kver, err = t.onlyModules(); err != nil {
+				return nil, err
+			}
+		}
+	case kernel == nil:
 		if kver, err = t.newestKernel(); err != nil {
 			return nil, err
 		}
 		if kernel, err = t.readFile("/boot/vmlinuz-" + kver); err != nil {
 			return nil, fmt.Errorf("reading the kernel /boot/vmlinuz-%s: %v", kver, err)
 		}
-	} else {
-		ents, err := t.readDir("/lib/modules")
-		if err != nil || len(ents) != 1 {
-			return nil, fmt.Errorf("vm.kernel from a url needs exactly one /lib/modules/VERSION in the image for its modules, found %d", len(ents))
+	default:
+		if kver, err = t.onlyModules(); err != nil {
+			return nil, err
 		}
-		kver = ents[0].Name()
 	}
 	uid, gid := 0, 0
 	if u := o.Runtime.User; u != "" && u != "root" && u != "0" && u != "0:0" {

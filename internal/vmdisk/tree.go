@@ -339,3 +339,12 @@ func (t treeFS) lookupUser(user string) (uid, gid int, err error) {
 	}
 	return uid, gid, nil
 }
+
+// onlyModules is the version of the tree's only /lib/modules/VERSION directory.
+func (t treeFS) onlyModules() (string, error) {
+	ents, _ := t.readDir("/lib/modules")
+	if len(ents) != 1 {
+		return "", fmt.Errorf("a kernel not named vmlinuz-VERSION needs exactly one /lib/modules/VERSION in the image for its modules, found %d", len(ents))
+	}
+	return ents[0].Name(), nil
+}

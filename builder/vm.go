@@ -1,0 +1,114 @@
+package builder
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/reprobuild/reprobuild/internal/channel"
+	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/vmdisk"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+// vmPlatform is the only target a VM disk is built for (UEFI x86-64, virtio).
+const vmPlatform = "linux-64"
+
+// writeVM writes the VM disk output (--output vm:PATH.qcow2 or vm:PATH.raw) from the
+// built image of the linux-64 target: its flattened file system, its config and its
+// runtime record. Nothing is left at dest when it fails.
+func writeVM(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions, dest string) error {
+	format := ""
+	switch strings.ToLower(filepath.Ext(dest)) {
+	case ".qcow2":
+		format = "qcow2"
+	case ".raw", ".img":
+		format = "raw"
+	default:
+		return fmt.Errorf("--output vm:%s: the path must end in .qcow2 or .raw (the disk format)", dest)
+	}
+	i := -1
+	for j, p := range res.Platforms {
+		if p.Platform == vmPlatform {
+			i = j
+		}
+	}
+	if i < 0 {
+		var ps []string
+		for _, p := range res.Platforms {
+			ps = append(ps, p.Platform)
+		}
+		return fmt.Errorf("--output vm:%s: VM disks are built for a %s target (UEFI x86-64); %s targets %s: add %q to platform.targets", dest, vmPlatform, r.Filename, strings.Join(ps, ", "), vmPlatform)
+	}
+	img := res.Image
+	if res.Index != nil {
+		h, err := v1.NewHash(res.Platforms[i].Digest)
+		if err != nil {
+			return err
+		}
+		if img, err = res.Index.Image(h); err != nil {
+			return err
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	rr := res.Records[i]
+	rec, err := rr.JSON()
+	if err != nil {
+		return err
+	}
+	vm := r.VM
+	if vm == nil {
+		vm = &recipes.VM{OnExit: recipes.DefaultVMOnExit}
+	}
+	opts := vmdisk.Options{
+		Name: r.Image.Name, LockHash: rr.LockHash, Epoch: cf.Created.Time.UTC(),
+		Size: vm.Size, KernelPath: vm.Kernel, Cmdline: vm.Cmdline, OnExit: vm.OnExit,
+		Runtime: vmdisk.Runtime{
+			Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env,
+			Workdir: cf.Config.WorkingDir, User: cf.Config.User,
+		},
+		Record: rec, Format: format,
+	}
+	if vm.KernelURL != "" {
+		client, err := NewChannelClient(o.Channel)
+		if err != nil {
+			return err
+		}
+		paths, err := client.Fetch(ctx, []channel.Download{{
+			Record:   conda.PackageRecord{Name: "vm-kernel", Fn: path.Base(vm.KernelURL), URL: vm.KernelURL, SHA256: vm.KernelSHA256},
+			Location: r.ResolveURL(vm.KernelURL),
+		}})
+		if err != nil {
+			return fmt.Errorf("vm kernel_url %s: %w", vm.KernelURL, err)
+		}
+		if opts.Kernel, err = os.ReadFile(paths[0]); err != nil {
+			return fmt.Errorf("vm kernel_url %s: %w", vm.KernelURL, err)
+		}
+	}
+	tree, err := os.MkdirTemp(filepath.Dir(dest), ".reprobuild-vm-tree-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tree)
+	fsTar := mutate.Extract(img)
+	err = vmdisk.ExtractTree(fsTar, tree)
+	if cerr := fsTar.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("--output vm:%s: %w", dest, err)
+	}
+	if _, err := vmdisk.Build(ctx, tree, dest, opts); err != nil {
+		return fmt.Errorf("--output vm:%s: %w", dest, err)
+	}
+	return nil
+}
