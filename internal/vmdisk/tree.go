@@ -262,6 +262,54 @@ func (t treeFS) moduleLoadOrder(kver string, wanted []string) ([]string, error) 
 		paths[n] = mod
 		deps[n] = strings.Fields(rest)
 	}
+	// Soft dependencies ("softdep libcrc32c pre: crc32c") name a module or an alias
+	// (modules.alias); a generic implementation is preferred, so the disk boots on any
+	// x86-64 CPU.
+	soft := map[string][]string{}
+	if b, err := t.readFile(base + "/modules.softdep"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) < 3 || f[0] != "softdep" {
+				continue
+			}
+			pre := false
+			for _, x := range f[2:] {
+				switch x {
+				case "pre:":
+					pre = true
+				case "post:":
+					pre = false
+				default:
+					if pre {
+						soft[moduleName(f[1])] = append(soft[moduleName(f[1])], x)
+					}
+				}
+			}
+		}
+	}
+	aliases := map[string][]string{}
+	if b, err := t.readFile(base + "/modules.alias"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) == 3 && f[0] == "alias" && !strings.ContainsAny(f[1], "*?[") {
+				aliases[f[1]] = append(aliases[f[1]], moduleName(f[2]))
+			}
+		}
+	}
+	resolveSoft := func(x string) string {
+		if _, ok := paths[moduleName(x)]; ok {
+			return moduleName(x)
+		}
+		cands := aliases[x]
+		for _, c := range cands {
+			if strings.Contains(c, "generic") {
+				return c
+			}
+		}
+		if len(cands) > 0 {
+			return cands[0]
+		}
+		return ""
+	}
 	var order []string
 	state := map[string]int{}
 	var visit func(n string) error
@@ -273,6 +321,13 @@ func (t treeFS) moduleLoadOrder(kver string, wanted []string) ([]string, error) 
 			return nil
 		}
 		state[n] = 1
+		for _, x := range soft[n] {
+			if m := resolveSoft(x); m != "" && !builtin[m] && paths[m] != "" {
+				if err := visit(m); err != nil {
+					return err
+				}
+			}
+		}
 		for _, d := range deps[n] {
 			if err := visit(moduleName(d)); err != nil {
 				return err
