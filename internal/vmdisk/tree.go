@@ -185,7 +185,7 @@ func (t treeFS) newestKernel() (string, error) {
 		}
 	}
 	if len(versions) == 0 {
-		return "", fmt.Errorf("the base has no kernel (/boot/vmlinuz-*): add linux-image-amd64 to the base, or set vm.kernel to a url and sha256")
+		return "", fmt.Errorf("the base has no kernel (/boot/vmlinuz-*): add linux-image-amd64 to the base, or set kernel_url and kernel_sha256 in the recipe's vm block")
 	}
 	slices.SortFunc(versions, compareVersions)
 	return versions[len(versions)-1], nil
