@@ -2,7 +2,10 @@ package builder
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/internal/vmdisk"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -111,4 +115,30 @@ func writeVM(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOp
 		return fmt.Errorf("--output vm:%s: %w", dest, err)
 	}
 	return nil
+}
+
+// SourceDisk says Inspect read the record from a VM disk's EFI partition.
+const SourceDisk = "disk"
+
+// inspectVM reads the runtime record from a VM disk (raw or qcow2) itself; Digest is the
+// sha256 of the disk file.
+func inspectVM(ref, p string) (*Inspection, error) {
+	data, err := vmdisk.ReadRecord(p)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	rr, err := record.ParseRuntime(data)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %s: %w", ref, vmdisk.RecordPath, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	return &Inspection{Ref: ref, Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Record: rr, Source: SourceDisk}, nil
 }

@@ -112,12 +112,7 @@ func TestVMDiskBootsAndIsReproducible(t *testing.T) {
 		}
 		t.Logf("%s sha256 %s", format, s[0])
 	}
-	lockBytes, err := os.ReadFile(lockFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	lockHash := fileSHA256(t, lockFile)
-	_ = lockBytes
 
 	// The runtime record is on the disk itself.
 	recBytes, err := vmdisk.ReadRecord(disk)
@@ -132,6 +127,10 @@ func TestVMDiskBootsAndIsReproducible(t *testing.T) {
 	}
 	if rec.LockHash != lockHash {
 		t.Errorf("record on the disk has lock_hash %s, the lock file hashes to %s", rec.LockHash, lockHash)
+	}
+	// So is `reprobuild inspect vm:PATH`.
+	if out := mustRun(t, runOpts{dir: t.TempDir()}, "inspect", "vm:"+disk); !strings.Contains(out, lockHash) {
+		t.Errorf("inspect vm:%s does not show the lock hash %s:\n%s", disk, lockHash, out)
 	}
 	if st, err := os.Stat(disk); err == nil {
 		t.Logf("qcow2 size %d bytes", st.Size())
