@@ -142,3 +142,82 @@ func inspectVM(ref, p string) (*Inspection, error) {
 	}
 	return &Inspection{Ref: ref, Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Record: rr, Source: SourceDisk}, nil
 }
+
+// verifyVM rebuilds the VM disk output from the lock into a temporary directory beside
+// the disk and compares the bytes with the disk at p (same format, from its suffix).
+func verifyVM(ctx context.Context, o VerifyOptions, p string) (*VerifyResult, error) {
+	if _, err := os.Stat(p); err != nil {
+		return nil, fmt.Errorf("verify vm:%s: %w", p, err)
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(p), ".reprobuild-verify-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	rebuilt := filepath.Join(tmp, "rebuilt"+filepath.Ext(p))
+	if _, err := Image(ctx, ImageOptions{
+		Recipe: o.Recipe, Vars: o.Vars, Frozen: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
+		Channel: o.Channel, Keychain: o.Keychain, Output: "vm:" + rebuilt,
+	}); err != nil {
+		return nil, err
+	}
+	a, b, off, err := compareFiles(rebuilt, p)
+	if err != nil {
+		return nil, fmt.Errorf("verify vm:%s: %w", p, err)
+	}
+	res := &VerifyResult{Rebuilt: a, Expected: b, Match: off < 0}
+	if !res.Match {
+		res.Difference = fmt.Sprintf("the disks first differ at byte %d", off)
+		return res, &MismatchError{Result: res}
+	}
+	return res, nil
+}
+
+// compareFiles returns the sha256 digests of two files and the offset of their first
+// differing byte (-1 when they are equal).
+func compareFiles(x, y string) (string, string, int64, error) {
+	fx, err := os.Open(x)
+	if err != nil {
+		return "", "", 0, err
+	}
+	defer fx.Close()
+	fy, err := os.Open(y)
+	if err != nil {
+		return "", "", 0, err
+	}
+	defer fy.Close()
+	hx, hy := sha256.New(), sha256.New()
+	bx, by := make([]byte, 1<<20), make([]byte, 1<<20)
+	var pos int64
+	first := int64(-1)
+	for {
+		nx, ex := io.ReadFull(fx, bx)
+		ny, ey := io.ReadFull(fy, by)
+		hx.Write(bx[:nx])
+		hy.Write(by[:ny])
+		if first < 0 {
+			for i := 0; i < min(nx, ny); i++ {
+				if bx[i] != by[i] {
+					first = pos + int64(i)
+					break
+				}
+			}
+			if first < 0 && nx != ny {
+				first = pos + int64(min(nx, ny))
+			}
+		}
+		pos += int64(max(nx, ny))
+		doneX := ex == io.EOF || ex == io.ErrUnexpectedEOF
+		doneY := ey == io.EOF || ey == io.ErrUnexpectedEOF
+		if ex != nil && !doneX {
+			return "", "", 0, ex
+		}
+		if ey != nil && !doneY {
+			return "", "", 0, ey
+		}
+		if doneX && doneY {
+			break
+		}
+	}
+	return "sha256:" + hex.EncodeToString(hx.Sum(nil)), "sha256:" + hex.EncodeToString(hy.Sum(nil)), first, nil
+}

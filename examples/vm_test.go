@@ -128,6 +128,11 @@ func TestVMDiskBootsAndIsReproducible(t *testing.T) {
 	if rec.LockHash != lockHash {
 		t.Errorf("record on the disk has lock_hash %s, the lock file hashes to %s", rec.LockHash, lockHash)
 	}
+	// `reprobuild verify` rebuilds the disk from the lock and compares the bytes.
+	if out := mustRun(t, runOpts{dir: filepath.Dir(lockFile), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}},
+		"verify", "-f", "reprobuild.hcl", "--offline", "--var", "base="+base, "vm:"+disk); !strings.Contains(out, "verified") {
+		t.Errorf("verify vm:%s printed %q", disk, out)
+	}
 	// So is `reprobuild inspect vm:PATH`.
 	if out := mustRun(t, runOpts{dir: t.TempDir()}, "inspect", "vm:"+disk); !strings.Contains(out, lockHash) {
 		t.Errorf("inspect vm:%s does not show the lock hash %s:\n%s", disk, lockHash, out)
