@@ -636,13 +636,22 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := writeVM(ctx, r, res, o, dest); err != nil {
 				return err
 			}
+		case "kubevirt":
+			if err := writeContainerDisk(ctx, r, res, o, dest); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR, docker:FILE or vm:PATH.qcow2", o.Output, kind)
+			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", o.Output, kind)
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
 		if err != nil {
 			return err
+		}
+		if kind == "vm" {
+			if err := appendVMReproduce(docs, dest); err != nil {
+				return err
+			}
 		}
 		res.Outputs = append(res.Outputs, docs)
 	}

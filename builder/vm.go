@@ -221,3 +221,28 @@ func compareFiles(x, y string) (string, string, int64, error) {
 	}
 	return "sha256:" + hex.EncodeToString(hx.Sum(nil)), "sha256:" + hex.EncodeToString(hy.Sum(nil)), first, nil
 }
+
+// appendVMReproduce adds how to boot the disk to REPRODUCE.md in the docs directory.
+func appendVMReproduce(docs, dest string) error {
+	format := "raw"
+	if strings.EqualFold(filepath.Ext(dest), ".qcow2") {
+		format = "qcow2"
+	}
+	text := "\n## Boot the VM disk\n\n" +
+		"The disk boots by itself with UEFI firmware (no -kernel), runs the entrypoint, prints\n" +
+		"`reprobuild: exit status N` on the serial console and powers off. With Debian 12's\n" +
+		"qemu-system-x86 and ovmf:\n\n" +
+		"```\nqemu-system-x86_64 -machine q35 -m 1024 -nographic -bios /usr/share/ovmf/OVMF.fd \\\n" +
+		"  -drive file=" + filepath.Base(dest) + ",if=virtio,format=" + format + ",snapshot=on\n```\n\n" +
+		"Add `-accel kvm` where KVM works. `reprobuild inspect vm:" + filepath.Base(dest) + "` reads the runtime\n" +
+		"record from the disk; `reprobuild verify -f RECIPE vm:" + filepath.Base(dest) + "` rebuilds it and compares bytes.\n"
+	f, err := os.OpenFile(filepath.Join(docs, "REPRODUCE.md"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"archive/tar"
 	"bufio"
 	"context"
 	"crypto/sha256"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/internal/testutil"
 	"github.com/reprobuild/reprobuild/internal/vmdisk"
@@ -103,7 +106,21 @@ func TestVMDiskBootsAndIsReproducible(t *testing.T) {
 			sums[format] = append(sums[format], fileSHA256(t, p))
 			if i == 0 && format == "qcow2" {
 				disk, lockFile = p, filepath.Join(o.dir, "reprobuild.lock")
+				// The record and REPRODUCE.md (with the qemu command) are beside the disk.
+				b, err := os.ReadFile(p + ".reprobuild/REPRODUCE.md")
+				if err != nil || !strings.Contains(string(b), "qemu-system-x86_64") {
+					t.Errorf("REPRODUCE.md beside the disk lacks the qemu command (%v)", err)
+				}
+				if _, err := os.Stat(p + ".reprobuild/runtime-linux-64.json"); err != nil {
+					t.Error(err)
+				}
 			}
+		}
+		if i == 0 {
+			// The same disk as a KubeVirt containerDisk: one layer, /disk/disk.qcow2, 107:107.
+			cd := filepath.Join(outDir, "containerdisk")
+			mustRun(t, o, "image", "-f", "reprobuild.hcl", "--offline", "--frozen", "--var", "base="+base, "--output", "kubevirt:"+cd)
+			checkContainerDisk(t, cd, sums["qcow2"][0])
 		}
 	}
 	for format, s := range sums {
@@ -263,5 +280,71 @@ func TestVMBadInput(t *testing.T) {
 				t.Fatalf("left %s behind in the output directory", ents[0].Name())
 			}
 		})
+	}
+}
+
+// checkContainerDisk reads a KubeVirt containerDisk layout: one image, one layer, holding
+// disk/disk.qcow2 owned by 107:107 with the given sha256.
+func checkContainerDisk(t *testing.T, dir, wantSHA string) {
+	t.Helper()
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 {
+		t.Fatalf("containerDisk layout has %d entries", len(im.Manifests))
+	}
+	inner, err := idx.ImageIndex(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := inner.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := inner.Image(m.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) != 1 {
+		t.Fatalf("containerDisk image has %d layers (%v)", len(layers), err)
+	}
+	rc, err := layers[0].Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	found := false
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Name != "disk/disk.qcow2" {
+			continue
+		}
+		found = true
+		if h.Uid != 107 || h.Gid != 107 {
+			t.Errorf("disk/disk.qcow2 owned by %d:%d, want 107:107", h.Uid, h.Gid)
+		}
+		hs := sha256.New()
+		if _, err := io.Copy(hs, tr); err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(hs.Sum(nil)); got != wantSHA {
+			t.Errorf("containerDisk disk sha256 %s, the vm: output is %s", got, wantSHA)
+		}
+	}
+	if !found {
+		t.Fatal("containerDisk layer has no disk/disk.qcow2")
 	}
 }
