@@ -36,12 +36,13 @@ debootstrap --variant=minbase \
 # The disk builder writes its own initramfs: the distribution's is dead weight.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/boot/initrd.img-*
 # Keep CI fast: a qemu guest needs no sound, network or hardware drivers, so only the
-# virtio and block drivers and the file system, crypto and library modules stay
-# (about 280 MB less to pack on every build); depmod rewrites modules.dep to match.
+# virtio and block drivers, 9p (mounted data) and the file system, crypto and library
+# modules stay (about 280 MB less to pack on every build); depmod rewrites modules.dep.
 for kdir in "$root"/usr/lib/modules/*/; do
   kver=$(basename "$kdir")
   find "$kdir/kernel/drivers" -mindepth 1 -maxdepth 1 ! -name virtio ! -name block -exec rm -rf {} +
-  rm -rf "$kdir/kernel/net" "$kdir/kernel/sound"
+  find "$kdir/kernel/net" -mindepth 1 -maxdepth 1 ! -name 9p -exec rm -rf {} +
+  rm -rf "$kdir/kernel/sound" "$kdir"/kernel/net/9p/9pnet_rdma.ko "$kdir"/kernel/net/9p/9pnet_xen.ko
   chroot "$root" depmod -a "$kver"
 done
 tar -C "$root" --numeric-owner -cf "$out.tmp" .

@@ -649,7 +649,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			return err
 		}
 		if kind == "vm" {
-			if err := appendVMReproduce(docs, dest); err != nil {
+			if err := appendVMReproduce(docs, dest, r); err != nil {
 				return err
 			}
 		}

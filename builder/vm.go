@@ -82,6 +82,11 @@ func writeVM(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOp
 		},
 		Record: rec, Format: format,
 	}
+	for _, d := range r.Data {
+		if d.Mode == "mount" {
+			opts.Mounts = append(opts.Mounts, vmdisk.Mount{Name: d.Name, Path: path.Clean(d.Path)})
+		}
+	}
 	if vm.KernelURL != "" {
 		client, err := NewChannelClient(o.Channel)
 		if err != nil {
@@ -223,7 +228,22 @@ func compareFiles(x, y string) (string, string, int64, error) {
 }
 
 // appendVMReproduce adds how to boot the disk to REPRODUCE.md in the docs directory.
-func appendVMReproduce(docs, dest string) error {
+func appendVMReproduce(docs, dest string, r *recipes.Recipe) error {
+	var mounts, notes strings.Builder
+	i := 0
+	for _, d := range r.Data {
+		if d.Mode != "mount" {
+			continue
+		}
+		args := vmdisk.QemuMountArgs(i, "DIR_"+strings.ToUpper(strings.ReplaceAll(d.Name, "-", "_")))
+		fmt.Fprintf(&mounts, " \\\n  %s %s", args[0], args[1])
+		fmt.Fprintf(&notes, "- data %q: DIR_%s is a directory holding %s (sha256 %s); the VM links it at %s.\n",
+			d.Name, strings.ToUpper(strings.ReplaceAll(d.Name, "-", "_")), path.Base(d.Path), d.SHA256, d.Path)
+		i++
+	}
+	if notes.Len() > 0 {
+		notes.WriteString("\n")
+	}
 	format := "raw"
 	if strings.EqualFold(filepath.Ext(dest), ".qcow2") {
 		format = "qcow2"
@@ -233,7 +253,7 @@ func appendVMReproduce(docs, dest string) error {
 		"`reprobuild: exit status N` on the serial console and powers off. With Debian 12's\n" +
 		"qemu-system-x86 and ovmf:\n\n" +
 		"```\nqemu-system-x86_64 -machine q35 -m 1024 -nographic -bios /usr/share/ovmf/OVMF.fd \\\n" +
-		"  -drive file=" + filepath.Base(dest) + ",if=virtio,format=" + format + ",snapshot=on\n```\n\n" +
+		"  -drive file=" + filepath.Base(dest) + ",if=virtio,format=" + format + ",snapshot=on" + mounts.String() + "\n```\n\n" + notes.String() +
 		"Add `-accel kvm` where KVM works. `reprobuild inspect vm:" + filepath.Base(dest) + "` reads the runtime\n" +
 		"record from the disk; `reprobuild verify -f RECIPE vm:" + filepath.Base(dest) + "` rebuilds it and compares bytes.\n"
 	f, err := os.OpenFile(filepath.Join(docs, "REPRODUCE.md"), os.O_WRONLY|os.O_APPEND, 0)

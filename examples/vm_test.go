@@ -348,3 +348,48 @@ func checkContainerDisk(t *testing.T, dir, wantSHA string) {
 		t.Fatal("containerDisk layer has no disk/disk.qcow2")
 	}
 }
+
+// TestVMDataMount boots a disk whose recipe mounts a data file at run time: the VM gets
+// it as a 9p share (the qemu arguments REPRODUCE.md gives) linked at the data path.
+func TestVMDataMount(t *testing.T) {
+	qemu, firmware := vmTools(t)
+	base := vmBase(t)
+	ws := vmWorkspace(t)
+	dir := filepath.Join(ws, "vm")
+	share := t.TempDir()
+	greeting := "greetings from mounted data\n"
+	if err := os.WriteFile(filepath.Join(share, "greeting.txt"), []byte(greeting), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(greeting))
+	recipe := filepath.Join(dir, "reprobuild.hcl")
+	src, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(src), `entrypoint = ["/opt/env/bin/hello-py"]`, `entrypoint = ["/bin/sh", "-c", "cat /data/greeting.txt"]`, 1)
+	s += "\ndata \"greeting\" {\n  url    = \"file://" + filepath.Join(share, "greeting.txt") + "\"\n  sha256 = \"" + hex.EncodeToString(sum[:]) + "\"\n  path   = \"/data/greeting.txt\"\n  mode   = \"mount\"\n}\n"
+	if err := os.WriteFile(recipe, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	disk := filepath.Join(t.TempDir(), "vm.qcow2")
+	mustRun(t, o, "image", "-f", "reprobuild.hcl", "--offline", "--var", "base="+base, "--output", "vm:"+disk)
+	rep, err := os.ReadFile(disk + ".reprobuild/REPRODUCE.md")
+	if err != nil || !strings.Contains(string(rep), "mount_tag="+vmdisk.MountTag(0)) {
+		t.Fatalf("REPRODUCE.md does not give the -virtfs argument (%v):\n%s", err, rep)
+	}
+	args := []string{"-machine", "q35,accel=tcg", "-m", "1024", "-smp", "1", "-bios", firmware, "-nographic", "-no-reboot",
+		"-nodefaults", "-serial", "stdio", "-drive", "file=" + disk + ",if=virtio,format=qcow2,snapshot=on"}
+	args = append(args, vmdisk.QemuMountArgs(0, share)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, qemu, args...).CombinedOutput()
+	console := strings.ReplaceAll(string(out), "\r", "")
+	if err != nil {
+		t.Fatalf("qemu: %v\n%s", err, console)
+	}
+	if !strings.Contains(console, "\n"+greeting+"reprobuild: exit status 0") {
+		t.Fatalf("the entry point did not print the mounted file then exit 0:\n%s", console)
+	}
+}

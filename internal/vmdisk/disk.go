@@ -37,6 +37,8 @@ type Options struct {
 	// OnExit is "poweroff" (default) or "halt".
 	OnExit  string
 	Runtime Runtime
+	// Mounts are data sources the VM mounts at run time (9p shares, see Mount).
+	Mounts []Mount
 	// Record is the runtime record (JSON) copied onto the EFI partition.
 	Record []byte
 	// Format is "raw" or "qcow2".
@@ -118,7 +120,12 @@ func Build(ctx context.Context, dir, out string, o Options) (*Result, error) {
 		return nil, fmt.Errorf("the image has no entrypoint or cmd: a VM needs a runtime to run (set runtime.entrypoint)")
 	}
 	banner := fmt.Sprintf("reprobuild: booted %s lock %s", o.Name, o.LockHash)
-	initrd, err := initramfs(t, kver, initScript(banner, o.Runtime, uid, gid, o.OnExit), o.Epoch)
+	for _, m := range o.Mounts {
+		if !strings.HasPrefix(m.Path, "/") || m.Path == "/" {
+			return nil, fmt.Errorf("data %q: mount path %q must be an absolute file path", m.Name, m.Path)
+		}
+	}
+	initrd, err := initramfs(t, kver, initScript(banner, o.Runtime, uid, gid, o.OnExit, o.Mounts), o.Epoch, len(o.Mounts) > 0)
 	if err != nil {
 		return nil, err
 	}

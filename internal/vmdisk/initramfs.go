@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -16,6 +17,20 @@ const rootPartName = "reprobuild-root"
 // bootModules are the modules the init loads to reach the root file system: the virtio
 // PCI transport and block driver, EROFS, and overlayfs for the writable layer.
 var bootModules = []string{"virtio_pci", "virtio_blk", "erofs", "overlay"}
+
+// Mount is a data source mounted at run time: a 9p share (virtio) with the tag
+// MountTag(i), holding the file base(Path), linked at Path.
+type Mount struct {
+	Name, Path string
+}
+
+// MountTag is the 9p mount tag of the i-th mount.
+func MountTag(i int) string { return fmt.Sprintf("rbdata%d", i) }
+
+// QemuMountArgs are the qemu arguments that attach the i-th mount from a host directory.
+func QemuMountArgs(i int, hostDir string) []string {
+	return []string{"-virtfs", "local,path=" + hostDir + ",mount_tag=" + MountTag(i) + ",readonly=on,security_model=none"}
+}
 
 // Runtime is what the VM runs: the image config of the built image.
 type Runtime struct {
@@ -31,7 +46,7 @@ func shq(s string) string {
 // initScript is the initramfs's /init: a busybox shell script that loads the boot
 // modules, mounts the EROFS root read-only under a tmpfs overlay, prints the banner,
 // runs the runtime in a chroot and powers off (or halts) with its exit status printed.
-func initScript(banner string, rt Runtime, uid, gid int, onExit string) string {
+func initScript(banner string, rt Runtime, uid, gid int, onExit string, mounts []Mount) string {
 	var cmd []string
 	cmd = append(cmd, "/bin/busybox", "sh", "-c", `cd -- "$1" || exit 126; shift; exec "$@"`, "sh")
 	wd := rt.Workdir
@@ -53,6 +68,14 @@ func initScript(banner string, rt Runtime, uid, gid int, onExit string) string {
 	exit := "poweroff"
 	if onExit == "halt" {
 		exit = "halt"
+	}
+	var data strings.Builder
+	for i, m := range mounts {
+		dir := "/run/reprobuild/data/" + MountTag(i)
+		fmt.Fprintf(&data, "$B mkdir -p /newroot%s /newroot%s\n", dir, shq(path.Dir(m.Path)))
+		fmt.Fprintf(&data, "$B mount -t 9p -o trans=virtio,version=9p2000.L,ro %s /newroot%s || fail %s\n", MountTag(i), dir,
+			shq(fmt.Sprintf("data %q (%s) is not attached: boot with -virtfs local,path=DIR,mount_tag=%s,readonly=on,security_model=none (DIR holding %s)", m.Name, m.Path, MountTag(i), path.Base(m.Path))))
+		fmt.Fprintf(&data, "$B ln -sfn %s /newroot%s\n", shq(dir+"/"+path.Base(m.Path)), shq(m.Path))
 	}
 	return `#!/bin/busybox sh
 # Written by reprobuild: mount the read-only root under a tmpfs overlay, run the image's
@@ -86,7 +109,7 @@ for d in dev proc sys; do
 done
 $B mkdir -p /newroot/tmp
 $B chmod 1777 /newroot/tmp
-echo ` + shq(banner) + `
+` + data.String() + `echo ` + shq(banner) + `
 $B chroot /newroot ` + strings.Join(quoted, " ") + `
 status=$?
 echo "reprobuild: exit status $status"
@@ -98,7 +121,7 @@ $B sleep 3600
 
 // initramfs builds the cpio archive: /init, a static busybox from the tree, and the
 // boot modules of kernel kver in load order.
-func initramfs(t treeFS, kver, init string, epoch time.Time) ([]byte, error) {
+func initramfs(t treeFS, kver, init string, epoch time.Time, mounts bool) ([]byte, error) {
 	bb, err := t.readFile("/bin/busybox")
 	if err != nil {
 		return nil, fmt.Errorf("the base has no /bin/busybox: add busybox-static to the base (the VM's initramfs runs it)")
@@ -114,7 +137,11 @@ func initramfs(t treeFS, kver, init string, epoch time.Time) ([]byte, error) {
 		}
 	}
 	f.Close()
-	order, err := t.moduleLoadOrder(kver, bootModules)
+	mods := bootModules
+	if mounts {
+		mods = append(slices.Clone(mods), "9pnet_virtio", "9p")
+	}
+	order, err := t.moduleLoadOrder(kver, mods)
 	if err != nil {
 		return nil, err
 	}
