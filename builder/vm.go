@@ -84,7 +84,7 @@ func writeVM(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOp
 	}
 	for _, d := range r.Data {
 		if d.Mode == "mount" {
-			opts.Mounts = append(opts.Mounts, vmdisk.Mount{Name: d.Name, Path: path.Clean(d.Path)})
+			opts.Mounts = append(opts.Mounts, vmdisk.Mount{Name: d.Name, Path: path.Clean(d.Path), SHA256: d.SHA256})
 		}
 	}
 	if vm.KernelURL != "" {

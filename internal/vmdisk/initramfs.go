@@ -22,6 +22,8 @@ var bootModules = []string{"virtio_pci", "virtio_blk", "erofs", "overlay"}
 // MountTag(i), holding the file base(Path), linked at Path.
 type Mount struct {
 	Name, Path string
+	// SHA256 (hex), when set, is checked before the runtime starts.
+	SHA256 string
 }
 
 // MountTag is the 9p mount tag of the i-th mount.
@@ -76,6 +78,10 @@ func initScript(banner string, rt Runtime, uid, gid int, onExit string, mounts [
 		fmt.Fprintf(&data, "$B mount -t 9p -o trans=virtio,version=9p2000.L,ro %s /newroot%s || fail %s\n", MountTag(i), dir,
 			shq(fmt.Sprintf("data %q (%s) is not attached: boot with -virtfs local,path=DIR,mount_tag=%s,readonly=on,security_model=none (DIR holding %s)", m.Name, m.Path, MountTag(i), path.Base(m.Path))))
 		fmt.Fprintf(&data, "$B ln -sfn %s /newroot%s\n", shq(dir+"/"+path.Base(m.Path)), shq(m.Path))
+		if m.SHA256 != "" {
+			fmt.Fprintf(&data, "[ \"$($B sha256sum /newroot%s | $B cut -d' ' -f1)\" = %s ] || fail %s\n", shq(dir+"/"+path.Base(m.Path)), shq(m.SHA256),
+				shq(fmt.Sprintf("data %q: the attached %s does not have the recorded sha256 %s", m.Name, path.Base(m.Path), m.SHA256)))
+		}
 	}
 	return `#!/bin/busybox sh
 # Written by reprobuild: mount the read-only root under a tmpfs overlay, run the image's
