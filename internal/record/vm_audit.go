@@ -16,8 +16,8 @@ const (
 )
 
 // vmThreats names the risks of the VM disk: where its kernel comes from and whether that
-// is pinned, the firmware and hypervisor the disk does not carry, and mounted data a VM
-// does not get.
+// is pinned, the firmware and hypervisor the disk does not carry, and mounted data the
+// disk does not carry.
 func (a *auditor) vmThreats() {
 	r, l := a.r, a.in.Lock
 	if r.VM == nil {
@@ -46,10 +46,17 @@ func (a *auditor) vmThreats() {
 		Message: "The UEFI firmware (OVMF) and the hypervisor (qemu) are not part of the disk: the bytes are reproducible, how they boot depends on the host's versions.",
 		Fix:     "Note the qemu and OVMF versions used (e.g. Debian 12's qemu-system-x86 7.2 and ovmf 2022.11) with the results, or archive OVMF.fd next to the disk.", Where: where})
 	for _, d := range r.Data {
-		if d.Mode == "mount" {
-			a.add(Threat{ID: ThreatVMMountedData, Severity: SeverityMedium, Subject: d.Name,
-				Message: fmt.Sprintf("Data %q is mounted at %s at run time; VM disks do not attach mounted data yet, so the VM runs without it.", d.Name, d.Path),
-				Fix:     "Use mode = \"bake\" for data the VM needs."})
+		if d.Mode != "mount" {
+			continue
 		}
+		t := Threat{ID: ThreatVMMountedData, Severity: SeverityInfo, Subject: d.Name,
+			Message: fmt.Sprintf("Data %q is not on the disk: the VM mounts it at %s from a read-only 9p share (qemu -virtfs, see REPRODUCE.md) and checks its sha256 before the runtime starts.", d.Name, d.Path),
+			Fix:     "Keep the data file with the disk, or use mode = \"bake\" to put it on the disk."}
+		if d.SHA256 == "" {
+			t.Severity = SeverityMedium
+			t.Message = fmt.Sprintf("Data %q is not on the disk and has no sha256: the VM mounts whatever is attached at %s.", d.Name, d.Path)
+			t.Fix = "Add sha256 = \"...\" to the data block, so the VM checks what is attached."
+		}
+		a.add(t)
 	}
 }
