@@ -198,41 +198,80 @@ func Build(ctx context.Context, dir, out string, o Options) (*Result, error) {
 		return nil, err
 	}
 
-	rawPath := filepath.Join(tmp, "disk.raw")
-	if o.Format == "raw" {
-		rawPath = out + ".tmp"
-	}
 	defer os.Remove(out + ".tmp")
-	f, err := os.OpenFile(rawPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	diskGUID := deriveGUID(o.LockHash, "disk")
 	parts := []partition{
 		{Type: espType, ID: deriveGUID(o.LockHash, "esp"), First: espStart / sectorSize, Last: (espStart+espBytes)/sectorSize - 1, Name: "EFI System Partition"},
 		{Type: linuxRootX64, ID: deriveGUID(o.LockHash, "root"), First: rootStart / sectorSize, Last: (rootStart+rootPart)/sectorSize - 1, Name: rootPartName},
 	}
-	if err := f.Truncate(size); err != nil {
-		return nil, err
+	// The partition's unused tail is zeros: leave it a hole of the sparse file.
+	used := len(esp)
+	for used > 0 && esp[used-1] == 0 {
+		used--
 	}
-	if err := writeGPT(f, sectors, diskGUID, parts); err != nil {
-		return nil, err
-	}
-	if _, err := f.WriteAt(esp, espStart); err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(io.NewOffsetWriter(f, rootStart), rf); err != nil {
-		return nil, fmt.Errorf("copying the root file system: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	if o.Format == "qcow2" {
-		cmd := exec.CommandContext(ctx, qimg, "convert", "-q", "-f", "raw", "-O", "qcow2", rawPath, out+".tmp")
+	tailStart := rootStart + rootPart
+	if o.Format == "raw" {
+		f, err := os.OpenFile(out+".tmp", os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil {
+			return nil, err
+		}
+		if err := writeGPT(f, sectors, diskGUID, parts); err != nil {
+			return nil, err
+		}
+		if _, err := f.WriteAt(esp[:used], espStart); err != nil {
+			return nil, err
+		}
+		// File to file at an offset: ReadFrom lets the kernel copy (copy_file_range).
+		if _, err := f.Seek(rootStart, io.SeekStart); err != nil {
+			return nil, err
+		}
+		if _, err := f.ReadFrom(rf); err != nil {
+			return nil, fmt.Errorf("copying the root file system: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	} else {
+		// qcow2: qemu-img reads the disk as three concatenated raw files (the head up to
+		// the root partition, the EROFS image padded to its partition, the tail with the
+		// backup GPT), so the root file system is never copied.
+		head, err := os.Create(filepath.Join(tmp, "head.raw"))
+		if err != nil {
+			return nil, err
+		}
+		defer head.Close()
+		tail, err := os.Create(filepath.Join(tmp, "tail.raw"))
+		if err != nil {
+			return nil, err
+		}
+		defer tail.Close()
+		if err := head.Truncate(rootStart); err != nil {
+			return nil, err
+		}
+		if err := tail.Truncate(size - tailStart); err != nil {
+			return nil, err
+		}
+		if err := os.Truncate(rootImg, rootPart); err != nil {
+			return nil, err
+		}
+		w := splitWriter{head: head, tail: tail, headEnd: rootStart, tailStart: tailStart}
+		if err := writeGPT(w, sectors, diskGUID, parts); err != nil {
+			return nil, err
+		}
+		if _, err := w.WriteAt(esp[:used], espStart); err != nil {
+			return nil, err
+		}
+		if err := head.Close(); err != nil {
+			return nil, err
+		}
+		if err := tail.Close(); err != nil {
+			return nil, err
+		}
+		cmd := exec.CommandContext(ctx, qimg, "convert", "-q", "-f", "raw", "-O", "qcow2", head.Name(), rootImg, tail.Name(), out+".tmp")
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "TZ=UTC"}
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("qemu-img convert failed: %v: %s", err, strings.TrimSpace(string(b)))
@@ -248,6 +287,23 @@ func Build(ctx context.Context, dir, out string, o Options) (*Result, error) {
 }
 
 func align(n, a int64) int64 { return (n + a - 1) / a * a }
+
+// splitWriter writes the parts of a disk before headEnd to head and from tailStart on to
+// tail; nothing may be written in between (the root partition, a separate file).
+type splitWriter struct {
+	head, tail         *os.File
+	headEnd, tailStart int64
+}
+
+func (w splitWriter) WriteAt(p []byte, off int64) (int, error) {
+	switch {
+	case off+int64(len(p)) <= w.headEnd:
+		return w.head.WriteAt(p, off)
+	case off >= w.tailStart:
+		return w.tail.WriteAt(p, off-w.tailStart)
+	}
+	return 0, fmt.Errorf("internal error: disk write at %d+%d crosses the root partition", off, len(p))
+}
 
 // program finds an external program, or names the Debian package that provides it.
 func program(given, name, pkg string) (string, error) {
