@@ -1,5 +1,5 @@
 // Command mkbase packs a root file system tar (as .ci/vm.sh writes it) into an OCI
-// image layout with one uncompressed layer, and prints the `--var base=...` argument
+// image layout with one gzip layer (go-containerregistry compresses the tar), and prints the `--var base=...` argument
 // that pins it by digest. `make vm-base` runs it.
 //
 // Usage: go run ./examples/vm/mkbase ROOTFS.tar OUTDIR
@@ -32,7 +32,7 @@ func main() {
 }
 
 func pack(tarPath, dir string) (string, error) {
-	layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCIUncompressedLayer))
+	layer, err := tarball.LayerFromFile(tarPath, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		return "", err
 	}
