@@ -1,6 +1,6 @@
 // Command mkbase packs a root file system tar (as .ci/vm.sh writes it) into an OCI
-// image layout with one gzip layer (go-containerregistry compresses the tar), and prints the `--var base=...` argument
-// that pins it by digest. `make vm-base` runs it.
+// image layout with one gzip layer (go-containerregistry compresses the tar), and
+// prints the `--var base=...` argument that pins it by digest. `make vm-base` runs it.
 //
 // Usage: go run ./examples/vm/mkbase ROOTFS.tar OUTDIR
 package main
