@@ -482,13 +482,26 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "vm":
+			if err := writeVM(ctx, r, res, o, dest); err != nil {
+				return err
+			}
+		case "kubevirt":
+			if err := writeContainerDisk(ctx, r, res, o, dest); err != nil {
+				return err
+			}
 		default:
-			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR or docker:FILE", kind)}
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
 		if err != nil {
 			return err
+		}
+		if kind == "vm" {
+			if err := appendVMReproduce(docs, dest, r); err != nil {
+				return err
+			}
 		}
 		res.Outputs = append(res.Outputs, docs)
 	}
