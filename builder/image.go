@@ -335,7 +335,14 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 			for i, rec := range groups[gi].Packages {
 				pkgs[i] = install.Package{Record: rec, Archive: archive[rec.Name], VerifySHA256: inPlace[rec.Name]}
 			}
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python})
+			// Large files are spooled beside the cache, not held in memory, until the
+			// layer has streamed them (removed once it is built).
+			spool, err := os.MkdirTemp(filepath.Join(env.client.Store().Dir(), "tmp"), "spool-*")
+			if err != nil {
+				return fmt.Errorf("creating a spool directory in the cache: %w", err)
+			}
+			defer os.RemoveAll(spool)
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, SpoolDir: spool})
 			if err != nil {
 				return err
 			}
@@ -475,13 +482,26 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "vm":
+			if err := writeVM(ctx, r, res, o, dest); err != nil {
+				return err
+			}
+		case "kubevirt":
+			if err := writeContainerDisk(ctx, r, res, o, dest); err != nil {
+				return err
+			}
 		default:
-			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR or docker:FILE", kind)}
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
 		if err != nil {
 			return err
+		}
+		if kind == "vm" {
+			if err := appendVMReproduce(docs, dest, r); err != nil {
+				return err
+			}
 		}
 		res.Outputs = append(res.Outputs, docs)
 	}
