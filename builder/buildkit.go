@@ -459,7 +459,7 @@ func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build
 // from the OCI archive BuildKit exported. The epoch is the embedded engine's
 // (o.Epoch, else the lock's), so both engines give the same file tree and config.
 func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*ImageResult, error) {
-	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := prepareLockFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}

@@ -34,8 +34,10 @@ const DefaultLayerBudget = 16
 type ImageOptions struct {
 	Recipe string
 	Vars   map[string]string
-	// Frozen refuses to lock: the lock must exist and be up to date.
+	// Frozen refuses to lock: the lock must exist and be up to date (the CLI's --locked).
 	Frozen bool
+	// LockAsIs uses the lock as it is, unchecked against the recipe (the CLI's --frozen).
+	LockAsIs bool
 	// Output is "oci:DIR", "docker:FILE" or "" (no local output).
 	Output string
 	// Push pushes to Tags (or the recipe's image tags when Tags is empty).
@@ -92,7 +94,7 @@ type PlatformDocuments struct {
 // fetch and verify packages, link them, layer them deterministically, and write or push
 // the result.
 func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
-	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := prepareLockFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +128,7 @@ func PrepareLock(ctx context.Context, recipePath string, vars map[string]string,
 		return r, l, false, nil
 	}
 	if frozen {
-		return nil, nil, false, fmt.Errorf("--frozen: %w; run reprobuild lock -f %s", err, recipePath)
+		return nil, nil, false, fmt.Errorf("--locked: %w; run reprobuild lock -f %s", err, recipePath)
 	}
 	var missing *MissingLockError
 	var stale *lock.StaleError
@@ -610,12 +612,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		}
 		switch kind {
 		case "oci":
-			idx := res.Index
-			if idx == nil {
-				var err error
-				if idx, err = image.Index([]v1.Image{res.Image}); err != nil {
-					return err
-				}
+			var idx any = res.Image // index.json's one entry: the image, or the index
+			if res.Index != nil {
+				idx = res.Index
 			}
 			var lo []image.LayoutOption
 			if ref := refName(tag); ref != "" {

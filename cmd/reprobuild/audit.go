@@ -20,7 +20,7 @@ func newAuditCommand() *cobra.Command {
 		Short: "Report the reproducibility risks of a recipe and its lock",
 		Long: "Audit reports a recipe and its lock in the four steps of the reproducibility framework:\n" +
 			"the declared scope, the components, the threats (each with the level it breaks) and the\n" +
-			"mitigations in place. It exits 1 when the declared reproducibility level is not met.",
+			"mitigations in place. It exits 4 when the declared reproducibility level is not met.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			vm, err := parseVars(vars)
@@ -46,7 +46,7 @@ func newAuditCommand() *cobra.Command {
 				return err
 			}
 			if !rep.LevelMet() {
-				return &exitError{code: 1, err: fmt.Errorf("audit: reproducibility level %q is not met (strongest level met: %s)", rep.Scope.Level, rep.Achieved)}
+				return &codeError{code: exitAuditLevel, err: fmt.Errorf("audit: reproducibility level %q is not met (strongest level met: %s)", rep.Scope.Level, rep.Achieved)}
 			}
 			return nil
 		},

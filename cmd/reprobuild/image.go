@@ -14,16 +14,17 @@ func newImageCommand() *cobra.Command {
 	var (
 		file, output, engine, buildkitAddr string
 		vars, tags                         []string
-		push, frozen, asJSON               bool
+		push, locked, frozen, asJSON       bool
 		layers                             int
 		cf                                 channelFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "image [-f recipe.hcl] [--output oci:DIR|docker:FILE] [--tag REF] [--push] [--engine embedded|buildkit]",
 		Short: "Build the image from the lock and print its digest",
-		Long: "image builds the recipe's image from reprobuild.lock (locking first when the lock is\n" +
-			"missing or stale, unless --frozen) and prints its digest. The same lock gives the same\n" +
-			"digest on any machine: file times and the image's created time come from the lock\n" +
+		Long: "image builds the recipe's image from reprobuild.lock and prints its digest. A missing or\n" +
+			"stale lock is relocked first; with --locked it is an error instead (exit 3), and --frozen\n" +
+			"uses the lock as it is without checking it (as pixi, uv and cargo mean the two flags).\n" +
+			"The same lock gives the same digest on any machine: file times and the image's created time come from the lock\n" +
 			"(the newest package timestamp) unless SOURCE_DATE_EPOCH is set.\n\n" +
 			"The embedded engine needs no daemon and works offline with file:// channels; the\n" +
 			"buildkit engine compiles the lock to LLB and solves it on buildkitd (--buildkit-addr,\n" +
@@ -46,7 +47,7 @@ func newImageCommand() *cobra.Command {
 				return fmt.Errorf("nothing to do: give --output oci:DIR, --output docker:FILE or --push")
 			}
 			o := builder.ImageOptions{
-				Recipe: file, Vars: vm, Frozen: frozen, Output: output, Push: push, Tags: tags,
+				Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Output: output, Push: push, Tags: tags,
 				Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
 			}
 			var res *builder.ImageResult
@@ -87,7 +88,9 @@ func newImageCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout) or docker:FILE (docker archive)")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "image reference to tag/push (repeatable; default image.tags)")
 	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
-	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse to lock: fail if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to lock: fail (exit 3) if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&frozen, "frozen", false, "use reprobuild.lock as it is, without checking it against the recipe")
+	cmd.MarkFlagsMutuallyExclusive("locked", "frozen")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	cmd.Flags().StringVar(&engine, "engine", "embedded", "embedded or buildkit")

@@ -22,7 +22,7 @@ func newLockCommand() *cobra.Command {
 		Short: "Solve the recipe and write reprobuild.lock beside it",
 		Long: "lock solves the recipe for every target platform against its channels and writes\n" +
 			"reprobuild.lock beside it. Packages of an existing lock are kept where they still fit;\n" +
-			"--update NAME frees NAME (and what must move with it). --check solves nothing: it exits 1\n" +
+			"--update NAME frees NAME (and what must move with it). --check solves nothing: it exits 3\n" +
 			"with the reasons when the lock is missing or stale (for CI).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -33,7 +33,10 @@ func newLockCommand() *cobra.Command {
 			if check {
 				path, err := builder.Check(builder.CheckOptions{Recipe: file, Vars: vm})
 				if err != nil {
-					return &exitError{code: 1, err: fmt.Errorf("lock --check: %s is stale: %w", path, err)}
+					if exitCode(err) != exitStaleLock {
+						return err // the recipe or the lock itself is broken
+					}
+					return fmt.Errorf("lock --check: %s is stale: %w", path, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", path)
 				return nil
@@ -63,7 +66,7 @@ func newLockCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
-	cmd.Flags().BoolVar(&check, "check", false, "exit 1 if the lock is missing or stale; write nothing")
+	cmd.Flags().BoolVar(&check, "check", false, "exit 3 if the lock is missing or stale; write nothing")
 	cmd.Flags().StringArrayVar(&update, "update", nil, "free NAME from the existing lock (repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cf.register(cmd)

@@ -1,28 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 )
-
-// exitError carries a specific exit code (e.g. 1 for a stale lock in `lock --check`).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func exitCode(err error) int {
-	var ee *exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	return 1
-}
 
 // errNotImplemented is what a command whose capability has not landed returns: a
 // non-zero exit with one line, never a fake success.
@@ -34,7 +16,7 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "reprobuild",
 		Short:         "Build reproducible Python runtimes from an HCL recipe",
-		Long:          "reprobuild solves an HCL recipe into a lockfile with exact URLs and hashes, then builds a\nbit-for-bit reproducible OCI image that carries its full runtime record.",
+		Long:          "reprobuild solves an HCL recipe into a lockfile with exact URLs and hashes, then builds a\nbit-for-bit reproducible OCI image that carries its full runtime record.\n\n" + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -51,5 +33,6 @@ func newRootCommand() *cobra.Command {
 		newExportCommand(),
 		newVersionCommand(),
 	)
+	markUsageErrors(root)
 	return root
 }

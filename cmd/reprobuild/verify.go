@@ -23,7 +23,7 @@ func newVerifyCommand() *cobra.Command {
 		Short: "Rebuild from the lock and compare digests",
 		Long: "verify rebuilds the image from reprobuild.lock with the embedded engine (never\n" +
 			"relocking) and compares its digest with REF (a registry reference) or oci:DIR. On a\n" +
-			"mismatch it names the first differing layer and file and exits 1. Without REF it\n" +
+			"mismatch it names the first differing layer and file and exits 5. Without REF it\n" +
 			"rebuilds twice and compares the two.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -56,7 +56,7 @@ func newVerifyCommand() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "verified: rebuilt %s matches %s\n", res.Rebuilt, res.Expected)
 			}
 			if mm != nil {
-				return &exitError{code: 1, err: err}
+				return &codeError{code: exitMismatch, err: err}
 			}
 			return nil
 		},
