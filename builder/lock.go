@@ -65,6 +65,9 @@ func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 	} else if _, missing := errors.AsType[*MissingLockError](err); !missing {
 		return nil, fmt.Errorf("%w (delete it to lock from scratch)", err)
 	}
+	if err := checkUpdateNames(r, prev, o.Update); err != nil {
+		return nil, err
+	}
 	client, err := NewChannelClient(o.Channel)
 	if err != nil {
 		return nil, err

@@ -72,10 +72,11 @@ func markUsageErrors(root *cobra.Command) {
 	}
 	walk(root)
 	// The root runs nothing itself: an argument there is an unknown command.
-	root.Args = func(cmd *cobra.Command, a []string) error {
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, a []string) error {
 		if len(a) > 0 {
 			return usageError(fmt.Errorf("unknown command %q (see reprobuild --help)", a[0]))
 		}
-		return nil
+		return cmd.Help()
 	}
 }

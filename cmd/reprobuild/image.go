@@ -31,6 +31,9 @@ func newImageCommand() *cobra.Command {
 			"default $BUILDKIT_HOST).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if locked && frozen {
+				return usageError(fmt.Errorf("--locked (fail on a stale lock) and --frozen (use the lock unchecked) exclude each other"))
+			}
 			vm, err := parseVars(vars)
 			if err != nil {
 				return err
@@ -90,7 +93,6 @@ func newImageCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
 	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to lock: fail (exit 3) if reprobuild.lock is missing or stale")
 	cmd.Flags().BoolVar(&frozen, "frozen", false, "use reprobuild.lock as it is, without checking it against the recipe")
-	cmd.MarkFlagsMutuallyExclusive("locked", "frozen")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	cmd.Flags().StringVar(&engine, "engine", "embedded", "embedded or buildkit")

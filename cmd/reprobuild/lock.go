@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
+	"github.com/reprobuild/reprobuild/internal/lock"
 )
 
 func newLockCommand() *cobra.Command {
@@ -32,13 +34,21 @@ func newLockCommand() *cobra.Command {
 			}
 			if check {
 				path, err := builder.Check(builder.CheckOptions{Recipe: file, Vars: vm})
-				if err != nil {
-					if exitCode(err) != exitStaleLock {
-						return err // the recipe or the lock itself is broken
+				if err != nil && exitCode(err) != exitStaleLock {
+					return err // the recipe or the lock itself is broken
+				}
+				if asJSON {
+					res := map[string]any{"path": path, "up_to_date": err == nil, "reasons": staleReasons(err)}
+					if werr := writeJSON(cmd.OutOrStdout(), res); werr != nil {
+						return werr
 					}
+				}
+				if err != nil {
 					return fmt.Errorf("lock --check: %s is stale: %w", path, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", path)
+				if !asJSON {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", path)
+				}
 				return nil
 			}
 			co, err := cf.options(cmd)
@@ -71,4 +81,16 @@ func newLockCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cf.register(cmd)
 	return cmd
+}
+
+// staleReasons lists why a lock is stale, for --json; empty when it is not.
+func staleReasons(err error) []string {
+	var stale *lock.StaleError
+	switch {
+	case err == nil:
+		return []string{}
+	case errors.As(err, &stale):
+		return stale.Reasons
+	}
+	return []string{err.Error()}
 }

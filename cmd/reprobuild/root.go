@@ -31,6 +31,7 @@ func newRootCommand() *cobra.Command {
 		newVendorCommand(),
 		newInitCommand(),
 		newExportCommand(),
+		newShowCommand(),
 		newVersionCommand(),
 	)
 	markUsageErrors(root)
