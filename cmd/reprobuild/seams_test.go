@@ -164,3 +164,108 @@ func TestLockUpdateUnknownName(t *testing.T) {
 		t.Errorf("lock --update test-package: %v", err)
 	}
 }
+
+// TestImagePlatformChecks: a target the base has no image for, and non-linux targets,
+// are refused before anything is built; the lock still holds non-linux targets.
+func TestImagePlatformChecks(t *testing.T) {
+	ex := examplesCopy(t)
+	write := func(dir, from, to string) string {
+		t.Helper()
+		src, err := os.ReadFile(filepath.Join(ex, dir, "reprobuild.hcl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		edited := strings.Replace(string(src), from, to, 1)
+		if edited == string(src) {
+			t.Fatalf("could not edit %s", dir)
+		}
+		p := filepath.Join(ex, dir, "edited.hcl")
+		if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	// The quickstart's busybox base is an amd64 image only.
+	arm := write("quickstart", `targets = ["linux-64"]`, `targets = ["linux-64", "linux-aarch64"]`)
+	out := filepath.Join(t.TempDir(), "arm")
+	_, _, err := run(t, "image", "-f", arm, "--offline", "--output", "oci:"+out)
+	if err == nil || !strings.Contains(err.Error(), "linux-aarch64 needs linux/arm64") || !strings.Contains(err.Error(), "linux/amd64") {
+		t.Errorf("arm64 target on an amd64 base: %v, want a refusal naming both platforms", err)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a refused build wrote %s", out)
+	}
+
+	osx := write("multiarch", `targets = ["linux-64", "linux-aarch64"]`, `targets = ["linux-64", "osx-arm64", "win-64"]`)
+	if _, _, err := run(t, "lock", "-f", osx, "--offline"); err != nil {
+		t.Fatalf("locking osx-arm64 and win-64 targets: %v", err)
+	}
+	_, _, err = run(t, "image", "-f", osx, "--offline", "--locked", "--output", "oci:"+filepath.Join(t.TempDir(), "osx"))
+	if err == nil || !strings.Contains(err.Error(), "osx-arm64, win-64") || !strings.Contains(err.Error(), "linux only") {
+		t.Errorf("osx/win targets: %v, want a refusal naming them", err)
+	}
+}
+
+// TestExportExplicitAbsolute: an explicit export of a recipe with a relative file://
+// channel names every package by an absolute URL that exists, with its sha256 (or md5
+// with --hash md5), so conda can install it from any directory.
+func TestExportExplicitAbsolute(t *testing.T) {
+	ex := examplesCopy(t)
+	recipe := filepath.Join(ex, "quickstart", "reprobuild.hcl")
+	l := mustLoadLock(t, recipe)
+	for _, hash := range []string{"sha256", "md5"} {
+		out, _, err := run(t, "export", "-f", recipe, "--format", "explicit", "--hash", hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, line := range strings.Split(out, "\n") {
+			if line == "" || strings.HasPrefix(line, "#") || line == "@EXPLICIT" {
+				continue
+			}
+			n++
+			u, frag, _ := strings.Cut(line, "#")
+			p, ok := strings.CutPrefix(u, "file://")
+			if !ok || !filepath.IsAbs(p) {
+				t.Errorf("line %q: want an absolute file:// URL", line)
+				continue
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Errorf("line %q: %v", line, err)
+				continue
+			}
+			var want string
+			for _, pk := range l.Targets[0].Packages {
+				if filepath.Base(p) == pk.Fn {
+					want = "sha256:" + pk.SHA256
+					if hash == "md5" {
+						want = pk.MD5
+					}
+				}
+			}
+			if frag != want || want == "" {
+				t.Errorf("line %q: fragment %q, want %q", line, frag, want)
+			}
+			if hash == "sha256" && frag != "sha256:"+sha256hex(t, string(data)) {
+				t.Errorf("line %q: the file's sha256 differs", line)
+			}
+		}
+		if n != len(l.Targets[0].Packages) {
+			t.Errorf("--hash %s: %d package lines, want %d", hash, n, len(l.Targets[0].Packages))
+		}
+	}
+}
+
+func mustLoadLock(t *testing.T, recipe string) *lock.Lock {
+	t.Helper()
+	out, _, err := run(t, "show", "-f", recipe, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l lock.Lock
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatal(err)
+	}
+	return &l
+}
