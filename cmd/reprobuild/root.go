@@ -35,5 +35,6 @@ func newRootCommand() *cobra.Command {
 		newVersionCommand(),
 	)
 	markUsageErrors(root)
+	registerCompletions(root)
 	return root
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -269,3 +270,30 @@ func mustLoadLock(t *testing.T, recipe string) *lock.Lock {
 	}
 	return &l
 }
+
+// TestCompletions checks cobra's value completion for the flags with fixed values.
+func TestCompletions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"image", "--engine", ""}, []string{"embedded", "buildkit"}},
+		{[]string{"image", "--output", ""}, []string{"oci:", "docker:"}},
+		{[]string{"export", "--format", ""}, []string{"explicit", "conda-lock", "environment"}},
+		{[]string{"inspect", "--platform", ""}, []string{"linux-64", "linux/arm64"}},
+		{[]string{"inspect", ""}, []string{"oci:", "docker:", "oci-archive:"}},
+	} {
+		out, _, err := run(t, append([]string{cobraCompleteCmd}, tc.args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		lines := strings.Split(out, "\n")
+		for _, w := range tc.want {
+			if !slices.Contains(lines, w) {
+				t.Errorf("completing %v: %q lacks %q", tc.args, out, w)
+			}
+		}
+	}
+}
+
+const cobraCompleteCmd = "__complete"
