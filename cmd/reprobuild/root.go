@@ -32,6 +32,7 @@ func newRootCommand() *cobra.Command {
 		newInitCommand(),
 		newExportCommand(),
 		newShowCommand(),
+		newCacheCommand(),
 		newVersionCommand(),
 	)
 	markUsageErrors(root)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/reprobuild/reprobuild/internal/lock"
 )
@@ -297,3 +298,88 @@ func TestCompletions(t *testing.T) {
 }
 
 const cobraCompleteCmd = "__complete"
+
+// TestCacheInfoPrune: layers another reprobuild version wrote are reported and pruned,
+// this version's stay (a rebuild reuses them); --older-than removes old entries.
+func TestCacheInfoPrune(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("REPROBUILD_CACHE", cache)
+	recipe := filepath.Join("..", "..", "examples", "quickstart", "reprobuild.hcl")
+	digest, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--output", "oci:"+filepath.Join(t.TempDir(), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type kind struct {
+		Name  string
+		Files int
+		Stale int
+	}
+	info := func() map[string]kind {
+		t.Helper()
+		out, _, err := run(t, "cache", "info", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ci struct{ Kinds []kind }
+		if err := json.Unmarshal([]byte(out), &ci); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		m := map[string]kind{}
+		for _, k := range ci.Kinds {
+			m[k.Name] = k
+		}
+		return m
+	}
+	layers := info()["layers"]
+	if layers.Files == 0 || layers.Stale != 0 {
+		t.Fatalf("after a build: layers = %+v, want files and none stale", layers)
+	}
+	// An entry as an older reprobuild left it: another binary hash in its key and meta.
+	metas, _ := filepath.Glob(filepath.Join(cache, "layers", "*", "*.json"))
+	if len(metas) == 0 {
+		t.Fatal("no layer cache entries")
+	}
+	mb, _ := os.ReadFile(metas[0])
+	var m map[string]any
+	if err := json.Unmarshal(mb, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["binary"] = strings.Repeat("0", 64)
+	old, _ := json.Marshal(m)
+	oldDir := filepath.Join(cache, "layers", "ff")
+	os.MkdirAll(oldDir, 0o755)
+	os.WriteFile(filepath.Join(oldDir, strings.Repeat("f", 64)+".json"), old, 0o644)
+	os.WriteFile(filepath.Join(oldDir, strings.Repeat("f", 64)+".blob"), []byte("old layer"), 0o644)
+	if got := info()["layers"]; got.Stale != 2 || got.Files != layers.Files+2 {
+		t.Errorf("with an old entry: layers = %+v, want 2 stale files of %d", got, layers.Files+2)
+	}
+	out, _, err := run(t, "cache", "prune")
+	if err != nil || !strings.Contains(out, "removed 2 files") {
+		t.Errorf("cache prune: %v, %q", err, out)
+	}
+	if got := info()["layers"]; got != layers {
+		t.Errorf("after prune: layers = %+v, want %+v", got, layers)
+	}
+	again, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--output", "oci:"+filepath.Join(t.TempDir(), "b"))
+	if err != nil || again != digest {
+		t.Errorf("rebuild after prune: %s %v, want %s", again, err, digest)
+	}
+
+	// Make every entry a year old: --older-than 30d removes them all.
+	past := time.Now().Add(-365 * 24 * time.Hour)
+	filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			os.Chtimes(p, past, past)
+		}
+		return nil
+	})
+	if _, _, err := run(t, "cache", "prune", "--older-than", "30d"); err != nil {
+		t.Fatal(err)
+	}
+	if got := info()["layers"]; got.Files != 0 {
+		t.Errorf("after prune --older-than 30d: layers = %+v", got)
+	}
+	if _, _, err := run(t, "cache", "prune", "--older-than", "soon"); codeOf(err) != exitUsage {
+		t.Errorf("--older-than soon: %v, want a usage error", err)
+	}
+}
