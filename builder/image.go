@@ -38,6 +38,8 @@ type ImageOptions struct {
 	Frozen bool
 	// LockAsIs uses the lock as it is, unchecked against the recipe (the CLI's --frozen).
 	LockAsIs bool
+	// NoLayerCache builds every layer from the package archives (verify --no-cache).
+	NoLayerCache bool
 	// Output is "oci:DIR", "docker:FILE" or "" (no local output).
 	Output string
 	// Push pushes to Tags (or the recipe's image tags when Tags is empty).
@@ -164,7 +166,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	}
 	lockHash := hexSHA256(lockBytes)
 	cache := layerCache{}
-	if o.Channel.CacheDir != "" {
+	if o.Channel.CacheDir != "" && !o.NoLayerCache {
 		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
 	res := &ImageResult{}

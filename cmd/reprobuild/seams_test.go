@@ -383,3 +383,47 @@ func TestCacheInfoPrune(t *testing.T) {
 		t.Errorf("--older-than soon: %v, want a usage error", err)
 	}
 }
+
+// TestVerifyNoCache: a layer cache entry that is self-consistent but wrong (another
+// layer's bytes under this key) fools a verify that trusts the cache; verify without an
+// image, and --no-cache, rebuild from the package archives and catch it.
+func TestVerifyNoCache(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("REPROBUILD_CACHE", cache)
+	recipe := filepath.Join("..", "..", "examples", "quickstart", "reprobuild.hcl")
+	good := filepath.Join(t.TempDir(), "good")
+	if _, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--output", "oci:"+good); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "verify", "-f", recipe, "--offline"); err != nil {
+		t.Fatalf("verify with a sound cache: %v", err)
+	}
+	// Poison: give every entry the bytes and metadata of the first one.
+	metas, _ := filepath.Glob(filepath.Join(cache, "layers", "*", "*.json"))
+	if len(metas) < 2 {
+		t.Fatalf("want several layer cache entries, have %d", len(metas))
+	}
+	src := strings.TrimSuffix(metas[0], ".json")
+	for _, m := range metas[1:] {
+		dst := strings.TrimSuffix(m, ".json")
+		for _, ext := range []string{".json", ".blob"} {
+			b, err := os.ReadFile(src + ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst+ext, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	_, _, err := run(t, "verify", "-f", recipe, "--offline")
+	if codeOf(err) != exitMismatch || !strings.Contains(err.Error(), "layer cache") {
+		t.Errorf("verify without an image over a poisoned cache: exit %d (%v), want 5 naming the layer cache", codeOf(err), err)
+	}
+	if _, _, err := run(t, "verify", "-f", recipe, "--offline", "oci:"+good); codeOf(err) != exitMismatch {
+		t.Errorf("verify oci:good trusting a poisoned cache: exit %d (%v), want 5", codeOf(err), err)
+	}
+	if out, _, err := run(t, "verify", "-f", recipe, "--offline", "--no-cache", "oci:"+good); err != nil || !strings.Contains(out, "verified") {
+		t.Errorf("verify --no-cache oci:good: %v\n%s", err, out)
+	}
+}
