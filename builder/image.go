@@ -291,6 +291,10 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	if err != nil {
 		return nil, err
 	}
+	scripts, err := activationScripts(layers, prefix) // etc/conda/activate.d, see activation.go
+	if err != nil {
+		return nil, err
+	}
 	lo := image.LayerOptions{Epoch: epoch}
 
 	base, baseDigest, err := loadBase(ctx, r, l, platform, kc)
@@ -328,6 +332,9 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	}
 
 	cfg := imageConfig(r, rr, platform, prefix, epoch)
+	if cfg, err = withActivation(cfg, scripts, base); err != nil {
+		return nil, err
+	}
 	img, err := image.Assemble(base, layers, cfg)
 	if err != nil {
 		return nil, err
