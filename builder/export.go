@@ -14,11 +14,12 @@ const (
 	FormatExplicit    = "explicit"
 	FormatCondaLock   = "conda-lock"
 	FormatEnvironment = "environment"
+	FormatPixi        = "pixi"
 )
 
 // ExportOptions selects what Export writes.
 type ExportOptions struct {
-	// Format is FormatExplicit, FormatCondaLock or FormatEnvironment.
+	// Format is FormatExplicit, FormatCondaLock, FormatEnvironment or FormatPixi.
 	Format string
 	// Platform picks the target for the single-platform formats (explicit,
 	// environment). Empty means the recipe's first target.
@@ -51,6 +52,8 @@ func Export(r *recipes.Recipe, l *lock.Lock, opts ExportOptions) ([]byte, error)
 		return lock.ExportExplicitHash(l, platform, hash)
 	case FormatCondaLock:
 		return lock.ExportCondaLock(l)
+	case FormatPixi:
+		return lock.ExportPixi(l)
 	case FormatEnvironment:
 		name := r.Image.Name
 		if name == "" {
@@ -58,7 +61,7 @@ func Export(r *recipes.Recipe, l *lock.Lock, opts ExportOptions) ([]byte, error)
 		}
 		return lock.ExportEnvironment(l, platform, name)
 	default:
-		return nil, fmt.Errorf("export: unknown format %q; use %s, %s or %s", opts.Format, FormatExplicit, FormatCondaLock, FormatEnvironment)
+		return nil, fmt.Errorf("export: unknown format %q; use %s, %s, %s or %s", opts.Format, FormatExplicit, FormatCondaLock, FormatEnvironment, FormatPixi)
 	}
 }
 

@@ -32,7 +32,7 @@ func registerCompletions(root *cobra.Command) {
 		}
 		switch c.Name() {
 		case "export":
-			reg("format", fixed(builder.FormatExplicit, builder.FormatCondaLock, builder.FormatEnvironment))
+			reg("format", fixed(builder.FormatExplicit, builder.FormatCondaLock, builder.FormatEnvironment, builder.FormatPixi))
 			reg("hash", fixed("sha256", "md5"))
 		case "image", "verify":
 			reg("output", prefixes("oci:", "docker:"))

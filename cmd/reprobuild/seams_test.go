@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/reprobuild/reprobuild/internal/lock"
 )
 
@@ -425,5 +427,50 @@ func TestVerifyNoCache(t *testing.T) {
 	}
 	if out, _, err := run(t, "verify", "-f", recipe, "--offline", "--no-cache", "oci:"+good); err != nil || !strings.Contains(out, "verified") {
 		t.Errorf("verify --no-cache oci:good: %v\n%s", err, out)
+	}
+}
+
+// TestPixiImportExport: init --from a real pixi.lock writes a lock holding its packages;
+// export --format pixi writes them back as a pixi.lock that reads the same.
+func TestPixiImportExport(t *testing.T) {
+	out := t.TempDir()
+	src := filepath.Join("..", "..", "testdata", "conda", "lockfiles", "pixi", "simple-calculator", "pixi.lock")
+	if _, _, err := run(t, "init", "--from", src, "-o", out); err != nil {
+		t.Fatalf("init --from pixi.lock: %v", err)
+	}
+	recipe := filepath.Join(out, "reprobuild.hcl")
+	l := mustLoadLock(t, recipe)
+	if len(l.Targets) != 4 {
+		t.Fatalf("imported %d targets, want 4", len(l.Targets))
+	}
+	var py *lock.Target
+	for i := range l.Targets {
+		if l.Targets[i].Platform == "linux-64" {
+			py = &l.Targets[i]
+		}
+	}
+	found := false
+	for _, p := range py.Packages {
+		if p.Name == "python" && p.Version == "3.13.3" && p.SHA256 == "" {
+			t.Errorf("python has no sha256")
+		}
+		found = found || p.Name == "python"
+	}
+	if !found {
+		t.Fatal("no python in linux-64")
+	}
+
+	exported, _, err := run(t, "export", "-f", recipe, "--format", "pixi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := lock.ImportPixi([]byte(exported), "default")
+	if err != nil {
+		t.Fatalf("the export does not read as a pixi.lock: %v", err)
+	}
+	for i, tg := range back.Targets {
+		if d := cmp.Diff(l.Targets[i].Packages, tg.Packages); d != "" {
+			t.Errorf("%s after export (-lock +pixi.lock):\n%s", tg.Platform, d)
+		}
 	}
 }
