@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 var (
@@ -123,4 +125,54 @@ func TestDocsMatchCLI(t *testing.T) {
 		t.Errorf("checked only %d documented commands; is the docs walker broken?", checked)
 	}
 	t.Logf("checked %d documented commands", checked)
+}
+
+// TestGitHubActionsExample checks the workflow in examples/github-actions: it is valid
+// YAML, every reprobuild command in it exists with its flags, it locks with --locked,
+// verifies, pushes and uploads the SBOMs from where `image` writes them.
+func TestGitHubActionsExample(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "examples", "github-actions", "reprobuild.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wf struct {
+		Jobs map[string]struct {
+			Steps []struct {
+				Uses string            `yaml:"uses"`
+				Run  string            `yaml:"run"`
+				With map[string]string `yaml:"with"`
+			} `yaml:"steps"`
+		} `yaml:"jobs"`
+	}
+	if err := yaml.Unmarshal(data, &wf); err != nil {
+		t.Fatalf("the workflow is not valid YAML: %v", err)
+	}
+	var runs []string
+	uploads := ""
+	for _, j := range wf.Jobs {
+		for _, s := range j.Steps {
+			if s.Run != "" {
+				runs = append(runs, s.Run)
+			}
+			if strings.HasPrefix(s.Uses, "actions/upload-artifact@") {
+				uploads = s.With["path"]
+			}
+		}
+	}
+	script := "    " + strings.ReplaceAll(strings.Join(runs, "\n"), "\n", "\n    ") + "\n"
+	problems, n := docProblems("reprobuild.yml", script)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	for _, want := range []string{"reprobuild lock --check", "reprobuild image --locked --output oci:out/image", "reprobuild verify --no-cache", "--push"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the workflow does not run %q", want)
+		}
+	}
+	if n < 4 {
+		t.Errorf("checked %d reprobuild commands in the workflow", n)
+	}
+	if uploads != "out/image.reprobuild/" {
+		t.Errorf("uploads %q, want the SBOM directory image writes beside oci:out/image", uploads)
+	}
 }
