@@ -23,6 +23,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -172,7 +173,9 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	res := &ImageResult{}
 	var imgs []v1.Image
 	for _, t := range l.Targets {
+		task := progress.FromContext(ctx).Start("build " + t.Platform) // fetch, link, compress
 		tb, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
+		task.Done(err)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, t.Platform, err)
 		}
@@ -630,7 +633,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				lo = append(lo, image.WithRefName(ref))
 			}
 			lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
-			if err := image.WriteLayout(dest, idx, lo...); err != nil {
+			task := progress.FromContext(ctx).Start("write " + o.Output)
+			err := image.WriteLayout(dest, idx, lo...)
+			if task.Done(err); err != nil {
 				return err
 			}
 		case "docker":
@@ -667,8 +672,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if res.Index != nil {
 				x = res.Index
 			}
+			task := progress.FromContext(ctx).Start("push " + tag)
 			d, err := image.Push(ctx, tag, x, kc)
-			if err != nil {
+			if task.Done(err); err != nil {
 				return err
 			}
 			if d != res.Digest {

@@ -16,6 +16,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/solver"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -195,17 +196,21 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 				// noarch-only channel): that subdir is empty. A channel with neither is
 				// misconfigured and reported.
 				var missing []error
+				task := progress.FromContext(ctx).Start("repodata " + ch.Name + " " + platform)
 				for _, sd := range []string{platform, "noarch"} {
 					rd, err := client.Repodata(gctx, ch, sd)
+					task.Add(0, sd)
 					if err != nil {
 						if subdirMissing(err) {
 							missing = append(missing, err)
 							continue
 						}
+						task.Done(err)
 						return err
 					}
 					cr.Records = append(cr.Records, rd.Packages...)
 				}
+				task.Done(nil)
 				if len(missing) == 2 {
 					return fmt.Errorf("channel %q has neither %s nor noarch repodata; check its url in %s: %w", ch.Name, platform, r.Filename, missing[0])
 				}
@@ -224,7 +229,9 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 					task.Locked = t.Packages
 				}
 			}
+			solving := progress.FromContext(ctx).Start("solve " + platform)
 			sol, err := solver.Solve(gctx, task)
+			solving.Done(err)
 			if err != nil {
 				return fmt.Errorf("solving %s for %s: %w", r.Filename, platform, err)
 			}

@@ -68,6 +68,10 @@ func newImageCommand() *cobra.Command {
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
+			if quiet(cmd) {
+				fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+				return nil
+			}
 			if res.Locked {
 				fmt.Fprintf(cmd.ErrOrStderr(), "locked %s\n", res.LockPath)
 			}

@@ -35,6 +35,8 @@ func newRootCommand() *cobra.Command {
 		newCacheCommand(),
 		newVersionCommand(),
 	)
+	var out outputFlags
+	registerOutputFlags(root, &out)
 	markUsageErrors(root)
 	registerCompletions(root)
 	return root

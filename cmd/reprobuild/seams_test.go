@@ -474,3 +474,41 @@ func TestPixiImportExport(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressModes: plain lines for every phase when stderr is not a terminal, nothing
+// with -q, every step with -v.
+func TestProgressModes(t *testing.T) {
+	ex := examplesCopy(t)
+	recipe := filepath.Join(ex, "quickstart", "reprobuild.hcl")
+	os.Remove(filepath.Join(ex, "quickstart", "reprobuild.lock"))
+	_, stderr, err := run(t, "lock", "-f", recipe, "--offline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"repodata examples linux-64 ...", "repodata examples linux-64: done", "solve linux-64 ...", "solve linux-64: done"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("lock progress lacks %q:\n%s", w, stderr)
+		}
+	}
+	out := "oci:" + filepath.Join(t.TempDir(), "out")
+	stdout, stderr, err := run(t, "image", "-f", recipe, "--offline", "--output", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{"build linux-64 ...", "build linux-64: done", "write " + out + ": done"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("image progress lacks %q:\n%s", w, stderr)
+		}
+	}
+	qout, qerr, err := run(t, "image", "-q", "-f", recipe, "--offline", "--output", out)
+	if err != nil || qerr != "" || qout != stdout {
+		t.Errorf("image -q: stderr %q, stdout %q (%v), want only the digest %q", qerr, qout, err, stdout)
+	}
+	_, verr, err := run(t, "lock", "-v", "-f", recipe, "--offline", "--update", "test-package")
+	if err != nil || !strings.Contains(verr, "  repodata examples linux-64: noarch") {
+		t.Errorf("lock -v lacks the steps (%v):\n%s", err, verr)
+	}
+	if _, _, err := run(t, "image", "-q", "-v", "-f", recipe, "--output", out); codeOf(err) != exitUsage {
+		t.Errorf("-q -v: %v, want a usage error", err)
+	}
+}
