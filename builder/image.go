@@ -41,6 +41,9 @@ type ImageOptions struct {
 	LockAsIs bool
 	// NoLayerCache builds every layer from the package archives (verify --no-cache).
 	NoLayerCache bool
+	// Platforms, when set, builds only these targets of the lock (conda subdirs, or OCI
+	// platforms such as linux/arm64); each image is the one a full build gives.
+	Platforms []string
 	// Output is "oci:DIR", "docker:FILE" or "" (no local output).
 	Output string
 	// Push pushes to Tags (or the recipe's image tags when Tags is empty).
@@ -173,6 +176,9 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	res := &ImageResult{}
 	var imgs []v1.Image
 	for _, t := range l.Targets {
+		if !selected(o.Platforms, t.Platform) {
+			continue // --platform: the others are left out, this one is built as in a full build
+		}
 		task := progress.FromContext(ctx).Start("build " + t.Platform) // fetch, link, compress
 		tb, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
 		task.Done(err)

@@ -31,7 +31,7 @@ func prepareLockFor(ctx context.Context, o ImageOptions) (*recipes.Recipe, *lock
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if err := checkImagePlatforms(ctx, r, l, o.Keychain); err != nil {
+	if err := checkImagePlatforms(ctx, r, l, o.Platforms, o.Keychain); err != nil {
 		return nil, nil, false, err
 	}
 	return r, l, locked, nil

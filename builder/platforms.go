@@ -38,10 +38,27 @@ func (e *BasePlatformError) Error() string {
 }
 
 // checkImagePlatforms refuses, before anything is fetched or built, targets an image
-// cannot hold: non-linux subdirs, and linux ones the base image has no image for.
-func checkImagePlatforms(ctx context.Context, r *recipes.Recipe, l *lock.Lock, kc authn.Keychain) error {
+// cannot hold: non-linux subdirs, and linux ones the base image has no image for. Only
+// the targets in want count when it is set, and each of want must be a target.
+func checkImagePlatforms(ctx context.Context, r *recipes.Recipe, l *lock.Lock, want []string, kc authn.Keychain) error {
+	var have []string
+	for _, t := range l.Targets {
+		have = append(have, t.Platform)
+	}
+	for _, w := range want {
+		found := false
+		for _, t := range have {
+			found = found || selected([]string{w}, t)
+		}
+		if !found {
+			return fmt.Errorf("--platform %s: %s has no such target (it has %s)", w, LockPath(r), strings.Join(have, ", "))
+		}
+	}
 	var bad []string
 	for _, t := range l.Targets {
+		if !selected(want, t.Platform) {
+			continue
+		}
 		if os, _, _, ok := record.OCIPlatform(t.Platform); !ok || os != "linux" {
 			bad = append(bad, t.Platform)
 		}
@@ -50,6 +67,9 @@ func checkImagePlatforms(ctx context.Context, r *recipes.Recipe, l *lock.Lock, k
 		return &NonLinuxTargetError{Recipe: r.Filename, Targets: bad}
 	}
 	for _, t := range l.Targets {
+		if !selected(want, t.Platform) {
+			continue
+		}
 		os, arch, variant, _ := record.OCIPlatform(t.Platform)
 		want := v1.Platform{OS: os, Architecture: arch, Variant: variant}
 		img, _, err := loadBase(ctx, r, l, want, kc)
@@ -70,4 +90,20 @@ func checkImagePlatforms(ctx context.Context, r *recipes.Recipe, l *lock.Lock, k
 		}
 	}
 	return nil
+}
+
+// selected reports whether target (a conda subdir) is one of want, given as subdirs or
+// OCI platforms (linux/arm64); an empty want selects every target.
+func selected(want []string, target string) bool {
+	if len(want) == 0 {
+		return true
+	}
+	os, arch, variant, _ := record.OCIPlatform(target)
+	oci := v1.Platform{OS: os, Architecture: arch, Variant: variant}.String()
+	for _, w := range want {
+		if w == target || w == oci {
+			return true
+		}
+	}
+	return false
 }

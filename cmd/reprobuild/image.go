@@ -13,7 +13,7 @@ import (
 func newImageCommand() *cobra.Command {
 	var (
 		file, output, engine, buildkitAddr string
-		vars, tags                         []string
+		vars, tags, platforms              []string
 		push, locked, frozen, asJSON       bool
 		layers                             int
 		cf                                 channelFlags
@@ -50,7 +50,7 @@ func newImageCommand() *cobra.Command {
 				return fmt.Errorf("nothing to do: give --output oci:DIR, --output docker:FILE or --push")
 			}
 			o := builder.ImageOptions{
-				Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Output: output, Push: push, Tags: tags,
+				Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Platforms: platforms, Output: output, Push: push, Tags: tags,
 				Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
 			}
 			var res *builder.ImageResult
@@ -58,6 +58,9 @@ func newImageCommand() *cobra.Command {
 			case "embedded", "":
 				res, err = builder.Image(cmd.Context(), o)
 			case "buildkit":
+				if len(platforms) > 0 {
+					return usageError(fmt.Errorf("--platform is not supported with --engine buildkit yet: build every target, or use the embedded engine"))
+				}
 				res, err = buildWithBuildKit(cmd, o, buildkitAddr)
 			default:
 				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
@@ -100,6 +103,7 @@ func newImageCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	cmd.Flags().StringVar(&engine, "engine", "embedded", "embedded or buildkit")
+	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "build only these targets (linux-64 or linux/amd64; repeatable); each image is the one a full build gives")
 	cmd.Flags().StringVar(&buildkitAddr, "buildkit-addr", "", "buildkitd address for --engine buildkit (default $BUILDKIT_HOST)")
 	cf.register(cmd)
 	return cmd

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/internal/lock"
 )
@@ -207,6 +208,49 @@ func TestImagePlatformChecks(t *testing.T) {
 	_, _, err = run(t, "image", "-f", osx, "--offline", "--locked", "--output", "oci:"+filepath.Join(t.TempDir(), "osx"))
 	if err == nil || !strings.Contains(err.Error(), "osx-arm64, win-64") || !strings.Contains(err.Error(), "linux only") {
 		t.Errorf("osx/win targets: %v, want a refusal naming them", err)
+	}
+	// --platform picks the linux target of such a lock.
+	if _, _, err := run(t, "image", "-f", osx, "--offline", "--locked", "--platform", "linux-64", "--output", "oci:"+filepath.Join(t.TempDir(), "linux")); err != nil {
+		t.Errorf("--platform linux-64 of a lock with osx and win targets: %v", err)
+	}
+}
+
+// TestImagePlatformFlag: --platform builds one target, and its image is the one the
+// full multi-platform build holds for that platform.
+func TestImagePlatformFlag(t *testing.T) {
+	t.Setenv("REPROBUILD_CACHE", t.TempDir())
+	recipe := filepath.Join("..", "..", "examples", "multiarch", "reprobuild.hcl")
+	full := filepath.Join(t.TempDir(), "full")
+	if _, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--output", "oci:"+full); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := layout.ImageIndexFromPath(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, _ := idx.IndexManifest()
+	inner, err := idx.ImageIndex(top.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := inner.IndexManifest()
+	want := map[string]string{}
+	for _, d := range im.Manifests {
+		want[d.Platform.String()] = d.Digest.String()
+	}
+	for _, p := range []string{"linux-aarch64", "linux/amd64"} {
+		out, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--platform", p, "--output", "oci:"+filepath.Join(t.TempDir(), "one"))
+		if err != nil {
+			t.Fatalf("--platform %s: %v", p, err)
+		}
+		oci := map[string]string{"linux-aarch64": "linux/arm64", "linux/amd64": "linux/amd64"}[p]
+		if got := strings.TrimSpace(out); got != want[oci] {
+			t.Errorf("--platform %s built %s; the full build's %s image is %s", p, got, oci, want[oci])
+		}
+	}
+	if _, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--platform", "linux-ppc64le", "--output", "oci:"+filepath.Join(t.TempDir(), "x")); err == nil ||
+		!strings.Contains(err.Error(), "linux-64, linux-aarch64") {
+		t.Errorf("--platform linux-ppc64le: %v, want the targets listed", err)
 	}
 }
 
