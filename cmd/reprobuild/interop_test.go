@@ -199,7 +199,8 @@ func TestInteropQuickstart(t *testing.T) {
 }
 
 // TestInteropMultiarch reads the two-platform layout: index.json lists its one index, so
-// skopeo and crane take the layout whole; a platform is chosen with their usual flags.
+// skopeo and crane take the layout whole; a platform is chosen with their usual flags,
+// and for umoci, which has none, with image --platform.
 func TestInteropMultiarch(t *testing.T) {
 	skopeo := tool(t, "skopeo")
 	out := filepath.Join(t.TempDir(), "multiarch")
@@ -220,6 +221,23 @@ func TestInteropMultiarch(t *testing.T) {
 	}
 	if _, _, err := run(t, "inspect", "oci:"+out); err == nil || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
 		t.Errorf("inspect of two platforms without --platform: %v, want the two platforms listed", err)
+	}
+
+	// umoci has no platform choice: one platform of the recipe, built alone with
+	// --platform, is a one-image layout it unpacks (the same image as in the index).
+	umoci := tool(t, "umoci")
+	one := filepath.Join(t.TempDir(), "arm64")
+	stdout, _, err := run(t, "image", "-f", filepath.Join("..", "..", "examples", "multiarch", "reprobuild.hcl"), "--offline", "--locked", "--platform", "linux-aarch64", "--output", "oci:"+one)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(raw, strings.TrimSpace(stdout)) {
+		t.Errorf("--platform linux-aarch64 built %s, which the index does not list:\n%s", stdout, raw)
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	sh(t, umoci, "unpack", "--rootless", "--image", one+":1", bundle)
+	if _, err := os.Stat(filepath.Join(bundle, "rootfs", "opt", "reprobuild", "runtime.json")); err != nil {
+		t.Errorf("umoci unpacked no runtime record: %v", err)
 	}
 
 	cr, reg := crane(t), localRegistry(t)
