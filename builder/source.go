@@ -33,6 +33,8 @@ type source struct {
 	idx    v1.ImageIndex
 	// pick is a digest inside idx asked for with @sha256:..., to be found at any depth.
 	pick *v1.Hash
+	// dockerArchive: read from a `docker save` archive, which keeps no manifest.
+	dockerArchive bool
 }
 
 // maxArchiveEntry bounds one file extracted from an oci-archive: no blob of an image we
@@ -86,7 +88,7 @@ func openSource(ctx context.Context, ref string, ro []remote.Option, tmp func() 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
-		return &source{ref: ref, digest: d, img: img}, nil
+		return &source{ref: ref, digest: d, img: img, dockerArchive: true}, nil
 	}
 	reg := strings.TrimPrefix(ref, "docker://")
 	r, err := name.ParseReference(reg)

@@ -101,6 +101,22 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		return nil, err
 	}
 	res.Expected = want.digest
+	if want.noManifest && built.Image != nil {
+		// A docker archive keeps the config, not the manifest: compare image IDs (the
+		// config holds every layer's diff ID, so equal IDs are equal file trees).
+		b, errB := built.Image.ConfigName()
+		w, errW := want.img.ConfigName()
+		if err := errors.Join(errB, errW); err != nil {
+			return nil, err
+		}
+		res.Rebuilt, res.Expected = "image ID "+b.String(), "image ID "+w.String()
+		if b == w {
+			res.Match = true
+			return res, nil
+		}
+		res.Difference = diffImages(built.Image, want.img)
+		return res, &MismatchError{Result: res}
+	}
 	if built.Index == nil && want.idx != nil {
 		// A single-platform build against a layout or tag that wraps it in an index:
 		// compare with that platform's manifest.
@@ -142,6 +158,8 @@ type imageOrIndex struct {
 	digest string
 	img    v1.Image
 	idx    v1.ImageIndex
+	// noManifest: a docker archive, whose manifest is not the one pushed or built.
+	noManifest bool
 }
 
 func (x *imageOrIndex) platformImage(platform string, single bool) (v1.Image, error) {
@@ -191,7 +209,7 @@ func loadImageOrIndex(ctx context.Context, ref string, kc authn.Keychain, tmp fu
 			return nil, fmt.Errorf("verify %s: %w", ref, err)
 		}
 	}
-	return &imageOrIndex{digest: src.digest.String(), img: src.img, idx: src.idx}, nil
+	return &imageOrIndex{digest: src.digest.String(), img: src.img, idx: src.idx, noManifest: src.dockerArchive}, nil
 }
 
 // findIn finds digest h anywhere under idx, with the index that lists it.

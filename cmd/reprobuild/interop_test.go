@@ -190,6 +190,9 @@ func TestInteropQuickstart(t *testing.T) {
 	}
 	// A docker archive keeps no manifest, so the image is the same when its config (the
 	// image ID, holding every layer's diff ID) is.
+	if out, _, err := run(t, "verify", "-f", filepath.Join("..", "..", "examples", "quickstart", "reprobuild.hcl"), "--offline", "docker:"+tarFile); err != nil || !strings.Contains(out, "image ID "+cfgDigest) {
+		t.Errorf("verify docker:%s: %v\n%s", tarFile, err, out)
+	}
 	sh(t, cr, "push", tarFile, reg+"/quickstart:tar")
 	wantCfg := strings.TrimSpace(sh(t, cr, "config", reg+"/quickstart:1"))
 	if got := strings.TrimSpace(sh(t, cr, "config", reg+"/quickstart:tar")); got != wantCfg {

@@ -24,7 +24,7 @@ func newVerifyCommand() *cobra.Command {
 		Short: "Rebuild from the lock and compare digests",
 		Long: "verify rebuilds the image from reprobuild.lock with the embedded engine (never\n" +
 			"relocking) and compares its digest with REF: a registry reference, oci:DIR[:NAME],\n" +
-			"oci-archive:FILE or docker:FILE (a docker archive keeps no manifest, so prefer the others).\n" +
+			"oci-archive:FILE or docker:FILE (a docker archive keeps no manifest: image IDs are compared).\n" +
 			"On a mismatch it names the first differing layer and file and exits 5. --no-cache\n" +
 			"rebuilds every layer from the package archives instead of the layer cache. Without\n" +
 			"REF it builds from the archives and again from the cache, and compares the two.",
