@@ -678,9 +678,8 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if res.Index != nil {
 				x = res.Index
 			}
-			task := progress.FromContext(ctx).Start("push " + tag)
-			d, err := image.Push(ctx, tag, x, kc)
-			if task.Done(err); err != nil {
+			d, err := image.Push(ctx, tag, x, kc) // reports its bytes as "push TAG"
+			if err != nil {
 				return err
 			}
 			if d != res.Digest {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -543,6 +544,14 @@ func TestProgressModes(t *testing.T) {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("image progress lacks %q:\n%s", w, stderr)
 		}
+	}
+	ref := localRegistry(t) + "/quickstart:1"
+	_, perr, err := run(t, "image", "-f", recipe, "--offline", "--push", "--tag", ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`push ` + regexp.QuoteMeta(ref) + `: done, [0-9.]+ [KM]iB/[0-9.]+ [KM]iB`).MatchString(perr) {
+		t.Errorf("push progress lacks the bytes pushed:\n%s", perr)
 	}
 	qout, qerr, err := run(t, "image", "-q", "-f", recipe, "--offline", "--output", out)
 	if err != nil || qerr != "" || qout != stdout {

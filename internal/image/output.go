@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprobuild/reprobuild/internal/progress"
 )
 
 // RefNameAnnotation names an entry of an OCI layout's index.json (the "tag" that
@@ -271,7 +273,7 @@ func uniformCompression(img v1.Image) (v1.Image, error) {
 
 // Push uploads x (a v1.Image or v1.ImageIndex) to ref and returns its digest. If ref is a
 // digest reference it must match x's digest.
-func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...LoadOption) (string, error) {
+func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...LoadOption) (_ string, err error) {
 	o := makeLoadOptions(opts)
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -281,6 +283,32 @@ func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...Loa
 		kc = authn.NewMultiKeychain()
 	}
 	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(o.transport)}
+	written := false // remote closes the updates channel only when it wrote
+	if task := progress.FromContext(ctx).Start("push " + ref); task != nil {
+		updates := make(chan v1.Update, 16)
+		ro = append(ro, remote.WithProgress(updates))
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			var done int64
+			for u := range updates {
+				if u.Total > 0 {
+					task.Total(u.Total, "bytes")
+				}
+				if u.Complete > done {
+					task.Add(u.Complete-done, "")
+					done = u.Complete
+				}
+			}
+		}()
+		defer func() {
+			if !written {
+				close(updates)
+			}
+			<-finished
+			task.Done(err)
+		}()
+	}
 	var d v1.Hash
 	switch v := x.(type) {
 	case v1.Image:
@@ -288,6 +316,7 @@ func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...Loa
 			return "", err
 		}
 		if err = checkDigestRef(r, d); err == nil {
+			written = true
 			err = remote.Write(r, v, ro...)
 		}
 	case v1.ImageIndex:
@@ -295,6 +324,7 @@ func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...Loa
 			return "", err
 		}
 		if err = checkDigestRef(r, d); err == nil {
+			written = true
 			err = remote.WriteIndex(r, v, ro...)
 		}
 	default:
