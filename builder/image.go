@@ -416,6 +416,8 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		inPlace[p.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
+	linking := progress.FromContext(ctx).Start("link and compress") // the layers not cached
+	linking.Total(int64(len(missed)), "layers")
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, gi := range missed {
@@ -449,10 +451,12 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 				return err
 			}
 			layers[gi], files[gi] = layer, file
+			linking.Add(1, fmt.Sprintf("layer %d (%d packages)", gi+1, len(pkgs)))
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	if linking.Done(err); err != nil {
 		return nil, nil, nil, err
 	}
 	var clob []string

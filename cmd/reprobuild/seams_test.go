@@ -540,7 +540,7 @@ func TestProgressModes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"build linux-64 ...", "build linux-64: done", "write " + out + ": done"} {
+	for _, w := range []string{"build linux-64 ...", "link and compress: done, ", "build linux-64: done", "write " + out + ": done"} {
 		if !strings.Contains(stderr, w) {
 			t.Errorf("image progress lacks %q:\n%s", w, stderr)
 		}
