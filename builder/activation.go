@@ -2,11 +2,15 @@ package builder
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -23,10 +27,18 @@ import (
 const maxActivationScript = 1 << 20
 
 // activationScripts finds the packages' activation scripts in their layers. A script
-// that is not a regular file (a link) is returned without data, which makes it inexact.
-func activationScripts(layers []v1.Layer, prefix string) ([]activate.Script, error) {
+// that is not a regular file (a link) is returned with a placeholder that makes it
+// inexact. What a layer holds is remembered in the layer cache (by layer digest), so a
+// rebuild from cached layers does not decompress them again.
+func activationScripts(layers []v1.Layer, prefix string, cache layerCache) ([]activate.Script, error) {
 	var out []activate.Script
 	for i, l := range layers {
+		memo := cache.activationPath(l, prefix)
+		if found, ok := readActivationMemo(memo); ok {
+			out = append(out, found...)
+			continue
+		}
+		var found []activate.Script
 		err := eachTarEntry(l, func(h *tar.Header, r io.Reader) (bool, error) {
 			p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 			if !activate.IsScript(p, prefix) {
@@ -42,14 +54,64 @@ func activationScripts(layers []v1.Layer, prefix string) ([]activate.Script, err
 			} else {
 				s.Data = []byte("# not a regular file: " + h.Linkname + "\n:")
 			}
-			out = append(out, s)
+			found = append(found, s)
 			return false, nil
 		})
 		if err != nil {
 			return nil, fmt.Errorf("reading layer %d for activation scripts: %w", i+1, err)
 		}
+		writeActivationMemo(memo, found)
+		out = append(out, found...)
 	}
 	return out, nil
+}
+
+// activationMemo is what one layer holds of activation scripts, kept beside the layer
+// cache. Binary marks it as this reprobuild's for `cache prune`.
+type activationMemo struct {
+	Binary  string            `json:"binary"`
+	Scripts []activate.Script `json:"scripts"`
+}
+
+// activationPath is the memo file of a layer for prefix, or "" without a cache.
+func (c layerCache) activationPath(l v1.Layer, prefix string) string {
+	if c.dir == "" || binaryHash() == "" {
+		return ""
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(c.dir, "activation", hexSHA256([]byte(d.String()+"\x00"+prefix))+".json")
+}
+
+func readActivationMemo(p string) ([]activate.Script, bool) {
+	if p == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	var m activationMemo
+	if json.Unmarshal(b, &m) != nil || m.Binary != binaryHash() {
+		return nil, false
+	}
+	return m.Scripts, true
+}
+
+// writeActivationMemo stores a layer's scripts; failing to is only a later rescan.
+func writeActivationMemo(p string, scripts []activate.Script) {
+	if p == "" {
+		return
+	}
+	b, err := json.Marshal(activationMemo{Binary: binaryHash(), Scripts: scripts})
+	if err != nil {
+		return
+	}
+	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+		_ = writeAtomic(p, bytes.NewReader(b))
+	}
 }
 
 // eachTarEntry calls f for every entry of a layer until f says stop.

@@ -48,7 +48,7 @@ func BenchmarkActivationScan(b *testing.B) {
 	b.SetBytes(64 << 20)
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := activationScripts([]v1.Layer{l}, "/opt/env"); err != nil {
+		if _, err := activationScripts([]v1.Layer{l}, "/opt/env", layerCache{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -300,7 +300,7 @@ func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.T
 	if err != nil {
 		return nil, err
 	}
-	scripts, err := activationScripts(layers, prefix) // etc/conda/activate.d, see activation.go
+	scripts, err := activationScripts(layers, prefix, cache) // etc/conda/activate.d, see activation.go
 	if err != nil {
 		return nil, err
 	}

@@ -118,8 +118,17 @@ func TestActivationScripts(t *testing.T) {
 	// Both, on busybox: GDAL_DATA in the config, the entrypoint sources java.sh.
 	both := activationProject(t, busybox, "geodata", "javaish")
 	out = filepath.Join(t.TempDir(), "both")
-	if _, _, err := run(t, "image", "-f", both, "--offline", "--locked", "--output", "oci:"+out); err != nil {
+	first, _, err := run(t, "image", "-f", both, "--offline", "--locked", "--output", "oci:"+out)
+	if err != nil {
 		t.Fatal(err)
+	}
+	// A rebuild from the layer cache finds the scripts in the cache's memos, not by
+	// decompressing the layers again, and gives the same image.
+	if memos, _ := filepath.Glob(filepath.Join(os.Getenv("REPROBUILD_CACHE"), "layers", "activation", "*.json")); len(memos) == 0 {
+		t.Error("no activation memos in the layer cache")
+	}
+	if again, _, err := run(t, "image", "-f", both, "--offline", "--locked", "--output", "oci:"+filepath.Join(t.TempDir(), "again")); err != nil || again != first {
+		t.Errorf("rebuild from the cache: %s %v, want %s", again, err, first)
 	}
 	cf = layoutConfig(t, out)
 	if len(cf.Config.Entrypoint) < 3 || cf.Config.Entrypoint[0] != "/bin/sh" || !strings.Contains(cf.Config.Entrypoint[2], "/opt/env/etc/conda/activate.d") {
