@@ -389,7 +389,7 @@ type NotStaticError struct {
 }
 
 func (e *NotStaticError) Error() string {
-	return fmt.Sprintf("%s cannot run the BuildKit link step (%s): build reprobuild with CGO_ENABLED=0 and name it %q, or use a linker image",
+	return fmt.Sprintf("%s cannot run the BuildKit link step (%s): build reprobuild with CGO_ENABLED=0 and name it %q, or compile with `reprobuild llb --linker-image REF@sha256:...` and build with buildctl",
 		e.Path, e.Reason, frontend.LinkerBinary)
 }
 
