@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -70,9 +71,11 @@ func checkImagePlatforms(ctx context.Context, r *recipes.Recipe, l *lock.Lock, w
 		if !selected(want, t.Platform) {
 			continue
 		}
-		os, arch, variant, _ := record.OCIPlatform(t.Platform)
-		want := v1.Platform{OS: os, Architecture: arch, Variant: variant}
-		img, _, err := loadBase(ctx, r, l, want, kc)
+		p, err := plan.New(r, l, t.Platform, plan.Info{})
+		if err != nil {
+			return err
+		}
+		img, err := loadBase(ctx, p, kc)
 		if err != nil {
 			return fmt.Errorf("base image for %s: %w", t.Platform, err)
 		}
@@ -84,12 +87,28 @@ func checkImagePlatforms(ctx context.Context, r *recipes.Recipe, l *lock.Lock, w
 			return fmt.Errorf("base image %s: reading its config: %w", r.Image.Base, err)
 		}
 		have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-		if have.OS != want.OS || have.Architecture != want.Architecture ||
-			(have.Variant != "" && want.Variant != "" && have.Variant != want.Variant) {
-			return &BasePlatformError{Base: r.Image.Base, Target: t.Platform, Want: want.String(), Have: have.String()}
+		w := p.Platform
+		if have.OS != w.OS || have.Architecture != w.Architecture ||
+			(have.Variant != "" && w.Variant != "" && have.Variant != w.Variant) {
+			return &BasePlatformError{Base: r.Image.Base, Target: t.Platform, Want: w.String(), Have: have.String()}
 		}
 	}
 	return nil
+}
+
+// selectedSubdirs turns --platform values (subdirs or OCI platforms) into the lock's
+// subdirs, in lock order; nil selects every target.
+func selectedSubdirs(l *lock.Lock, want []string) []string {
+	if len(want) == 0 {
+		return nil
+	}
+	var out []string
+	for _, t := range l.Targets {
+		if selected(want, t.Platform) {
+			out = append(out, t.Platform)
+		}
+	}
+	return out
 }
 
 // selected reports whether target (a conda subdir) is one of want, given as subdirs or

@@ -1,16 +1,8 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 )
-
-// errNotImplemented is what a command whose capability has not landed returns: a
-// non-zero exit with one line, never a fake success.
-func errNotImplemented(what string) error {
-	return fmt.Errorf("%s is not implemented yet", what)
-}
 
 func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
