@@ -81,6 +81,9 @@ func (e *PlatformChoiceError) Error() string {
 // The record file is read from the layers, the last layer that writes it winning; an
 // image without the file falls back to its labels.
 func Inspect(ctx context.Context, ref string, o InspectOptions) (*Inspection, error) {
+	if p, ok := strings.CutPrefix(ref, "vm:"); ok {
+		return inspectVM(ref, p)
+	}
 	var tmp string
 	defer func() {
 		if tmp != "" {

@@ -62,6 +62,9 @@ func newImageCommand() *cobra.Command {
 				if len(platforms) > 0 {
 					return usageError(fmt.Errorf("--platform is not supported with --engine buildkit yet: build every target, or use the embedded engine"))
 				}
+				if kind, _, _ := strings.Cut(output, ":"); kind == "vm" || kind == "kubevirt" {
+					return fmt.Errorf("--output %s: with --engine buildkit is not supported yet: use --engine embedded", kind)
+				}
 				res, err = buildWithBuildKit(cmd, o, buildkitAddr)
 			default:
 				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
@@ -96,7 +99,7 @@ func newImageCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout) or docker:FILE (docker archive)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout), docker:FILE (docker archive), vm:PATH.qcow2|vm:PATH.raw (bootable VM disk) or kubevirt:DIR (VM disk as a KubeVirt containerDisk)")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "image reference to tag/push (repeatable; default image.tags)")
 	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
 	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to lock: fail (exit 3) if reprobuild.lock is missing or stale")
