@@ -7,6 +7,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/pypi/pep508"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -37,9 +38,23 @@ func checkUpdateNames(r *recipes.Recipe, prev *lock.Lock, update []string) error
 			known[ms.Name] = true
 		}
 	}
+	// PyPI names (normalised): locked pip packages and the recipe's pip requirements.
+	pip := map[string]bool{}
+	if prev != nil {
+		for _, t := range prev.Targets {
+			for _, p := range t.Pip {
+				pip[pep508.NormalizeName(p.Name)] = true
+			}
+		}
+	}
+	for _, s := range r.Dependencies.Pip {
+		if req, err := pep508.ParseRequirement(s.Text); err == nil {
+			pip[req.Normalized()] = true
+		}
+	}
 	var unknown []string
 	for _, n := range update {
-		if !known[strings.ToLower(n)] && !slices.Contains(unknown, n) {
+		if !known[strings.ToLower(n)] && !pip[pep508.NormalizeName(n)] && !slices.Contains(unknown, n) {
 			unknown = append(unknown, n)
 		}
 	}
