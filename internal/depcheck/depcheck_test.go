@@ -19,6 +19,7 @@ var rank = map[string]int{
 	"internal/cas":      0,
 	"internal/testutil": 0,
 	"internal/vmdisk":   0,
+	"internal/progress": 0,
 
 	"internal/lock":     1,
 	"internal/install":  1,
