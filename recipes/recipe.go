@@ -115,6 +115,10 @@ type Data struct {
 	Path   string
 	Mode   string // bake | mount
 	Range  hcl.Range
+	// Source is where a mount comes from when the image runs: "host:PATH", "pvc:CLAIM"
+	// or "nfs:SERVER:/EXPORT" (see DataSource); empty when not given.
+	Source      string
+	SourceRange hcl.Range
 }
 
 // Runtime configures how the image runs.

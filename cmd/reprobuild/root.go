@@ -50,6 +50,7 @@ func newRootCommand() *cobra.Command {
 		newInitCommand(),
 		newExportCommand(),
 		newVersionCommand(),
+		newRunCommand(),
 	)
 	return root
 }

@@ -1,0 +1,141 @@
+package examples
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
+)
+
+// runCLI runs the CLI like run does but returns stdout, stderr and the exit status
+// instead of failing on a non-zero one.
+func runCLI(t *testing.T, o runOpts, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(cli, args...)
+	cmd.Dir = o.dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, o.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.String(), stderr.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), 0
+}
+
+// addMount appends a mount data block to a recipe.
+func addMount(t *testing.T, recipe, name, dest, source string) {
+	t.Helper()
+	block := "\ndata \"" + name + "\" {\n  url    = \"https://example.org/" + name + "\"\n" +
+		"  sha256 = \"" + strings.Repeat("ab", 32) + "\"\n  path   = \"" + dest + "\"\n  mode   = \"mount\"\n"
+	if source != "" {
+		block += "  source = \"" + source + "\"\n"
+	}
+	block += "}\n"
+	f, err := os.OpenFile(recipe, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(block); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireRunc(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	return testutil.RequireBinary(t, "runc", "REPROBUILD_RUNC")
+}
+
+// TestRunQuickstart runs the quickstart image with `reprobuild run`: the image's cmd,
+// a command after --, a mount read through the recipe's host: source and through --data,
+// a non-zero exit status propagated, and a missing source refused before anything runs.
+func TestRunQuickstart(t *testing.T) {
+	runcBin := requireRunc(t)
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	runc := "--runc=" + runcBin
+
+	out, errOut, code := runCLI(t, o, "run", "--offline", runc)
+	if code != 0 || out != "hello from reprobuild, installed in /opt/env\n" {
+		t.Fatalf("run: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+
+	if err := os.MkdirAll(filepath.Join(dir, "inputs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "inputs", "msg.txt"), []byte("mounted data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addMount(t, filepath.Join(dir, "reprobuild.hcl"), "inputs", "/data/inputs", "host:inputs")
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--", "/bin/sh", "-c", "cat /data/inputs/msg.txt; pwd; exit 3")
+	if code != 3 {
+		t.Fatalf("run exit 3: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	if out != "mounted data\n/work\n" {
+		t.Fatalf("run printed %q, want the mounted file and the recipe's workdir", out)
+	}
+	if !strings.Contains(errOut, "exited with status 3") {
+		t.Errorf("stderr does not say the status: %q", errOut)
+	}
+
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "msg.txt"), []byte("from --data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--data", "inputs="+other, "--", "/bin/cat", "/data/inputs/msg.txt")
+	if code != 0 || out != "from --data\n" {
+		t.Fatalf("run --data: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+
+	// A missing source is refused before anything is built or run.
+	addMount(t, filepath.Join(dir, "reprobuild.hcl"), "weights", "/data/weights", "")
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc)
+	if code == 0 || out != "" {
+		t.Fatalf("a mount without a source ran: status %d, stdout %q", code, out)
+	}
+	first, _, _ := strings.Cut(errOut, "\n")
+	if !strings.Contains(first, `data "weights"`) || !strings.Contains(first, "--data weights=HOSTPATH") {
+		t.Errorf("error does not name the mount and the fix: %q", first)
+	}
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--data", "weights="+filepath.Join(other, "absent"))
+	if code == 0 || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("a missing --data path: status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestRunDebianPython runs the Debian python example with `reprobuild run`: its entry
+// point, and python reading a mounted file.
+func TestRunDebianPython(t *testing.T) {
+	runcBin := requireRunc(t)
+	base := debianBase(t)
+	ws := workspace(t)
+	dir := filepath.Join(ws, "debian-python")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	runc := "--runc=" + runcBin
+	out, errOut, code := runCLI(t, o, "run", "--offline", runc, "--var", "base="+base)
+	if code != 0 || out != "hello-py 0.2.0 on python 3.11\n" {
+		t.Fatalf("run: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "n.txt"), []byte("41"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addMount(t, filepath.Join(dir, "reprobuild.hcl"), "numbers", "/data/numbers", "")
+	script := "import sys, sample; print(int(open('/data/numbers/n.txt').read()) + 1); sys.exit(5)"
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--var", "base="+base, "--data", "numbers="+data, "--entrypoint", "/usr/bin/python3", "--", "-c", script)
+	if code != 5 || out != "42\n" {
+		t.Fatalf("run python: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+}
