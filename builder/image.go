@@ -632,8 +632,12 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "sif":
+			if err := writeSIF(ctx, res, dest); err != nil {
+				return err
+			}
 		default:
-			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR or docker:FILE", o.Output, kind)
+			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR, docker:FILE or sif:FILE", o.Output, kind)
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
