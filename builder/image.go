@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -469,6 +470,7 @@ func imageConfig(r *recipes.Recipe, rr *record.RuntimeRecord, platform v1.Platfo
 	if r.Python != nil && r.Python.Source == "base" {
 		env["PYTHONPATH"] = path.Join(prefix, "lib", "python"+majorMinor(r.Python.Version), "site-packages")
 	}
+	maps.Copy(env, record.GPUEnv(r.Hardware))
 	for k, v := range r.Runtime.Env {
 		env[k] = v
 	}
@@ -674,6 +676,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := pushReferrers(ctx, tag, res.Referrers, kc); err != nil {
 				return err
 			}
+		}
+		if err := recordPushes(o.Channel.CacheDir, res); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -330,7 +330,9 @@ func (d *decoder) decodePlatform(b *hcl.Block) {
 func (d *decoder) decodeHardware(b *hcl.Block) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "cuda"}, {Name: "cpu"}, {Name: "gpus"}, {Name: "memory"},
+		{Name: "cpus"},
 	}})
+	d.decodeCPUs(content.Attributes["cpus"])
 	d.addAll(diags)
 	h := &d.recipe.Hardware
 	h.Range = b.DefRange

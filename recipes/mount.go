@@ -68,3 +68,16 @@ func (d *decoder) decodeDataSource(attr *hcl.Attribute, ds *Data) {
 	}
 	ds.Source, ds.SourceRange = s, attr.Expr.Range()
 }
+
+// decodeCPUs reads hardware.cpus, the number of cores a run asks for.
+func (d *decoder) decodeCPUs(attr *hcl.Attribute) {
+	if attr == nil {
+		return
+	}
+	h := &d.recipe.Hardware
+	d.intAttr(attr, &h.CPUs)
+	if h.CPUs < 0 {
+		d.errorf(attr.Expr.Range(), "Invalid CPU count", "cpus must be 0 or more, got %d.", h.CPUs)
+		h.CPUs = 0
+	}
+}

@@ -102,7 +102,10 @@ type Hardware struct {
 	CPU    string
 	GPUs   int
 	Memory string
-	Range  hcl.Range
+	// CPUs is how many cores a run asks for (Kubernetes requests, Slurm
+	// --cpus-per-task); 0 leaves it to the scheduler.
+	CPUs  int
+	Range hcl.Range
 	// CPURange is where cpu is written.
 	CPURange hcl.Range
 }

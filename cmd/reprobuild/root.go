@@ -51,6 +51,7 @@ func newRootCommand() *cobra.Command {
 		newExportCommand(),
 		newVersionCommand(),
 		newRunCommand(),
+		newLaunchCommand(),
 	)
 	return root
 }
