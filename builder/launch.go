@@ -86,6 +86,10 @@ func Launch(ctx context.Context, o LaunchOptions) (*LaunchResult, error) {
 		return nil, err
 	}
 	spec := launchSpec(r, rr, ref)
+	if len(l.Targets) > 1 {
+		// An image index: the node's platform picks the image, so no arch selector.
+		spec.Architecture = ""
+	}
 	res := &LaunchResult{To: o.To, Image: ref}
 	switch o.To {
 	case LaunchKubernetes:
