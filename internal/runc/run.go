@@ -50,6 +50,9 @@ func Run(ctx context.Context, bundle string, o RunOptions) (int, error) {
 	_ = del.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
+		if ee.ExitCode() < 0 {
+			return 0, fmt.Errorf("%s was killed: %v", o.Runc, ee)
+		}
 		return ee.ExitCode(), nil
 	}
 	if err != nil {

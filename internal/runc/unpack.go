@@ -32,8 +32,8 @@ type Entry struct {
 }
 
 // Unpack writes the flattened file system of img (whiteouts applied) into dir, which is
-// created and must not exist yet, and returns its entries in the order they were
-// written. Device nodes are skipped (a runtime provides /dev). Directory modes are set
+// created and must not exist yet, and returns its entries. Entries that would leave the
+// root (escaping paths and links) are refused by mutate.Extract or by os.Root. Device nodes are skipped (a runtime provides /dev). Directory modes are set
 // last, so a read-only directory can still be filled.
 func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -48,7 +48,7 @@ func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 	defer rc.Close()
 	tr := tar.NewReader(rc)
 	var entries []Entry
-	var dirs []Entry
+	var dirs, links []Entry
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -67,6 +67,13 @@ func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 		}
 		e := Entry{Path: name, Mode: fs.FileMode(h.Mode) & fs.ModePerm, UID: h.Uid, GID: h.Gid, Type: h.Typeflag, Linkname: h.Linkname}
 		e.Mode |= specialBits(h.Mode)
+		if h.Typeflag == tar.TypeLink {
+			// The flattened stream lists upper layers first, so a link's target may
+			// come later: links are made once every file exists.
+			links = append(links, e)
+			entries = append(entries, e)
+			continue
+		}
 		if err := writeEntry(root, tr, e); err != nil {
 			return nil, fmt.Errorf("unpacking %s: %w", h.Name, err)
 		}
@@ -89,6 +96,11 @@ func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 			}
 		}
 		entries = append(entries, e)
+	}
+	for _, e := range links {
+		if err := writeEntry(root, nil, e); err != nil {
+			return nil, fmt.Errorf("unpacking %s: %w", e.Path, err)
+		}
 	}
 	// Deepest first, so a directory made read-only does not block its children.
 	slices.SortStableFunc(dirs, func(a, b Entry) int { return strings.Count(b.Path, "/") - strings.Count(a.Path, "/") })
