@@ -139,3 +139,55 @@ func TestRunDebianPython(t *testing.T) {
 		t.Fatalf("run python: status %d, stdout %q, stderr:\n%s", code, out, errOut)
 	}
 }
+
+// TestGPURecipe: a recipe with hardware.cuda and gpus builds an image whose config and
+// runtime record carry the NVIDIA runtime variables, and `run` without the NVIDIA
+// container toolkit refuses it before running anything, saying what to install.
+func TestGPURecipe(t *testing.T) {
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	recipe := filepath.Join(dir, "reprobuild.hcl")
+	src, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recipe, append(src, "\nhardware {\n  cuda = \"12.4\"\n  gpus = 2\n  cpus = 4\n}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "oci")
+	buildImage(t, o, "reprobuild.hcl", out)
+	cf, err := layoutImage(t, out).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_REQUIRE_CUDA=cuda>=12.4"} {
+		if !slicesContains(cf.Config.Env, want) {
+			t.Errorf("image env %v lacks %s", cf.Config.Env, want)
+		}
+	}
+	rec, err := os.ReadFile(out + ".reprobuild/runtime-linux-64.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rec), `"NVIDIA_REQUIRE_CUDA": "cuda>=12.4"`) || !strings.Contains(string(rec), `"cpus": 4`) {
+		t.Errorf("the runtime record does not list the GPU env and cpus:\n%s", rec)
+	}
+	if _, err := exec.LookPath("nvidia-container-runtime-hook"); err == nil {
+		t.Skip("the NVIDIA container toolkit is installed here; the missing-hook error cannot be shown")
+	}
+	stdout, errOut, code := runCLI(t, o, "run", "--offline", "--", "/bin/sh", "-c", "echo ran")
+	first, _, _ := strings.Cut(errOut, "\n")
+	if code == 0 || stdout != "" || !strings.Contains(first, "nvidia-container-runtime-hook is not installed") || !strings.Contains(first, "nvidia-container-toolkit") {
+		t.Errorf("GPU run without the toolkit: status %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
