@@ -138,3 +138,51 @@ func mustData(t *testing.T, d sif.Descriptor) []byte {
 	}
 	return b
 }
+
+// TestSIFUnprivileged builds the quickstart SIF as root and as an unprivileged user
+// (setpriv to 65534): the same bytes, so neither the building user nor its umask reaches
+// the file (the quickstart's files are all root's, which unprivileged builds assume).
+func TestSIFUnprivileged(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireBinary(t, "mksquashfs", "REPROBUILD_MKSQUASHFS")
+	setpriv := testutil.RequireBinary(t, "setpriv", "")
+	var sums []string
+	for _, nobody := range []bool{false, true} {
+		base, err := os.MkdirTemp("", "reprobuild-sif-user-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(base) })
+		for _, d := range []string{"channel", "bases", "quickstart"} {
+			if err := os.CopyFS(filepath.Join(base, "examples", d), os.DirFS(d)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := filepath.Join(base, "quickstart.sif")
+		args := []string{cli, "image", "-f", "reprobuild.hcl", "--offline", "--output", "sif:" + out}
+		if nobody {
+			if err := os.Chmod(base, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := filepath.WalkDir(base, func(p string, _ os.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				return os.Lchown(p, 65534, 65534)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			args = append([]string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, args...)
+		}
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Dir = filepath.Join(base, "examples", "quickstart")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + base, "REPROBUILD_CACHE=" + filepath.Join(base, "cache")}
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("image --output sif (unprivileged %v): %v\n%s", nobody, err, b)
+		}
+		sums = append(sums, fileSHA256(t, out))
+	}
+	if sums[0] != sums[1] {
+		t.Errorf("the SIF built as root (%s) differs from the one built unprivileged (%s)", sums[0], sums[1])
+	}
+}
