@@ -52,7 +52,7 @@ func TestLaunchKubernetesGolden(t *testing.T) {
 // TestLaunchSlurmRunsQuickstart pushes the quickstart to a real registry, writes its
 // sbatch script with launch (pinned to the last push), and runs it on a real one-node
 // Slurm cluster whose OCI container support runs runc: the job's output file holds what
-// the image's program printed.
+// the image's program printed, including a file of the host directory bound in.
 func TestLaunchSlurmRunsQuickstart(t *testing.T) {
 	testutil.RequireRoot(t)
 	for _, b := range []string{"skopeo", "umoci", "sbatch"} {
@@ -63,6 +63,25 @@ func TestLaunchSlurmRunsQuickstart(t *testing.T) {
 	ws := workspace(t)
 	cache := t.TempDir()
 	o := runOpts{dir: filepath.Join(ws, "quickstart"), env: []string{"REPROBUILD_CACHE=" + cache}}
+	// The job reads a host directory bound in from the data block's source.
+	inputs := t.TempDir()
+	if err := os.WriteFile(filepath.Join(inputs, "msg.txt"), []byte("read from the node\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	recipe := filepath.Join(ws, "quickstart", "reprobuild.hcl")
+	src, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), `cmd     = ["/opt/env/bin/hello-reprobuild"]`,
+		`cmd     = ["/bin/sh", "-c", "cat /data/in/msg.txt && exec /opt/env/bin/hello-reprobuild"]`, 1)
+	if edited == string(src) {
+		t.Fatal("the quickstart recipe's cmd line changed: update this test")
+	}
+	if err := os.WriteFile(recipe, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addMount(t, recipe, "in", "/data/in", "host:"+inputs)
 	ref := reg.Host() + "/lab/quickstart:1"
 	digest := strings.TrimSpace(mustRun(t, o, "image", "--offline", "--push", "--tag", ref))
 	out := t.TempDir()
@@ -83,7 +102,7 @@ func TestLaunchSlurmRunsQuickstart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sbatch --wait: %v\n%s\njob output:\n%s", err, res, got)
 	}
-	if want := "hello from reprobuild, installed in /opt/env\n"; string(got) != want {
+	if want := "read from the node\nhello from reprobuild, installed in /opt/env\n"; string(got) != want {
 		t.Fatalf("the job printed %q, want %q", got, want)
 	}
 }

@@ -169,6 +169,28 @@ func TestSlurmScript(t *testing.T) {
 	}
 }
 
+// TestSlurmOCIMounts: the OCI script drops the image's volumes (umoci would cover them
+// with tmpfs) and binds the host paths into the bundle; paths that would need quoting in
+// sed or JSON are refused.
+func TestSlurmOCIMounts(t *testing.T) {
+	s := plainSpec()
+	s.Mounts = []Mount{{Name: "in", Path: "/data/in", HasSource: true, Source: recipes.DataSource{Kind: "host", Path: "/srv/in"}}}
+	b, err := SlurmScript(s, SlurmOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "mount-oci.sbatch", b)
+	for _, want := range []string{"--clear=config.volume", `{"destination":"/data/in","type":"bind","source":"/srv/in","options":["rbind","rprivate"]}`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("the script lacks %q:\n%s", want, b)
+		}
+	}
+	s.Mounts[0].Source.Path = "/srv/my data|x"
+	if _, err := SlurmScript(s, SlurmOptions{}); err == nil {
+		t.Error("a path needing quoting was accepted")
+	}
+}
+
 func TestApptainerLine(t *testing.T) {
 	s := gpuSpec()
 	s.Mounts = s.Mounts[1:2]

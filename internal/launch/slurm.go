@@ -2,9 +2,13 @@ package launch
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 )
+
+// safePathRe is a path that needs no quoting in a shell word, a sed replacement or JSON.
+var safePathRe = regexp.MustCompile(`^/[A-Za-z0-9._+@/-]*$`)
 
 // Slurm runtimes: Slurm's own OCI container support (srun --container with a bundle,
 // runc configured in oci.conf) or Apptainer.
@@ -24,7 +28,7 @@ type SlurmOptions struct {
 //
 // With SlurmOCI the job pulls the image with skopeo into an OCI layout and unpacks it with
 // umoci into a bundle (in $REPROBUILD_BUNDLE_DIR, default the job's TMPDIR), adds the
-// mounts to the bundle's config.json (with python3 on the node), and runs it with `srun --container`. Slurm's OCI
+// mounts to the bundle's config.json (with sed), and runs it with `srun --container`. Slurm's OCI
 // support has no GPU field, so a GPU recipe must use SlurmApptainer (apptainer --nv).
 func SlurmScript(s Spec, o SlurmOptions) ([]byte, error) {
 	if err := s.check(); err != nil {
@@ -44,6 +48,9 @@ func SlurmScript(s Spec, o SlurmOptions) ([]byte, error) {
 	for _, m := range s.Mounts {
 		if m.Source.Kind != "host" || !strings.HasPrefix(m.Source.Path, "/") {
 			return nil, errorf("data %q: source %q cannot be bound by Slurm: give it source = \"host:/ABSOLUTE/PATH\" (a path on the compute nodes)", m.Name, sourceString(m))
+		}
+		if !safePathRe.MatchString(m.Source.Path) || !safePathRe.MatchString(m.Path) {
+			return nil, errorf("data %q: Slurm scripts bind only paths of letters, digits and . _ - + @ /: rename %s or %s", m.Name, m.Source.Path, m.Path)
 		}
 		mounts = append(mounts, m.Source.Path+":"+m.Path)
 	}
@@ -83,15 +90,23 @@ trap 'rm -rf "$work"' EXIT
 tls=true
 case "$image" in localhost[:/]*|127.0.0.1[:/]*) tls=false ;; esac
 skopeo copy --quiet --src-tls-verify="$tls" "docker://${image}" "oci:${work}/layout:run"
-umoci unpack --image "${work}/layout:run" "${work}/bundle" >/dev/null
 `)
 		if len(mounts) > 0 {
-			b.WriteString("python3 - \"${work}/bundle/config.json\" <<'PY'\nimport json, sys\np = sys.argv[1]\nc = json.load(open(p))\n")
+			// The image declares its mounts as volumes, which umoci would cover with
+			// empty tmpfs mounts: drop them, the binds below take their place.
+			b.WriteString("umoci config --image \"${work}/layout:run\" --clear=config.volume --no-history\n")
+		}
+		b.WriteString("umoci unpack --image \"${work}/layout:run\" \"${work}/bundle\" >/dev/null\n")
+		if len(mounts) > 0 {
+			// umoci writes no mounts of ours: add bind mounts to the bundle's config
+			// with sed (paths are checked to need no escaping), so nodes need no JSON tool.
+			var binds []string
 			for _, m := range mounts {
 				src, dst, _ := strings.Cut(m, ":")
-				fmt.Fprintf(&b, "c['mounts'].append({'destination': %q, 'type': 'bind', 'source': %q, 'options': ['rbind', 'rprivate']})\n", dst, src)
+				binds = append(binds, fmt.Sprintf(`{"destination":"%s","type":"bind","source":"%s","options":["rbind","rprivate"]}`, dst, src))
 			}
-			b.WriteString("json.dump(c, open(p, 'w'))\nPY\n")
+			fmt.Fprintf(&b, "sed -i 's|\"mounts\":[[:space:]]*\\[|&%s,|' \"${work}/bundle/config.json\"\n", strings.Join(binds, ","))
+			fmt.Fprintf(&b, "grep -qF '%s' \"${work}/bundle/config.json\" || { echo 'reprobuild: could not add the data mounts to the bundle' >&2; exit 1; }\n", binds[0])
 		}
 		b.WriteString("srun --container=\"${work}/bundle\"")
 		for _, a := range args {
