@@ -49,6 +49,9 @@ func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 	tr := tar.NewReader(rc)
 	var entries []Entry
 	var dirs, links []Entry
+	// made holds the directories created so far: the flattened stream names each path
+	// once, so only these can already exist, and their parents need no MkdirAll.
+	made := map[string]bool{}
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -74,7 +77,7 @@ func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 			entries = append(entries, e)
 			continue
 		}
-		if err := writeEntry(root, tr, e); err != nil {
+		if err := writeEntry(root, tr, e, made); err != nil {
 			return nil, fmt.Errorf("unpacking %s: %w", h.Name, err)
 		}
 		switch h.Typeflag {
@@ -98,7 +101,7 @@ func Unpack(img v1.Image, dir string, o UnpackOptions) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	for _, e := range links {
-		if err := writeEntry(root, nil, e); err != nil {
+		if err := writeEntry(root, nil, e, made); err != nil {
 			return nil, fmt.Errorf("unpacking %s: %w", e.Path, err)
 		}
 	}
@@ -131,20 +134,28 @@ func specialBits(mode int64) fs.FileMode {
 	return m
 }
 
-func writeEntry(root *os.Root, r io.Reader, e Entry) error {
-	if parent := path.Dir(e.Path); parent != "." {
+func writeEntry(root *os.Root, r io.Reader, e Entry, made map[string]bool) error {
+	if parent := path.Dir(e.Path); parent != "." && !made[parent] {
 		if err := root.MkdirAll(parent, 0o755); err != nil {
 			return err
 		}
+		for d := parent; d != "." && !made[d]; d = path.Dir(d) {
+			made[d] = true
+		}
 	}
-	// A later layer may replace a file of an earlier one with another kind.
-	if fi, err := root.Lstat(e.Path); err == nil && !(fi.IsDir() && e.Type == tar.TypeDir) {
+	if made[e.Path] && e.Type != tar.TypeDir {
+		// A directory made as a parent, now named as another kind of entry.
 		if err := root.RemoveAll(e.Path); err != nil {
 			return err
 		}
+		delete(made, e.Path)
 	}
 	switch e.Type {
 	case tar.TypeDir:
+		if made[e.Path] {
+			return nil
+		}
+		made[e.Path] = true
 		err := root.Mkdir(e.Path, 0o755)
 		if errors.Is(err, fs.ErrExist) {
 			return nil
