@@ -191,3 +191,49 @@ func slicesContains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestRunRootless runs the quickstart with `reprobuild run` as an unprivileged user
+// (setpriv to 65534): the rootless configuration (a user namespace mapping the image's
+// root to that user) runs the image's program and propagates its exit status.
+func TestRunRootless(t *testing.T) {
+	runcBin := requireRunc(t)
+	setpriv := testutil.RequireBinary(t, "setpriv", "")
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		testutil.Unavailable(t, "user namespaces are disabled here (max_user_namespaces %q, %v)", b, err)
+	}
+	base, err := os.MkdirTemp("", "reprobuild-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	for _, d := range []string{"channel", "bases", "quickstart"} {
+		if err := os.CopyFS(filepath.Join(base, "examples", d), os.DirFS(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.WalkDir(base, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+		cli, "run", "--offline", "--runc="+runcBin, "--", "/bin/sh", "-c", "/opt/env/bin/hello-reprobuild; id -u; exit 4")
+	cmd.Dir = filepath.Join(base, "examples", "quickstart")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + base, "TMPDIR=" + base, "REPROBUILD_CACHE=" + filepath.Join(base, "cache")}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
+		t.Fatalf("rootless run: %v (want exit status 4)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if want := "hello from reprobuild, installed in /opt/env\n0\n"; stdout.String() != want {
+		t.Errorf("rootless run printed %q, want %q (the image's root mapped to the caller)", stdout.String(), want)
+	}
+}
