@@ -57,14 +57,14 @@ func recordPushes(cacheDir string, res *ImageResult) error {
 func LastPush(cacheDir, lockHash string) (string, error) {
 	b, err := os.ReadFile(pushRecordPath(cacheDir, lockHash))
 	if os.IsNotExist(err) {
-		return "", fmt.Errorf("this lock (%.12s) was never pushed from this machine: run reprobuild image --push --tag REF, or pass --image REF@sha256:...", lockHash)
+		return "", fmt.Errorf("this lock (%.12s) was never pushed from this machine: run reprobuild image --push --tag REF, or pass --image REF@sha256:DIGEST", lockHash)
 	}
 	if err != nil {
 		return "", err
 	}
 	var pr pushRecord
 	if err := json.Unmarshal(b, &pr); err != nil || len(pr.Refs) == 0 {
-		return "", fmt.Errorf("the push record %s is damaged: push again, or pass --image REF@sha256:...", pushRecordPath(cacheDir, lockHash))
+		return "", fmt.Errorf("the push record %s is damaged: push again, or pass --image REF@sha256:DIGEST", pushRecordPath(cacheDir, lockHash))
 	}
 	return pr.Refs[0], nil
 }

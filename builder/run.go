@@ -110,7 +110,11 @@ func BuildForRun(ctx context.Context, o ImageOptions, arch string) (v1.Image, *I
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := BuildFromLock(ctx, r, l, client, o)
+	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain}
+	if o.Channel.CacheDir != "" {
+		bo.LayerCacheDir = filepath.Join(o.Channel.CacheDir, "layers")
+	}
+	res, err := BuildFromLock(ctx, r, l, client, bo)
 	if err != nil {
 		return nil, nil, err
 	}

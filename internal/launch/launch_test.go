@@ -141,13 +141,12 @@ func TestKubecheckRejects(t *testing.T) {
 }
 
 func TestSlurmScript(t *testing.T) {
-	b, err := SlurmScript(gpuSpec(), SlurmOptions{Runtime: SlurmApptainer})
-	if err == nil {
+	if _, err := SlurmScript(gpuSpec(), SlurmOptions{Runtime: SlurmApptainer}); err == nil {
 		t.Fatal("a pvc mount was accepted for Slurm")
 	}
 	s := gpuSpec()
 	s.Mounts = s.Mounts[1:2] // the host path
-	b, err = SlurmScript(s, SlurmOptions{Runtime: SlurmApptainer})
+	b, err := SlurmScript(s, SlurmOptions{Runtime: SlurmApptainer})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func TestRootlessSpec(t *testing.T) {
 	if last.Destination != "/data" || last.Source != "/srv/data" || !contains(last.Options, "ro") {
 		t.Errorf("data mount %+v", last)
 	}
-	if s.Hooks == nil || len(s.Hooks.Prestart) != 1 || s.Hooks.Prestart[0].Args[1] != "prestart" {
+	if s.Hooks == nil || len(s.Hooks.CreateRuntime) != 1 || s.Hooks.CreateRuntime[0].Args[1] != "prestart" {
 		t.Errorf("GPU hook %+v", s.Hooks)
 	}
 	if _, err := Spec(v1.Config{}, "rootfs", dir, SpecOptions{}); err == nil {

@@ -35,7 +35,7 @@ type SpecOptions struct {
 	// settings.
 	Rootless         bool
 	HostUID, HostGID int
-	// GPUHook is the path of nvidia-container-runtime-hook, run as a prestart hook so
+	// GPUHook is the path of nvidia-container-runtime-hook, run as a createRuntime hook so
 	// the NVIDIA driver and devices are made visible; empty for no GPU.
 	GPUHook string
 }
@@ -115,7 +115,9 @@ func Spec(cfg v1.Config, rootfs, hostRootfs string, o SpecOptions) (*specs.Spec,
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: m.Destination, Type: "bind", Source: m.Source, Options: opts})
 	}
 	if o.GPUHook != "" {
-		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: o.GPUHook, Args: []string{o.GPUHook, "prestart"}}}}
+		// createRuntime runs where the deprecated prestart hooks ran (runtime namespace,
+		// after create, before pivot_root); the hook's own mode is still "prestart".
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: o.GPUHook, Args: []string{o.GPUHook, "prestart"}}}}
 	}
 	if o.Rootless {
 		rootless(s, o.HostUID, o.HostGID)
