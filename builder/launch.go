@@ -59,9 +59,9 @@ func Launch(ctx context.Context, o LaunchOptions) (*LaunchResult, error) {
 	if err != nil {
 		var missing *MissingLockError
 		if errors.As(err, &missing) {
-			return nil, fmt.Errorf("%s was never locked, so no image of it was built or pushed: run reprobuild image -f %s --push --tag REF first", r.Filename, o.Recipe)
+			return nil, &NotLockedError{Recipe: r.Filename}
 		}
-		return nil, fmt.Errorf("%w; then reprobuild image --push, and launch again", err)
+		return nil, fmt.Errorf("%w; then build and push the image, and launch again", err)
 	}
 	lockBytes, err := lock.Marshal(l)
 	if err != nil {
@@ -70,7 +70,7 @@ func Launch(ctx context.Context, o LaunchOptions) (*LaunchResult, error) {
 	lockHash := hexSHA256(lockBytes)
 	ref := o.Image
 	if ref != "" && !digestRefRe.MatchString(ref) {
-		return nil, fmt.Errorf("--image %q is not pinned by digest: give REF@sha256:<64 hex digits> (reprobuild image --push prints it)", ref)
+		return nil, &UnpinnedImageError{Ref: ref}
 	}
 	if ref == "" {
 		if ref, err = LastPush(o.CacheDir, lockHash); err != nil {
@@ -103,7 +103,7 @@ func Launch(ctx context.Context, o LaunchOptions) (*LaunchResult, error) {
 		line, err = launch.ApptainerLine(spec)
 		res.Content = []byte(line + "\n")
 	default:
-		return nil, fmt.Errorf("--to %q: want kubernetes, slurm or apptainer", o.To)
+		return nil, &UnknownTargetError{To: o.To}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Filename, err)

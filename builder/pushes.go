@@ -2,7 +2,6 @@ package builder
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,18 +52,18 @@ func recordPushes(cacheDir string, res *ImageResult) error {
 }
 
 // LastPush is the first reference (REF@sha256:...) of the last push of the lock with
-// this hash from this cache, or an error saying how to push.
+// this hash from this cache, or a *NotPushedError.
 func LastPush(cacheDir, lockHash string) (string, error) {
 	b, err := os.ReadFile(pushRecordPath(cacheDir, lockHash))
 	if os.IsNotExist(err) {
-		return "", fmt.Errorf("this lock (%.12s) was never pushed from this machine: run reprobuild image --push --tag REF, or pass --image REF@sha256:DIGEST", lockHash)
+		return "", &NotPushedError{LockHash: lockHash}
 	}
 	if err != nil {
 		return "", err
 	}
 	var pr pushRecord
 	if err := json.Unmarshal(b, &pr); err != nil || len(pr.Refs) == 0 {
-		return "", fmt.Errorf("the push record %s is damaged: push again, or pass --image REF@sha256:DIGEST", pushRecordPath(cacheDir, lockHash))
+		return "", &NotPushedError{LockHash: lockHash, Damaged: pushRecordPath(cacheDir, lockHash)}
 	}
 	return pr.Refs[0], nil
 }

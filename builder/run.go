@@ -21,7 +21,7 @@ type RunOptions struct {
 	// Image configures the build (or the reuse of cached layers) of the image to run;
 	// its Output and Push are ignored.
 	Image ImageOptions
-	// Args replace the image's cmd (after `--` on the command line).
+	// Args replace the image's cmd.
 	Args []string
 	// Entrypoint replaces the image's entrypoint.
 	Entrypoint []string
@@ -139,9 +139,9 @@ func BuildForRun(ctx context.Context, o ImageOptions, arch string) (v1.Image, *I
 	return nil, nil, fmt.Errorf("%s has no image for %s (it builds %s): add its platform to platform.targets", r.Filename, arch, strings.Join(have, ", "))
 }
 
-// RunMounts resolves the host path of every mount data block: the --data override, else
-// the recipe's host: source (relative to the recipe). A mount with neither, a cluster
-// source (pvc:, nfs:) or a missing host path is an error that says what to pass.
+// RunMounts resolves the host path of every mount data block: the override, else the
+// recipe's host: source (relative to the recipe). A mount with neither, a cluster source
+// (pvc:, nfs:) or a missing host path is a *MountSourceError.
 func RunMounts(r *recipes.Recipe, overrides map[string]string) ([]runc.Mount, error) {
 	known := map[string]bool{}
 	var out []runc.Mount
@@ -153,14 +153,14 @@ func RunMounts(r *recipes.Recipe, overrides map[string]string) ([]runc.Mount, er
 		src, ok := overrides[d.Name]
 		if !ok {
 			if d.Source == "" {
-				return nil, fmt.Errorf("data %q (%s) is a mount without a source: pass --data %s=HOSTPATH, or add source = \"host:PATH\" to it", d.Name, hclAt(d.Range), d.Name)
+				return nil, &MountSourceError{Name: d.Name, At: hclAt(d.Range), Reason: "a mount without a source (add source = \"host:PATH\" to it)"}
 			}
 			ds, why := recipes.ParseDataSource(d.Source)
 			if why != "" {
-				return nil, fmt.Errorf("data %q (%s): %s", d.Name, hclAt(d.SourceRange), why)
+				return nil, &MountSourceError{Name: d.Name, At: hclAt(d.SourceRange), Reason: why}
 			}
 			if ds.Kind != "host" {
-				return nil, fmt.Errorf("data %q (%s): source %s is a cluster volume that cannot be bound here: pass --data %s=HOSTPATH", d.Name, hclAt(d.SourceRange), d.Source, d.Name)
+				return nil, &MountSourceError{Name: d.Name, At: hclAt(d.SourceRange), Reason: "source " + d.Source + " is a cluster volume that cannot be bound here"}
 			}
 			src = ds.Path
 			if !filepath.IsAbs(src) {
@@ -172,7 +172,7 @@ func RunMounts(r *recipes.Recipe, overrides map[string]string) ([]runc.Mount, er
 			return nil, err
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, fmt.Errorf("data %q: mount source %s does not exist: create it or pass --data %s=HOSTPATH", d.Name, abs, d.Name)
+			return nil, &MountSourceError{Name: d.Name, At: hclAt(d.Range), Reason: "mount source " + abs + " does not exist (create it)"}
 		}
 		out = append(out, runc.Mount{Source: abs, Destination: d.Path})
 	}
@@ -184,7 +184,7 @@ func RunMounts(r *recipes.Recipe, overrides map[string]string) ([]runc.Mount, er
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return nil, fmt.Errorf("--data %s: %s has no data block of that name with mode = \"mount\"", unknown[0], r.Filename)
+		return nil, &UnknownDataError{Name: unknown[0], Recipe: r.Filename}
 	}
 	return out, nil
 }

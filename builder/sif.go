@@ -16,7 +16,7 @@ import (
 // runtime record ("runtime.json") and the SBOMs as metadata objects.
 func writeSIF(ctx context.Context, res *ImageResult, dest string) error {
 	if res.Image == nil {
-		return fmt.Errorf("--output sif:%s holds one platform; this recipe has %d: use oci:DIR, or one platform.targets entry", dest, len(res.Platforms))
+		return &OutputError{Output: "sif:" + dest, Reason: fmt.Sprintf("a SIF file holds one platform; this recipe has %d: use oci:DIR, or one platform.targets entry", len(res.Platforms))}
 	}
 	mksquashfs, _ := exec.LookPath("mksquashfs")
 	var objs []sif.Object

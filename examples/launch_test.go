@@ -135,7 +135,7 @@ func TestLaunchErrors(t *testing.T) {
 	if err := os.WriteFile(recipe, []byte(gpu), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	check("stale lock", "reprobuild image --push", "launch", "--to", "slurm", "--image", fixedImage)
+	check("stale lock", "then build and push the image", "launch", "--to", "slurm", "--image", fixedImage)
 	mustRun(t, o, "lock", "--offline")
 	check("gpu to slurm oci", "use --runtime apptainer", "launch", "--to", "slurm", "--image", fixedImage)
 	job := mustRun(t, o, "launch", "--to", "kubernetes", "--image", fixedImage)

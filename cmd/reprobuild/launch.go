@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,7 +45,7 @@ func newLaunchCommand() *cobra.Command {
 				Recipe: file, Vars: vm, To: to, Image: image, CacheDir: cacheDir, SlurmRuntime: runtime,
 			})
 			if err != nil {
-				return err
+				return launchFlagError(err)
 			}
 			if out == "" || res.Filename == "" {
 				if asJSON {
@@ -86,4 +87,33 @@ func newLaunchCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	_ = cmd.MarkFlagRequired("to")
 	return cmd
+}
+
+// launchFlagError says in the run and launch commands' flags what the builder reports in
+// its own terms.
+func launchFlagError(err error) error {
+	var mount *builder.MountSourceError
+	var unknown *builder.UnknownDataError
+	var notLocked *builder.NotLockedError
+	var notPushed *builder.NotPushedError
+	var unpinned *builder.UnpinnedImageError
+	var target *builder.UnknownTargetError
+	switch {
+	case errors.As(err, &mount):
+		return fmt.Errorf("data %q (%s): %s: pass --data %s=HOSTPATH", mount.Name, mount.At, mount.Reason, mount.Name)
+	case errors.As(err, &unknown):
+		return fmt.Errorf("--data %s: %s has no data block of that name with mode = \"mount\"", unknown.Name, unknown.Recipe)
+	case errors.As(err, &notLocked):
+		return fmt.Errorf("%s was never locked, so no image of it was built or pushed: run reprobuild image -f %s --push --tag REF first", notLocked.Recipe, notLocked.Recipe)
+	case errors.As(err, &notPushed):
+		if notPushed.Damaged != "" {
+			return fmt.Errorf("the push record %s is damaged: push again, or pass --image REF@sha256:DIGEST", notPushed.Damaged)
+		}
+		return fmt.Errorf("this lock (%.12s) was never pushed from this machine: run reprobuild image --push --tag REF, or pass --image REF@sha256:DIGEST", notPushed.LockHash)
+	case errors.As(err, &unpinned):
+		return fmt.Errorf("--image %q is not pinned by digest: give REF@sha256:<64 hex digits> (reprobuild image --push prints it)", unpinned.Ref)
+	case errors.As(err, &target):
+		return fmt.Errorf("--to %q: want kubernetes, slurm or apptainer", target.To)
+	}
+	return err
 }

@@ -80,7 +80,7 @@ func newRunCommand() *cobra.Command {
 			}
 			code, err := builder.Run(cmd.Context(), o)
 			if err != nil {
-				return err
+				return launchFlagError(imageFlagError(err))
 			}
 			if code != 0 {
 				return &exitError{code: code, err: fmt.Errorf("the container exited with status %d", code)}
