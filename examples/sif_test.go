@@ -1,10 +1,7 @@
 package examples
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,20 +13,6 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/testutil"
 )
-
-func fileSHA256(t *testing.T, p string) string {
-	t.Helper()
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // TestSIFOutput builds the quickstart as a SIF file in two workspaces with different
 // umasks, time zones and SOURCE_DATE_EPOCH unset: the same sha256. Read back with the
