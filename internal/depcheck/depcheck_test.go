@@ -27,9 +27,14 @@ var rank = map[string]int{
 	"internal/pkgmaker": 1,
 	"recipes":           1,
 
+	"internal/runc":             1,
+	"internal/launch/kubecheck": 1,
+
 	"internal/image":   2,
 	"internal/channel": 2,
 	"internal/record":  2,
+	"internal/sif":     2,
+	"internal/launch":  2,
 
 	"internal/plan": 3,
 
