@@ -83,7 +83,7 @@ func newRunCommand() *cobra.Command {
 				return launchFlagError(imageFlagError(err))
 			}
 			if code != 0 {
-				return &exitError{code: code, err: fmt.Errorf("the container exited with status %d", code)}
+				return &codeError{code: code, err: fmt.Errorf("the container exited with status %d", code)}
 			}
 			return nil
 		},
