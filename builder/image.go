@@ -369,6 +369,9 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		missed = append(missed, gi)
 	}
 	if len(missed) == 0 {
+		if err := checkPackageLayers(cache, keys, prefix, layers, nil); err != nil {
+			return nil, nil, nil, err
+		}
 		return layers, blobFiles(layers, files), nil, nil
 	}
 	var need []conda.PackageRecord
@@ -396,6 +399,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		inPlace[p.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
+	shapes := make([][]install.Entry, len(groups)) // for the whole-environment check
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, gi := range missed {
@@ -424,6 +428,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 					entries = append(entries, e)
 				}
 			}
+			shapes[gi] = install.Shape(entries)
 			layer, file, err := cache.build(keys[gi], entries, image.LayerOptions{Epoch: epoch})
 			if err != nil {
 				return err
@@ -433,6 +438,9 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 		})
 	}
 	if err := g.Wait(); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkPackageLayers(cache, keys, prefix, layers, shapes); err != nil {
 		return nil, nil, nil, err
 	}
 	var clob []string

@@ -189,11 +189,20 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	if o.PythonVersion != "" {
 		c.python = o.PythonVersion
 	}
-	for gi, group := range c.o.Group(pkgs) {
+	groups := c.o.Group(pkgs)
+	last := len(groups) - 1
+	for last > 0 && len(groups[last]) == 0 {
+		last--
+	}
+	for gi, group := range groups {
 		if len(group) == 0 {
 			continue
 		}
-		st, err := c.linkGroup(gi, group, linker)
+		var prior []llb.State // the last group's step checks the whole environment
+		if gi == last {
+			prior = parts[1:]
+		}
+		st, err := c.linkGroup(gi, group, linker, prior)
 		if err != nil {
 			return nil, err
 		}
@@ -515,7 +524,7 @@ func specName(spec string) string {
 	return strings.ToLower(s)
 }
 
-func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunOption) (llb.State, error) {
+func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunOption, prior []llb.State) (llb.State, error) {
 	fetched := make([]llb.State, 0, len(group))
 	for _, p := range group {
 		st, err := c.fetch(p)
@@ -540,9 +549,12 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 		args = append(args, "--python-version", c.python)
 	}
 	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
+	envArgs, envMounts := envCheck(prior)
+	args = append(args, envArgs...)
 	run := llb.Scratch().Platform(c.linkPlatform()).Run(
 		llb.Args(args),
 		linker,
+		envMounts,
 		llb.AddMount(PkgsDir, pkgs, llb.Readonly),
 		llb.AddMount(MetaDir, meta, llb.Readonly),
 		llb.Network(llb.NetModeNone),

@@ -25,6 +25,7 @@ type linkOptions struct {
 	records string
 	pkgs    string
 	out     string
+	env     []string
 }
 
 func newLinkCommand() *cobra.Command {
@@ -44,6 +45,7 @@ func newLinkCommand() *cobra.Command {
 	f.StringVar(&o.records, "records", frontend.RecordsFile, "JSON list of the package records to link")
 	f.StringVar(&o.pkgs, "pkgs", frontend.PkgsDir, "directory holding the archives by file name")
 	f.StringVar(&o.out, "out", frontend.OutDir, "directory the linked tree (image-root relative paths) is written to")
+	f.StringArrayVar(&o.env, "env", nil, "read-only tree of a group linked before this one, in layer order (repeatable): the whole environment is checked as one tree")
 	return cmd
 }
 
@@ -78,6 +80,21 @@ func runLink(ctx context.Context, o linkOptions) error {
 	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python})
 	if err != nil {
 		return fmt.Errorf("link: %w", err)
+	}
+	if len(o.env) > 0 {
+		// The same whole-environment check as the embedded engine, on the same layers.
+		layers := make([][]install.Entry, 0, len(o.env)+1)
+		for _, dir := range o.env {
+			shape, err := install.ShapeOfDir(dir)
+			if err != nil {
+				return fmt.Errorf("link: %w", err)
+			}
+			layers = append(layers, shape)
+		}
+		layers = append(layers, install.ShapeOfTrees(trees))
+		if err := install.CheckEnvironment(o.prefix, layers...); err != nil {
+			return fmt.Errorf("link: %w", err)
+		}
 	}
 	for _, c := range clobbers {
 		fmt.Fprintf(os.Stderr, "link: %s from %s replaces the one from %s\n", c.Path, c.Winner, c.Loser)
