@@ -170,7 +170,7 @@ func SplitBase(base string) lock.Base {
 func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
 	var reasons []string
 	hashOK := l.RecipeHash == r.Hash()
-	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
+	if err := lock.Check(l, LockWant(r)); err != nil {
 		var se *lock.StaleError
 		if !errors.As(err, &se) {
 			return err
