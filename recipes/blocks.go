@@ -150,7 +150,7 @@ func (d *decoder) decodeChannels(blocks hcl.Blocks) {
 			var u string
 			if d.stringAttr(attr, &u) {
 				if nu, msg := normalizeChannelURL(u); msg != "" {
-					d.errorf(attr.Expr.Range(), "Invalid channel URL", "%s", msg)
+					d.urlError(attr.Expr.Range(), "Invalid channel URL", msg, hasSecret(u))
 				} else {
 					ch.URL = nu
 					if first, dup := urls[nu]; dup {
@@ -164,7 +164,7 @@ func (d *decoder) decodeChannels(blocks hcl.Blocks) {
 		for i, m := range mirrors {
 			nm, msg := normalizeChannelURL(m)
 			if msg != "" {
-				d.errorf(ranges[i], "Invalid mirror URL", "%s", msg)
+				d.urlError(ranges[i], "Invalid mirror URL", msg, hasSecret(m))
 				continue
 			}
 			ch.Mirrors = append(ch.Mirrors, nm)
@@ -199,7 +199,14 @@ func normalizeChannelURL(u string) (string, string) {
 			return "", fmt.Sprintf("%q uses the unsupported scheme %q. Use https://, http:// or file://.", u, pu.Scheme)
 		}
 		if pu.User != nil {
-			return "", fmt.Sprintf("%q carries credentials. Remove them from the recipe: credentials are configured outside it so they never reach the lock.", pu.Redacted())
+			pu.User = nil
+			return "", fmt.Sprintf("%q carries credentials (user:password@). Remove them from the recipe and set REPROBUILD_AUTH_%s=\"basic USER:PASSWORD\" or use --auth-file: credentials are configured outside the recipe so they never reach the lock or the image.", pu.String(), authEnvKey(pu.Host))
+		}
+		if segs := strings.Split(pu.Path, "/"); len(segs) > 2 && segs[1] == "t" && segs[2] != "" {
+			segs = append(segs[:1], segs[3:]...)
+			pu.Path = strings.Join(segs, "/")
+			pu.RawPath = ""
+			return "", fmt.Sprintf("the channel URL carries an anaconda.org token (/t/<TOKEN>/). Write %q instead and set REPROBUILD_AUTH_%s=\"conda-token <TOKEN>\" (or \"conda_token\" in --auth-file): the token is then sent as /t/<TOKEN>/ but never reaches the lock or the image.", pu.String(), authEnvKey(pu.Host))
 		}
 		if pu.Scheme != "file" && pu.Host == "" {
 			return "", fmt.Sprintf("%q has no host.", u)
@@ -208,6 +215,40 @@ func normalizeChannelURL(u string) (string, string) {
 	}
 	p := path.Clean(strings.ReplaceAll(u, "\\", "/"))
 	return p, ""
+}
+
+// hasSecret reports a URL carrying credentials: userinfo or an anaconda.org /t/TOKEN/.
+func hasSecret(u string) bool {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return strings.Contains(u, "@")
+	}
+	segs := strings.Split(pu.Path, "/")
+	return pu.User != nil || len(segs) > 2 && segs[1] == "t" && segs[2] != ""
+}
+
+// urlError reports a bad channel or mirror URL. When the URL carries a secret, the
+// diagnostic names the place (file:line:col) but has no source snippet, so the secret is
+// not printed into a terminal or CI log.
+func (d *decoder) urlError(rng hcl.Range, summary, msg string, secret bool) {
+	if !secret {
+		d.errorf(rng, summary, "%s", msg)
+		return
+	}
+	d.add(&hcl.Diagnostic{Severity: hcl.DiagError,
+		Summary: fmt.Sprintf("%s at %s:%d:%d", summary, rng.Filename, rng.Start.Line, rng.Start.Column),
+		Detail:  msg})
+}
+
+// authEnvKey is the REPROBUILD_AUTH_ suffix of a host, as the channel package reads it.
+func authEnvKey(host string) string {
+	b := []byte(strings.ToUpper(host))
+	for i, ch := range b {
+		if !(ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func validNamePattern(p string) bool {

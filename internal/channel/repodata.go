@@ -291,9 +291,9 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
 				var err error
 				if v == ".zst" {
-					raw, err = readZstd(r)
+					raw, err = readZstd(r, c.o.maxRepodata, Redact(u))
 				} else {
-					raw, err = io.ReadAll(r)
+					raw, err = readLimited(r, c.o.maxRepodata, Redact(u))
 				}
 				return "", err
 			})
@@ -339,18 +339,24 @@ func writeMetaFile(path string, m repodataMeta) error {
 	return writeAtomic(path, m.marshal())
 }
 
-// maxRepodata bounds a decompressed repodata document, so a hostile .zst cannot
-// exhaust memory (conda-forge's largest subdir is a few hundred MB).
-const maxRepodata = 4 << 30
-
-func readZstd(r io.Reader) ([]byte, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepodata))
+// readZstd decompresses a repodata.json.zst, refusing more than limit bytes of output
+// (the decoder's window limit bounds its memory, not the document's size).
+func readZstd(r io.Reader, limit int64, url string) ([]byte, error) {
+	maxMem := uint64(4 << 30)
+	if limit > 0 && uint64(limit) < maxMem {
+		maxMem = uint64(limit)
+	}
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxMem))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	data, err := io.ReadAll(zr)
+	data, err := readLimited(zr, limit, url)
 	if err != nil {
+		var re *RepodataSizeError
+		if errors.As(err, &re) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("decompressing repodata.json.zst: %w", err)
 	}
 	return data, nil
@@ -386,9 +392,9 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 		}
 		defer f.Close()
 		if zst {
-			return readZstd(f)
+			return readZstd(f, c.o.maxRepodata, Redact(src))
 		}
-		return io.ReadAll(f)
+		return readLimited(f, c.o.maxRepodata, Redact(src))
 	}
 	if meta.SHA256 != "" && meta.Path == p && meta.Size == fi.Size() && meta.MtimeNs == fi.ModTime().UnixNano() && meta.Ino == ino {
 		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src)}, nil
