@@ -45,8 +45,10 @@ type ImageOptions struct {
 	// nil derives it from the lock, so the same lock gives the same image anywhere.
 	Epoch       *time.Time
 	LayerBudget int
-	Channel     ChannelOptions
-	Keychain    authn.Keychain
+	// MaxPackageSize bounds the unpacked size of one package (0: install's default, 8 GiB).
+	MaxPackageSize int64
+	Channel        ChannelOptions
+	Keychain       authn.Keychain
 }
 
 // PlatformImage is one platform's image of a build.
@@ -161,7 +163,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 		return nil, err
 	}
 	lockHash := hexSHA256(lockBytes)
-	cache := layerCache{}
+	cache := layerCache{maxPackage: o.MaxPackageSize}
 	if o.Channel.CacheDir != "" {
 		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
@@ -408,7 +410,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 			for i, p := range groupRecs[gi] {
 				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name], VerifySHA256: inPlace[p.Name]}
 			}
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python})
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python, MaxUnpackedSize: cache.maxPackage})
 			if err != nil {
 				return err
 			}

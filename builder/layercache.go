@@ -30,7 +30,12 @@ const layerCacheVersion = 1
 // that shapes them, so a rebuild with an unchanged lock fetches, links and compresses
 // nothing. Entries are written atomically and verified by sha256 when read back, so a
 // torn or tampered entry is rebuilt, never used.
-type layerCache struct{ dir string }
+type layerCache struct {
+	dir string
+	// maxPackage is the per-package unpacked size cap linking applies to missed groups
+	// (install.Options.MaxUnpackedSize); it travels with the cache to every group.
+	maxPackage int64
+}
 
 type layerMeta struct {
 	Digest    string          `json:"digest"`

@@ -26,6 +26,7 @@ type linkOptions struct {
 	pkgs    string
 	out     string
 	env     []string
+	maxSize int64
 }
 
 func newLinkCommand() *cobra.Command {
@@ -45,6 +46,7 @@ func newLinkCommand() *cobra.Command {
 	f.StringVar(&o.records, "records", frontend.RecordsFile, "JSON list of the package records to link")
 	f.StringVar(&o.pkgs, "pkgs", frontend.PkgsDir, "directory holding the archives by file name")
 	f.StringVar(&o.out, "out", frontend.OutDir, "directory the linked tree (image-root relative paths) is written to")
+	f.Int64Var(&o.maxSize, "max-package-size", 0, "largest unpacked size of one package in bytes (0: 8 GiB)")
 	f.StringArrayVar(&o.env, "env", nil, "read-only tree of a group linked before this one, in layer order (repeatable): the whole environment is checked as one tree")
 	return cmd
 }
@@ -77,7 +79,7 @@ func runLink(ctx context.Context, o linkOptions) error {
 		pkgs[i] = install.Package{Record: r, Archive: p}
 	}
 	// The same linking code as the embedded engine, so both engines write the same tree.
-	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python})
+	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python, MaxUnpackedSize: o.maxSize})
 	if err != nil {
 		return fmt.Errorf("link: %w", err)
 	}

@@ -33,7 +33,7 @@ type SizeLimitError struct {
 }
 
 func (e *SizeLimitError) Error() string {
-	return fmt.Sprintf("package %s: unpacked content exceeds %d bytes (archive bomb?); raise Options.MaxUnpackedSize if the package is genuine", e.Package, e.Limit)
+	return fmt.Sprintf("package %s: unpacked content exceeds %d bytes (archive bomb?); raise --max-package-size (Options.MaxUnpackedSize) if the package is genuine", e.Package, e.Limit)
 }
 
 // MalformedPackageError reports an archive that is not a valid conda package.
