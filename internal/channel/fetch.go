@@ -351,7 +351,7 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 		if overDeadline() {
 			return "", nil, fmt.Errorf("GET %s: no response within the download deadline of %s", Redact(u), c.o.deadline)
 		}
-		return "", nil, fmt.Errorf("GET %s: %v", Redact(u), redactErr(err))
+		return "", nil, fmt.Errorf("GET %s: %w", Redact(u), redactErr(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotModified && (cond.ETag != "" || cond.LastModified != "") {
@@ -391,6 +391,10 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 func redactErr(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
+		var re *RedirectError
+		if errors.As(ue.Err, &re) {
+			return re // names only redacted URLs
+		}
 		return fmt.Errorf("%s", ue.Err)
 	}
 	return err

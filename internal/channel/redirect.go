@@ -10,12 +10,12 @@ import (
 
 // RedirectError is a redirect reprobuild refuses to follow.
 type RedirectError struct {
-	From, To string // redacted
+	From, To string // redacted; From is named by the request error around it
 	Reason   string
 }
 
 func (e *RedirectError) Error() string {
-	return fmt.Sprintf("GET %s: redirect to %s refused: %s", e.From, e.To, e.Reason)
+	return fmt.Sprintf("redirect to %s refused: %s", e.To, e.Reason)
 }
 
 // origin is scheme://host:port with the scheme's default port made explicit, so

@@ -357,6 +357,10 @@ func readZstd(r io.Reader, limit int64, url string) ([]byte, error) {
 		if errors.As(err, &re) {
 			return nil, err
 		}
+		// A frame whose window exceeds the limit decodes to more than the limit.
+		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return nil, &RepodataSizeError{URL: url, Limit: limit}
+		}
 		return nil, fmt.Errorf("decompressing repodata.json.zst: %w", err)
 	}
 	return data, nil
