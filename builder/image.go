@@ -167,6 +167,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	if o.Channel.CacheDir != "" {
 		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
+	cache.cleanStale()
 	res := &ImageResult{}
 	var imgs []v1.Image
 	for _, t := range l.Targets {

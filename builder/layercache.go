@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 )
@@ -94,6 +95,20 @@ func (c layerCache) key(recs []conda.PackageRecord, prefix, python string, epoch
 	return hex.EncodeToString(s[:])
 }
 
+// cleanStale removes the temporary files of runs killed while writing a layer
+// (layers/*/.tmp-*); a live writer's are kept.
+func (c layerCache) cleanStale() {
+	if c.dir == "" {
+		return
+	}
+	shards, _ := os.ReadDir(c.dir)
+	for _, s := range shards {
+		if s.IsDir() {
+			_, _ = fsutil.CleanStale(filepath.Join(c.dir, s.Name()), ".tmp-*")
+		}
+	}
+}
+
 func (c layerCache) paths(key string) (blob, meta string) {
 	base := filepath.Join(c.dir, key[:2], key)
 	return base + ".blob", base + ".json"
@@ -165,10 +180,12 @@ func (c layerCache) buildFile(key string, entries []install.Entry, o image.Layer
 	if err := os.MkdirAll(filepath.Dir(blobPath), 0o755); err != nil {
 		return nil, "", &cacheIOError{err}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(blobPath), ".tmp-*")
+	t, err := fsutil.CreateTemp(filepath.Dir(blobPath), ".tmp-*")
 	if err != nil {
 		return nil, "", &cacheIOError{err}
 	}
+	defer t.Release()
+	tmp := t.File
 	defer os.Remove(tmp.Name())
 	fw := &ioErrWriter{w: tmp}
 	bw := bufio.NewWriterSize(fw, 256<<10)
@@ -219,10 +236,12 @@ func (w *ioErrWriter) Write(p []byte) (int, error) {
 }
 
 func writeAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	t, err := fsutil.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
+	defer t.Release()
+	tmp := t.File
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()

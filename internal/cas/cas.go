@@ -47,6 +47,9 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	// Temporary files of writers killed mid-way (cas/tmp) are removed by the next
+	// process to open the store; a live writer's are kept (see Clean).
+	_ = s.Clean(context.Background())
 	return s, nil
 }
 

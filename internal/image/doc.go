@@ -9,5 +9,6 @@
 // only in LoadBase, WriteLayout, WriteDockerArchive and Push.
 //
 // It may import the standard library, go-containerregistry, klauspost/compress and
-// internal/install (for install.Entry); nothing else of ours.
+// internal/install (for install.Entry) and internal/fsutil (atomic output replacement);
+// nothing else of ours.
 package image

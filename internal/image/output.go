@@ -14,6 +14,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 )
 
 // RefNameAnnotation names an entry of an OCI layout's index.json (the "tag" that
@@ -69,10 +71,14 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 		return err
 	}
 	parent := filepath.Dir(dir)
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	// Leftovers of runs killed while writing this output; a live writer's are kept.
+	_, _ = fsutil.CleanStale(parent, "."+filepath.Base(dir)+".tmp-*")
+	t, err := fsutil.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: creating a temporary directory in %s: %w", dir, parent, err)
 	}
+	defer t.Release()
+	tmp := t.Path
 	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
@@ -94,7 +100,7 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 			return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 		}
 	}
-	return replaceDir(tmp, dir)
+	return fsutil.ReplaceDir(tmp, dir)
 }
 
 // linkBlobs hardlinks known blob files into the layout at dir. layout's writer skips a
@@ -140,27 +146,6 @@ func replaceable(dir string) error {
 	return nil
 }
 
-// replaceDir renames tmp to dir. An existing dir is first moved aside and removed only
-// after the new one is in place.
-func replaceDir(tmp, dir string) error {
-	if err := os.Rename(tmp, dir); err == nil {
-		return nil
-	}
-	if _, err := os.Lstat(dir); err != nil {
-		return fmt.Errorf("moving the new OCI layout into %s: %w", dir, err)
-	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil {
-		return fmt.Errorf("moving the old %s aside to replace it: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Put the old layout back rather than leave nothing.
-		_ = os.Rename(old, dir)
-		return fmt.Errorf("moving the new OCI layout into %s: %w", dir, err)
-	}
-	return os.RemoveAll(old)
-}
-
 // WriteDockerArchive writes img as a `docker load` archive at path, tagged tag (e.g.
 // "lab/analysis:2026.11"). It writes a temporary file beside path and renames it.
 func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
@@ -168,15 +153,18 @@ func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
 	if err != nil {
 		return fmt.Errorf("docker archive %s: tag %q is not a valid REPO:TAG: %w", path, tag, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	_, _ = fsutil.CleanStale(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	tf, err := fsutil.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("docker archive %s: %w", path, err)
 	}
+	f := tf.File
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
 		}
+		tf.Release()
 	}()
 	if err := tarball.Write(t, img, f); err != nil {
 		return fmt.Errorf("writing docker archive %s: %w", path, err)
