@@ -59,11 +59,16 @@ func (d *decoder) decodeImage(b *hcl.Block) {
 	}
 	img.Tags = tags
 	img.Labels = d.stringMapAttr(content.Attributes["labels"])
+	if attr := content.Attributes["labels"]; attr != nil {
+		d.checkLabels(attr, img.Labels)
+	}
 	if attr := content.Attributes["prefix"]; attr != nil {
 		var p string
 		if d.stringAttr(attr, &p) {
 			if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
 				d.errorf(attr.Expr.Range(), "Invalid prefix", "The prefix %q must be a clean absolute path other than \"/\", e.g. %q.", p, DefaultPrefix)
+			} else if overlaps(p, RecordDir) {
+				d.errorf(attr.Expr.Range(), "Invalid prefix", "The prefix %q overlaps %s, where reprobuild writes the runtime record. Choose another, e.g. %q.", p, RecordDir, DefaultPrefix)
 			} else {
 				img.Prefix = p
 			}
@@ -432,6 +437,7 @@ func (d *decoder) decodeData(blocks hcl.Blocks) {
 	}}
 	names := map[string]hcl.Range{}
 	paths := map[string]hcl.Range{}
+	pathRanges := map[string]hcl.Range{} // data path -> its attribute's value
 	for _, b := range blocks {
 		name := b.Labels[0]
 		if first, dup := names[name]; dup {
@@ -463,6 +469,7 @@ func (d *decoder) decodeData(blocks hcl.Blocks) {
 					d.errorf(attr.Expr.Range(), "Duplicate data path", "%q is also the path of the data block at %s.", ds.Path, at(first))
 				} else {
 					paths[ds.Path] = b.DefRange
+					pathRanges[ds.Path] = attr.Expr.Range()
 				}
 			}
 		}
@@ -477,6 +484,7 @@ func (d *decoder) decodeData(blocks hcl.Blocks) {
 		}
 		d.recipe.Data = append(d.recipe.Data, ds)
 	}
+	d.checkDataPaths(pathRanges)
 }
 
 func (d *decoder) decodeRuntime(b *hcl.Block) {
@@ -489,13 +497,18 @@ func (d *decoder) decodeRuntime(b *hcl.Block) {
 	rt.Entrypoint, _ = d.stringListAttr(content.Attributes["entrypoint"])
 	rt.Cmd, _ = d.stringListAttr(content.Attributes["cmd"])
 	rt.Env = d.stringMapAttr(content.Attributes["env"])
+	if attr := content.Attributes["env"]; attr != nil {
+		d.checkEnv(attr, rt.Env)
+	}
 	if attr := content.Attributes["workdir"]; attr != nil {
 		if d.stringAttr(attr, &rt.Workdir) && !path.IsAbs(rt.Workdir) {
 			d.errorf(attr.Expr.Range(), "Invalid workdir", "%q must be an absolute path, e.g. \"/work\".", rt.Workdir)
 		}
 	}
 	if attr := content.Attributes["user"]; attr != nil {
-		d.stringAttr(attr, &rt.User)
+		if d.stringAttr(attr, &rt.User) && !d.checkUser(attr, rt.User) {
+			rt.User = ""
+		}
 	}
 }
 
