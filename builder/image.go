@@ -47,8 +47,13 @@ type ImageOptions struct {
 	LayerBudget int
 	// MaxPackageSize bounds the unpacked size of one package (0: install's default, 8 GiB).
 	MaxPackageSize int64
-	Channel        ChannelOptions
-	Keychain       authn.Keychain
+	// Phase, when set, is called as the build enters a phase: "fetch" (before package
+	// downloads), "link", "layer-write" (a layer's bytes written, not yet in the layer
+	// cache) and "output-replace" (the new output complete beside the old one, not yet
+	// swapped in). It observes only; the kill -9 tests stop the process there.
+	Phase    func(name string)
+	Channel  ChannelOptions
+	Keychain authn.Keychain
 }
 
 // PlatformImage is one platform's image of a build.
@@ -163,7 +168,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 		return nil, err
 	}
 	lockHash := hexSHA256(lockBytes)
-	cache := layerCache{maxPackage: o.MaxPackageSize}
+	cache := layerCache{maxPackage: o.MaxPackageSize, phase: o.Phase}
 	if o.Channel.CacheDir != "" {
 		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
@@ -387,6 +392,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 	for i := range ds {
 		ds[i].InPlace = true
 	}
+	cache.enter("fetch")
 	paths, err := client.Fetch(ctx, ds)
 	if err != nil {
 		return nil, nil, nil, err
@@ -411,6 +417,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 			for i, p := range groupRecs[gi] {
 				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name], VerifySHA256: inPlace[p.Name]}
 			}
+			cache.enter("link")
 			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python, MaxUnpackedSize: cache.maxPackage})
 			if err != nil {
 				return err
@@ -633,6 +640,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				lo = append(lo, image.WithRefName(ref))
 			}
 			lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
+			if o.Phase != nil {
+				lo = append(lo, image.WithBeforeReplace(func() { o.Phase("output-replace") }))
+			}
 			if err := image.WriteLayout(dest, idx, lo...); err != nil {
 				return err
 			}

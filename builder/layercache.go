@@ -36,6 +36,14 @@ type layerCache struct {
 	// maxPackage is the per-package unpacked size cap linking applies to missed groups
 	// (install.Options.MaxUnpackedSize); it travels with the cache to every group.
 	maxPackage int64
+	// phase observes build phases (ImageOptions.Phase).
+	phase func(string)
+}
+
+func (c layerCache) enter(name string) {
+	if c.phase != nil {
+		c.phase(name)
+	}
 }
 
 type layerMeta struct {
@@ -200,6 +208,7 @@ func (c layerCache) buildFile(key string, entries []install.Entry, o image.Layer
 		}
 		return nil, "", err
 	}
+	c.enter("layer-write")
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return nil, "", &cacheIOError{err}

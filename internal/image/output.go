@@ -29,6 +29,8 @@ type layoutOptions struct {
 	refName   string
 	artifacts []v1.Image
 	blobFiles map[v1.Hash]string
+	// beforeReplace runs when the new layout is complete, before the swap.
+	beforeReplace func()
 }
 
 // WithBlobFiles names local files that already hold blobs of the layout, by digest (e.g.
@@ -55,6 +57,12 @@ func WithArtifacts(arts ...v1.Image) LayoutOption {
 
 // WithRefName sets the ref.name annotation of the index entry in index.json.
 func WithRefName(n string) LayoutOption { return func(o *layoutOptions) { o.refName = n } }
+
+// WithBeforeReplace calls f when the new layout is complete beside the old one, just
+// before it is swapped in (for progress and the kill tests).
+func WithBeforeReplace(f func()) LayoutOption {
+	return func(o *layoutOptions) { o.beforeReplace = f }
+}
 
 // WriteLayout writes idx as an OCI image layout at dir: index.json lists one entry, the
 // index idx itself, so both the index digest and each image digest can be pinned as
@@ -99,6 +107,9 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 		if err := p.AppendImage(a); err != nil {
 			return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 		}
+	}
+	if o.beforeReplace != nil {
+		o.beforeReplace()
 	}
 	return fsutil.ReplaceDir(tmp, dir)
 }
