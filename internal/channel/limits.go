@@ -84,16 +84,51 @@ func (e *RepodataSizeError) Error() string {
 }
 
 // readLimited reads all of r, refusing more than limit bytes (limit <= 0: no bound).
+// It reads into fixed-size chunks and joins them only once the end is reached, so a
+// document over the limit is refused having allocated about the limit, not the 2-3x
+// that a growing slice costs.
 func readLimited(r io.Reader, limit int64, url string) ([]byte, error) {
 	if limit <= 0 {
 		return io.ReadAll(r)
 	}
-	data, err := io.ReadAll(io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
+	const chunk = 4 << 20
+	var chunks [][]byte
+	var total int64
+	for {
+		n := int64(chunk)
+		if left := limit + 1 - total; left < n {
+			n = left
+		}
+		buf := make([]byte, n)
+		// Not io.ReadFull: it reports a short final chunk as io.ErrUnexpectedEOF, which
+		// must stay the mark of a truncated body.
+		got := 0
+		var err error
+		for got < len(buf) && err == nil {
+			var k int
+			k, err = r.Read(buf[got:])
+			got += k
+		}
+		total += int64(got)
+		if got > 0 {
+			chunks = append(chunks, buf[:got])
+		}
+		if total > limit {
+			return nil, &RepodataSizeError{URL: url, Limit: limit}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	if int64(len(data)) > limit {
-		return nil, &RepodataSizeError{URL: url, Limit: limit}
+	if len(chunks) == 1 {
+		return chunks[0], nil
 	}
-	return data, nil
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
 }
