@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
@@ -212,6 +213,13 @@ func TestKillAtEveryPhase(t *testing.T) {
 				case <-srv.halfSent:
 				case <-exited:
 					t.Fatal("the helper finished without being caught mid-download")
+				}
+				// Wait until the client has started its temporary file in cas/tmp.
+				for i := 0; i < 600; i++ {
+					if ents, _ := os.ReadDir(filepath.Join(cache, "cas", "tmp")); len(ents) > 0 {
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
 				}
 			} else if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "at "+phase+"\n" {
 				cmd.Process.Kill()
