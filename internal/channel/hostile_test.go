@@ -233,8 +233,7 @@ func TestRedirectCredentials(t *testing.T) {
 	other := newAuthServer(t, false, func(s *authServer, w http.ResponseWriter, r *http.Request) {
 		w.Write(pkg.data)
 	})
-	var primary *authServer
-	primary = newAuthServer(t, false, func(s *authServer, w http.ResponseWriter, r *http.Request) {
+	primary := newAuthServer(t, false, func(s *authServer, w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/same/" + pkg.rec.Fn:
 			http.Redirect(w, r, "/final/"+pkg.rec.Fn, http.StatusFound)
