@@ -694,7 +694,11 @@ func TestBuildKitEngine(t *testing.T) {
 		if !errors.As(err, &se) {
 			t.Fatalf("error is %T, want *BuildKitStepError: %v", err, err)
 		}
-		if se.Step != "[reprobuild] link hello 1.0" || se.Location != "reprobuild.hcl:3" || !strings.Contains(se.Output, "the lock pins 0000") {
+		// main's link step now checks archives with install's VerifySHA256, whose message
+		// is "... its sha256 no longer matches the lock"; the older checksum error said
+		// "the lock pins ...". Either names the refusal.
+		if se.Step != "[reprobuild] link hello 1.0" || se.Location != "reprobuild.hcl:3" ||
+			!(strings.Contains(se.Output, "the lock pins 0000") || strings.Contains(se.Output, "sha256 no longer matches the lock")) {
 			t.Errorf("step error = %+v", se)
 		}
 		t.Logf("error: %v", err)
