@@ -621,6 +621,17 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("per-package size cap reaches the link step", func(t *testing.T) {
+		o := base
+		o.Lock = fileLock(chDir, recs)
+		o.MaxPackageSize = 600
+		o.OCITar = filepath.Join(t.TempDir(), "x.tar")
+		_, err := BuildKit(ctx, o)
+		if err == nil || !strings.Contains(err.Error(), "exceeds 600 bytes") {
+			t.Fatalf("err = %v, want the link step's size limit", err)
+		}
+	})
+
 	t.Run("escape across groups: same verdict as the embedded engine", func(t *testing.T) {
 		dir := t.TempDir()
 		var evil []conda.PackageRecord

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,6 +60,9 @@ type Options struct {
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
 	LinkPlatform *ocispecs.Platform
+	// MaxPackageSize, when positive, is the link steps' per-package unpacked size cap
+	// ("reprobuild link --max-package-size"); 0 keeps install's default.
+	MaxPackageSize int64
 }
 
 // Local is a client directory the solve must provide under Name.
@@ -434,6 +438,9 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 		args = append(args, "--python-version", c.p.Python)
 	}
 	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
+	if c.o.MaxPackageSize > 0 {
+		args = append(args, "--max-package-size", strconv.FormatInt(c.o.MaxPackageSize, 10))
+	}
 	envArgs, envMounts := envCheck(prior)
 	args = append(args, envArgs...)
 	run := llb.Scratch().Platform(c.linkPlatform()).Run(
