@@ -19,6 +19,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
@@ -353,7 +354,16 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 				pkgs[i] = install.Package{Record: rec, Archive: archive[rec.Name], VerifySHA256: inPlace[rec.Name]}
 			}
 			env.cache.enter("link")
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, MaxUnpackedSize: env.cache.maxPackage})
+			// Large files are spooled beside the cache, not held in memory, until the
+			// layer has streamed them (removed once it is built; a killed run's spool is
+			// removed by the next one, see cas.Open).
+			spool, err := fsutil.MkdirTemp(filepath.Join(env.client.Store().Dir(), "tmp"), "spool-*")
+			if err != nil {
+				return fmt.Errorf("creating a spool directory in the cache: %w", err)
+			}
+			defer spool.Release()
+			defer os.RemoveAll(spool.Path)
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, SpoolDir: spool.Path, MaxUnpackedSize: env.cache.maxPackage})
 			if err != nil {
 				return err
 			}
@@ -472,6 +482,9 @@ func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d
 	return layer, nil
 }
 
+// writeOutputs writes o.Output and pushes as o says. An output is KIND:DEST; each kind
+// is one case of the switch below, calling a function with the built result (res holds
+// the images, records, documents and, in res.plans, the recipe and lock of each target).
 func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions) error {
 	if o.Output != "" {
 		kind, dest, ok := strings.Cut(o.Output, ":")
@@ -484,22 +497,11 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		}
 		switch kind {
 		case "oci":
-			idx := res.Index
-			if idx == nil {
-				var err error
-				if idx, err = image.Index([]v1.Image{res.Image}); err != nil {
-					return err
-				}
-			}
 			var lo []image.LayoutOption
-			if ref := refName(tag); ref != "" {
-				lo = append(lo, image.WithRefName(ref))
-			}
-			lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
 			if o.Phase != nil {
 				lo = append(lo, image.WithBeforeReplace(func() { o.Phase("output-replace") }))
 			}
-			if err := image.WriteLayout(dest, idx, lo...); err != nil {
+			if err := writeOCILayout(dest, tag, res, lo...); err != nil {
 				return err
 			}
 		case "docker":
@@ -509,13 +511,26 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "vm":
+			if err := writeVM(ctx, r, res, o, dest); err != nil {
+				return err
+			}
+		case "kubevirt":
+			if err := writeContainerDisk(ctx, r, res, o, dest); err != nil {
+				return err
+			}
 		default:
-			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR or docker:FILE", kind)}
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
 		if err != nil {
 			return err
+		}
+		if kind == "vm" {
+			if err := appendVMReproduce(docs, dest, r); err != nil {
+				return err
+			}
 		}
 		res.Outputs = append(res.Outputs, docs)
 	}
@@ -550,6 +565,23 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		}
 	}
 	return nil
+}
+
+// writeOCILayout writes the image (or index) with its SBOM referrers as an OCI layout.
+func writeOCILayout(dest, tag string, res *ImageResult, extra ...image.LayoutOption) error {
+	idx := res.Index
+	if idx == nil {
+		var err error
+		if idx, err = image.Index([]v1.Image{res.Image}); err != nil {
+			return err
+		}
+	}
+	var lo []image.LayoutOption
+	if ref := refName(tag); ref != "" {
+		lo = append(lo, image.WithRefName(ref))
+	}
+	lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
+	return image.WriteLayout(dest, idx, append(lo, extra...)...)
 }
 
 // refName is the layout's ref.name for a tag: its tag part, so `oci:DIR:TAG` works in

@@ -75,6 +75,9 @@ func (e *PlatformChoiceError) Error() string {
 // from the layers, the last layer that writes it winning; an image without the file falls
 // back to its labels.
 func Inspect(ctx context.Context, ref string, o InspectOptions) (*Inspection, error) {
+	if p, ok := strings.CutPrefix(ref, "vm:"); ok {
+		return inspectVM(ref, p)
+	}
 	img, err := openImage(ctx, ref, o)
 	if err != nil {
 		return nil, err

@@ -55,6 +55,9 @@ func (e *MismatchError) Error() string {
 // engine and compares it with an existing image, reporting the first differing layer
 // and file on a mismatch.
 func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
+	if p, ok := strings.CutPrefix(o.Image, "vm:"); ok {
+		return verifyVM(ctx, o, p)
+	}
 	io := ImageOptions{
 		Recipe: o.Recipe, Vars: o.Vars, Frozen: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
 		Channel: o.Channel, Keychain: o.Keychain,

@@ -39,19 +39,13 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "reprobuild-e2e-")
+	// The static CLI, built once per test run for every package that needs it.
+	dir, err := testutil.StaticBinaries()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintf(os.Stderr, "building reprobuild: %v\n", err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
 	cli = filepath.Join(dir, "reprobuild")
-	build := exec.Command("go", "build", "-trimpath", "-o", cli, "../cmd/reprobuild")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building reprobuild: %v\n%s", err, out)
-		return 1
-	}
 	return m.Run()
 }
 

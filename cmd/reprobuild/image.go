@@ -60,6 +60,9 @@ func newImageCommand() *cobra.Command {
 			case "embedded", "":
 				res, err = builder.Image(cmd.Context(), o)
 			case "buildkit":
+				if kind, _, _ := strings.Cut(output, ":"); kind == "vm" || kind == "kubevirt" {
+					return fmt.Errorf("--output %s: with --engine buildkit is not supported yet: use --engine embedded", kind)
+				}
 				res, err = buildWithBuildKit(cmd, o, buildkitAddr)
 			default:
 				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
@@ -90,7 +93,7 @@ func newImageCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout) or docker:FILE (docker archive)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout), docker:FILE (docker archive), vm:PATH.qcow2|vm:PATH.raw (bootable VM disk) or kubevirt:DIR (VM disk as a KubeVirt containerDisk)")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "image reference to tag/push (repeatable; default image.tags)")
 	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
 	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse to lock: fail if reprobuild.lock is missing or stale")

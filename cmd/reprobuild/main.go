@@ -11,7 +11,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiles := startProfiles()
 	err := newRootCommand().ExecuteContext(ctx)
+	stopProfiles()
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reprobuild:", err)

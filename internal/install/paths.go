@@ -2,7 +2,6 @@ package install
 
 import (
 	"archive/tar"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -33,15 +32,15 @@ func verifyPaths(pkg string, listed map[string]pathInfo, files map[string]member
 				if !ok {
 					continue // refused with its own reason when linked
 				}
-				m.data = t.data
+				m.data, m.spool = t.data, t.spool
 			} else if m.typ != tar.TypeReg {
 				return &PathsMismatchError{Package: pkg, Path: name, Reason: "listed as a file in info/paths.json but stored as " + kindName(m.typ)}
 			}
-			if p.Size != nil && *p.Size != int64(len(m.data)) {
-				return &PathsMismatchError{Package: pkg, Path: name, Reason: fmt.Sprintf("info/paths.json says %d bytes, the archive holds %d", *p.Size, len(m.data))}
+			if p.Size != nil && *p.Size != m.size() {
+				return &PathsMismatchError{Package: pkg, Path: name, Reason: fmt.Sprintf("info/paths.json says %d bytes, the archive holds %d", *p.Size, m.size())}
 			}
 			if p.SHA256 != "" {
-				sum := sha256.Sum256(m.data)
+				sum := m.digest()
 				if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, p.SHA256) {
 					return &PathsMismatchError{Package: pkg, Path: name, Reason: fmt.Sprintf("info/paths.json says sha256 %s, the archive holds %s", p.SHA256, got)}
 				}
@@ -53,7 +52,7 @@ func verifyPaths(pkg string, listed map[string]pathInfo, files map[string]member
 			// Some real archives (conda's own test data) store symlinks as empty files,
 			// as archivers without link support write them; conda installs the empty
 			// file, and conda-meta records what is really there.
-			if m.typ != tar.TypeSymlink && (m.typ != tar.TypeReg || len(m.data) != 0) {
+			if m.typ != tar.TypeSymlink && (m.typ != tar.TypeReg || m.size() != 0) {
 				return &PathsMismatchError{Package: pkg, Path: name, Reason: "listed as a symlink in info/paths.json but stored as " + kindName(m.typ)}
 			}
 		case "directory":
