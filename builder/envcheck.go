@@ -1,7 +1,9 @@
 package builder
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -46,7 +48,10 @@ func checkPackageLayers(cache layerCache, keys []string, prefix string, layers [
 		return err
 	}
 	if marker != "" && os.MkdirAll(filepath.Dir(marker), 0o755) == nil {
-		_ = os.WriteFile(marker, nil, 0o644) // without it the check just runs again
+		// Written like a layer entry's meta (with this binary's hash), so the cache
+		// commands count and prune it as they do layers. Without it the check runs again.
+		mb, _ := json.Marshal(layerMeta{Binary: binaryHash()})
+		_ = writeAtomic(marker, bytes.NewReader(mb))
 	}
 	return nil
 }
@@ -63,5 +68,5 @@ func envCheckMarker(cache layerCache, keys []string, prefix string) string {
 		}
 	}
 	s := sha256.Sum256([]byte(prefix + "\n" + strings.Join(keys, "\n")))
-	return filepath.Join(cache.dir, "envcheck", hex.EncodeToString(s[:]))
+	return filepath.Join(cache.dir, "envcheck", hex.EncodeToString(s[:])+".json")
 }

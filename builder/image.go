@@ -24,6 +24,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/plan"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -35,8 +36,15 @@ const DefaultLayerBudget = plan.DefaultLayerBudget
 type ImageOptions struct {
 	Recipe string
 	Vars   map[string]string
-	// Frozen refuses to lock: the lock must exist and be up to date.
+	// Frozen refuses to lock: the lock must exist and be up to date (the CLI's --locked).
 	Frozen bool
+	// LockAsIs uses the lock as it is, unchecked against the recipe (the CLI's --frozen).
+	LockAsIs bool
+	// NoLayerCache builds every layer from the package archives (verify --no-cache).
+	NoLayerCache bool
+	// Platforms, when set, builds only these targets of the lock (conda subdirs, or OCI
+	// platforms such as linux/arm64); each image is the one a full build gives.
+	Platforms []string
 	// Output is "oci:DIR", "docker:FILE" or "" (no local output).
 	Output string
 	// Push pushes to Tags (or the recipe's image tags when Tags is empty).
@@ -102,7 +110,7 @@ type PlatformDocuments struct {
 // fetch and verify packages, link them, layer them deterministically, and write or push
 // the result.
 func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
-	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := prepareLockFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +118,8 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain, MaxPackageSize: o.MaxPackageSize, Phase: o.Phase}
-	if o.Channel.CacheDir != "" {
+	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain, Platforms: selectedSubdirs(l, o.Platforms), MaxPackageSize: o.MaxPackageSize, Phase: o.Phase}
+	if o.Channel.CacheDir != "" && !o.NoLayerCache {
 		bo.LayerCacheDir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
 	res, err := BuildFromLock(ctx, r, l, client, bo)
@@ -173,6 +181,8 @@ type BuildOptions struct {
 	Keychain authn.Keychain
 	// LayerCacheDir keeps built package layers between builds ("": no layer cache).
 	LayerCacheDir string
+	// Platforms are the targets to build (conda subdirs); empty builds every target.
+	Platforms []string
 	// MaxPackageSize bounds the unpacked size of one package (0: install's default, 8 GiB).
 	MaxPackageSize int64
 	// Phase, when set, is called as the build enters a phase: "fetch" (before package
@@ -188,7 +198,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *
 	if o.Epoch != nil {
 		info.Epoch = *o.Epoch
 	}
-	plans, err := plan.Targets(r, l, nil, info)
+	plans, err := plan.Targets(r, l, o.Platforms, info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Filename, err)
 	}
@@ -197,7 +207,9 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *
 	res := &ImageResult{plans: plans}
 	var imgs []v1.Image
 	for _, p := range plans {
+		task := progress.FromContext(ctx).Start("build " + p.Subdir) // fetch, link, compress
 		tb, err := buildTarget(ctx, p, env)
+		task.Done(err)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, p.Subdir, err)
 		}
@@ -266,6 +278,10 @@ func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBui
 	if err != nil {
 		return nil, err
 	}
+	scripts, err := activationScripts(layers, p.Prefix, env.cache) // etc/conda/activate.d, see activation.go
+	if err != nil {
+		return nil, err
+	}
 	lo := image.LayerOptions{Epoch: p.Epoch}
 	base, err := loadBase(ctx, p, env.keychain)
 	if err != nil {
@@ -285,7 +301,11 @@ func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBui
 		}
 		layers = append(layers, layer)
 	}
-	img, err := image.Assemble(base, layers, p.Config)
+	cfg, err := withActivation(p.Config, scripts, base)
+	if err != nil {
+		return nil, err
+	}
+	img, err := image.Assemble(base, layers, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +364,9 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 		inPlace[rec.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
-	shapes := make([][]install.Entry, len(groups)) // for the whole-environment check
+	shapes := make([][]install.Entry, len(groups))                  // for the whole-environment check
+	linking := progress.FromContext(ctx).Start("link and compress") // the layers not cached
+	linking.Total(int64(len(missed)), "layers")
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, gi := range missed {
@@ -389,10 +411,12 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 				return err
 			}
 			layers[gi], files[gi] = layer, file
+			linking.Add(1, fmt.Sprintf("layer %d (%d packages)", gi+1, len(pkgs)))
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	if linking.Done(err); err != nil {
 		return nil, nil, nil, err
 	}
 	if err := checkPackageLayers(env.cache, keys, p.Prefix, layers, shapes); err != nil {
@@ -501,7 +525,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if o.Phase != nil {
 				lo = append(lo, image.WithBeforeReplace(func() { o.Phase("output-replace") }))
 			}
-			if err := writeOCILayout(dest, tag, res, lo...); err != nil {
+			task := progress.FromContext(ctx).Start("write " + o.Output)
+			err := writeOCILayout(dest, tag, res, lo...)
+			if task.Done(err); err != nil {
 				return err
 			}
 		case "docker":
@@ -569,12 +595,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 
 // writeOCILayout writes the image (or index) with its SBOM referrers as an OCI layout.
 func writeOCILayout(dest, tag string, res *ImageResult, extra ...image.LayoutOption) error {
-	idx := res.Index
-	if idx == nil {
-		var err error
-		if idx, err = image.Index([]v1.Image{res.Image}); err != nil {
-			return err
-		}
+	var idx any = res.Image // index.json's one entry: the image, or the index
+	if res.Index != nil {
+		idx = res.Index
 	}
 	var lo []image.LayoutOption
 	if ref := refName(tag); ref != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/solver"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -70,6 +71,9 @@ func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 		prev = l
 	} else if _, missing := errors.AsType[*MissingLockError](err); !missing {
 		return nil, fmt.Errorf("%w (delete it to lock from scratch)", err)
+	}
+	if err := checkUpdateNames(r, prev, o.Update); err != nil {
+		return nil, err
 	}
 	client, err := NewChannelClient(o.Channel)
 	if err != nil {
@@ -230,13 +234,16 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 				// noarch-only channel): that subdir is empty. A channel with neither is
 				// misconfigured and reported.
 				var missing []error
+				task := progress.FromContext(ctx).Start("repodata " + ch.Name + " " + platform)
 				for _, sd := range []string{platform, "noarch"} {
 					rd, err := client.Repodata(gctx, ch, sd)
+					task.Add(0, sd)
 					if err != nil {
 						if subdirMissing(err) {
 							missing = append(missing, err)
 							continue
 						}
+						task.Done(err)
 						return err
 					}
 					// Each subdir's records are passed as they are, not copied into one slice.
@@ -246,6 +253,7 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 						cr.Subdirs = append(cr.Subdirs, rd.Packages)
 					}
 				}
+				task.Done(nil)
 				if len(missing) == 2 {
 					return fmt.Errorf("channel %q has neither %s nor noarch repodata; check its url in %s: %w", ch.Name, platform, r.Filename, missing[0])
 				}
@@ -264,7 +272,9 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 					task.Locked = t.Packages
 				}
 			}
+			solving := progress.FromContext(ctx).Start("solve " + platform)
 			sol, err := solver.Solve(gctx, task)
+			solving.Done(err)
 			if err != nil {
 				return fmt.Errorf("solving %s for %s: %w", r.Filename, platform, err)
 			}

@@ -66,8 +66,17 @@ func runLink(ctx context.Context, o linkOptions) error {
 		pkgs[i] = install.Package{Record: r, Archive: filepath.Join(o.pkgs, filepath.Base(r.Fn)), VerifySHA256: true}
 		pinned[pkgs[i].Archive] = r.SHA256
 	}
+	// Large files are spooled to a temporary directory rather than held in memory, when
+	// one can be made (the BuildKit link step runs this in a minimal root); the tree is
+	// the same either way.
+	spool, err := os.MkdirTemp("", "reprobuild-spool-*")
+	if err != nil {
+		spool = ""
+	} else {
+		defer os.RemoveAll(spool)
+	}
 	// The same linking code as the embedded engine, so both engines write the same tree.
-	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python, MaxUnpackedSize: o.maxSize})
+	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python, SpoolDir: spool, MaxUnpackedSize: o.maxSize})
 	var changed *install.ArchiveChangedError
 	if errors.As(err, &changed) {
 		return fmt.Errorf("link: %w", &checksumError{file: changed.File, want: pinned[changed.File], err: err})

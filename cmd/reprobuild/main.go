@@ -1,4 +1,8 @@
 // Command reprobuild builds reproducible Python runtimes from an HCL recipe.
+
+// The pure-Go resolver, also when built with cgo (see static_cgo.go).
+//
+//go:debug netdns=go
 package main
 
 import (

@@ -473,6 +473,10 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path str
 		if errors.As(err, &le) {
 			return "", "", le.err
 		}
+		// A frame whose window exceeds the limit would decode to more than the limit.
+		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return "", "", c.repodataTooLarge(src)
+		}
 		if zst {
 			if se := c.sizeErr(err, src); se != err {
 				return "", "", se

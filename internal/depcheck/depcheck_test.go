@@ -18,6 +18,7 @@ var rank = map[string]int{
 	"internal/conda":    0,
 	"internal/cas":      0,
 	"internal/testutil": 0,
+	"internal/vmdisk":   0,
 
 	"internal/lock":     1,
 	"internal/install":  1,
@@ -92,6 +93,9 @@ func rankOf(rel string) (float64, bool) {
 	}
 	if strings.HasPrefix(rel, "cmd/") {
 		return float64(rank["cmd/reprobuild"]), true
+	}
+	if strings.HasPrefix(rel, "examples/") {
+		return float64(rank["examples"]), true // tools that make example inputs
 	}
 	return 0, false
 }

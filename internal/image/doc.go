@@ -8,7 +8,8 @@
 // so a Go toolchain upgrade cannot change a digest silently. Network and disk I/O happen
 // only in LoadBase, WriteLayout, WriteDockerArchive and Push.
 //
-// It may import the standard library, go-containerregistry, klauspost/compress and
-// internal/install (for install.Entry) and internal/fsutil (atomic output replacement);
+// It may import the standard library, go-containerregistry, klauspost/compress,
+// internal/install (for install.Entry), internal/progress (Push reports its bytes) and
+// internal/fsutil (atomic output replacement);
 // nothing else of ours.
 package image
