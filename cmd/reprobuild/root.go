@@ -50,6 +50,9 @@ func newRootCommand() *cobra.Command {
 		newInitCommand(),
 		newExportCommand(),
 		newVersionCommand(),
+		newServeCommand(),
+		newSubmitCommand(),
+		newPullCommand(),
 	)
 	return root
 }

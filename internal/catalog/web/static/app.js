@@ -1,0 +1,19 @@
+// Live build log: while the build runs, poll the version's status and log; reload the
+// page when it finishes so the record, audit and documents appear.
+(function () {
+  var log = document.getElementById("log");
+  var status = document.getElementById("status");
+  if (!log || !status || status.dataset.terminal === "true") return;
+  function poll() {
+    fetch(log.dataset.statusUrl, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (s) {
+      var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+      log.textContent = s.log;
+      if (atEnd) log.scrollTop = log.scrollHeight;
+      status.textContent = s.status;
+      status.className = "status s-" + s.status;
+      if (s.status === "succeeded" || s.status === "failed") { location.reload(); return; }
+      setTimeout(poll, 1000);
+    }).catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 1000);
+})();
