@@ -94,6 +94,10 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("recovering interrupted builds: %w", err)
 	}
+	if err := s.removeUnfinishedBuildDirs(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if s.tmpl, err = parseTemplates(); err != nil {
 		st.Close()
 		return nil, err
@@ -467,4 +471,28 @@ func readFileLimit(path string, limit int64) ([]byte, error) {
 	}
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+// removeUnfinishedBuildDirs deletes work directories of builds that did not succeed (a
+// build killed with the server leaves a partial image there), so nothing partial is
+// left beside the finished ones.
+func (s *Server) removeUnfinishedBuildDirs(ctx context.Context) error {
+	root := filepath.Join(s.dataDir, "builds")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		id, err := strconv.ParseInt(e.Name(), 10, 64)
+		status := ""
+		if err == nil {
+			err = s.store.db.QueryRowContext(ctx, s.store.q(`SELECT status FROM builds WHERE id = ?`), id).Scan(&status)
+		}
+		if status != StatusSucceeded {
+			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+				return fmt.Errorf("removing the unfinished build %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
 }
