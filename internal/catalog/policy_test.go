@@ -83,3 +83,15 @@ target linux-64
 		t.Errorf("recipe diff ops %q, want \" -+\"", ops)
 	}
 }
+
+func TestRenderMarkdown(t *testing.T) {
+	got := string(renderMarkdown("# Title\n\nSome **bold** and `x<y`.\n\n| a | b |\n|---|---|\n| 1 | <2> |\n\n- item\n\n```\n<code>\n```\n"))
+	for _, want := range []string{"<h3>Title</h3>", "<strong>bold</strong>", "<code>x&lt;y</code>", "<th scope=\"col\">a</th>", "<td>&lt;2&gt;</td>", "<li>item</li>", "<pre><code>&lt;code&gt;\n</code></pre>"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rendered markdown lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "|---") {
+		t.Errorf("table separator rendered:\n%s", got)
+	}
+}

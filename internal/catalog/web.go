@@ -361,31 +361,39 @@ func flattenJSON(data []byte) []RecordRow {
 }
 
 // renderMarkdown renders the small Markdown subset REPRODUCE.md uses: headings, fenced
-// code, lists, paragraphs and `code`. Everything is escaped first.
+// code, lists, tables, paragraphs, **bold** and `code`. Text is escaped first.
 func renderMarkdown(md string) template.HTML {
 	var b strings.Builder
 	inCode, inList := false, false
-	closeList := func() {
+	var table [][]string
+	flush := func() {
 		if inList {
 			b.WriteString("</ul>\n")
 			inList = false
 		}
-	}
-	inline := func(s string) string {
-		parts := strings.Split(template.HTMLEscapeString(s), "`")
-		for i := 1; i < len(parts); i += 2 {
-			if i < len(parts)-1 || len(parts)%2 == 1 {
-				parts[i] = "<code>" + parts[i] + "</code>"
+		if table != nil {
+			b.WriteString("<table>\n")
+			for i, row := range table {
+				cell := "td"
+				if i == 0 {
+					cell = "th scope=\"col\""
+				}
+				b.WriteString("<tr>")
+				for _, c := range row {
+					fmt.Fprintf(&b, "<%s>%s</%s>", cell, mdInline(c), strings.Fields(cell)[0])
+				}
+				b.WriteString("</tr>\n")
 			}
+			b.WriteString("</table>\n")
+			table = nil
 		}
-		return strings.Join(parts, "")
 	}
 	for _, line := range strings.Split(md, "\n") {
 		if strings.HasPrefix(line, "```") {
 			if inCode {
 				b.WriteString("</code></pre>\n")
 			} else {
-				closeList()
+				flush()
 				b.WriteString("<pre><code>")
 			}
 			inCode = !inCode
@@ -397,27 +405,83 @@ func renderMarkdown(md string) template.HTML {
 		}
 		t := strings.TrimSpace(line)
 		switch {
+		case strings.HasPrefix(t, "|"):
+			if inList {
+				b.WriteString("</ul>\n")
+				inList = false
+			}
+			cells := strings.Split(strings.Trim(t, "|"), "|")
+			sep := true
+			for i := range cells {
+				cells[i] = strings.TrimSpace(cells[i])
+				if strings.Trim(cells[i], "-: ") != "" {
+					sep = false
+				}
+			}
+			if !sep {
+				table = append(table, cells)
+			}
 		case t == "":
-			closeList()
+			flush()
 		case strings.HasPrefix(t, "#"):
-			closeList()
+			flush()
 			lvl := len(t) - len(strings.TrimLeft(t, "#"))
 			lvl = min(lvl+2, 6) // the page's own h1 and h2 come first
-			fmt.Fprintf(&b, "<h%d>%s</h%d>\n", lvl, inline(strings.TrimSpace(strings.TrimLeft(t, "#"))), lvl)
+			fmt.Fprintf(&b, "<h%d>%s</h%d>\n", lvl, mdInline(strings.TrimSpace(strings.TrimLeft(t, "#"))), lvl)
 		case strings.HasPrefix(t, "- "), strings.HasPrefix(t, "* "):
+			if table != nil {
+				flush()
+			}
 			if !inList {
 				b.WriteString("<ul>\n")
 				inList = true
 			}
-			b.WriteString("<li>" + inline(t[2:]) + "</li>\n")
+			b.WriteString("<li>" + mdInline(t[2:]) + "</li>\n")
 		default:
-			closeList()
-			b.WriteString("<p>" + inline(t) + "</p>\n")
+			flush()
+			b.WriteString("<p>" + mdInline(t) + "</p>\n")
 		}
 	}
 	if inCode {
 		b.WriteString("</code></pre>\n")
 	}
-	closeList()
+	flush()
 	return template.HTML(b.String())
+}
+
+// mdInline escapes s and renders `code` and **bold** spans (an unmatched marker stays
+// as text).
+func mdInline(s string) string {
+	parts := strings.Split(s, "`")
+	var b strings.Builder
+	for i, p := range parts {
+		switch {
+		case i%2 == 1 && i < len(parts)-1:
+			b.WriteString("<code>" + template.HTMLEscapeString(p) + "</code>")
+		case i%2 == 1:
+			b.WriteString("`" + bold(template.HTMLEscapeString(p)))
+		default:
+			b.WriteString(bold(template.HTMLEscapeString(p)))
+		}
+	}
+	return b.String()
+}
+
+func bold(s string) string {
+	parts := strings.Split(s, "**")
+	if len(parts) < 3 {
+		return s
+	}
+	var b strings.Builder
+	for i, p := range parts {
+		switch {
+		case i%2 == 1 && i < len(parts)-1:
+			b.WriteString("<strong>" + p + "</strong>")
+		case i%2 == 1:
+			b.WriteString("**" + p)
+		default:
+			b.WriteString(p)
+		}
+	}
+	return b.String()
 }
