@@ -296,6 +296,19 @@ func TestCatalogAPI(t *testing.T) {
 		if code := c.call(t, viewer, "GET", "/api/v1/audit-log", nil, nil); code != 403 {
 			t.Errorf("viewer reads the audit log: %d", code)
 		}
+		// Revoking a token takes effect at once, cache or not.
+		var toks []catalog.Token
+		c.call(t, c.Admin, "GET", "/api/v1/tokens", nil, &toks)
+		for _, tk := range toks {
+			if tk.Name == "viewer-of-lab" {
+				if code := c.call(t, c.Admin, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", tk.ID), nil, nil); code != 204 {
+					t.Errorf("revoke: %d", code)
+				}
+			}
+		}
+		if code := c.call(t, viewer, "GET", "/api/v1/environments", nil, nil); code != 401 {
+			t.Errorf("a revoked token still reads: %d", code)
+		}
 		if err := c.srv.Store().IntegrityCheck(context.Background()); err != nil {
 			t.Error(err)
 		}

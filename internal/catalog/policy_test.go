@@ -95,3 +95,12 @@ func TestRenderMarkdown(t *testing.T) {
 		t.Errorf("table separator rendered:\n%s", got)
 	}
 }
+
+func TestEnvRowsEscape(t *testing.T) {
+	got := string(envRows([]Environment{{Namespace: "lab", Name: "a<b", Latest: 3, Status: "succeeded", Digest: "sha256:0123456789abcdef0123", UpdatedAt: "t"}}))
+	for _, want := range []string{`href="/ns/lab/a%3Cb/3"`, ">a&lt;b<", "sha256:0123456789ab…"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("row lacks %q: %s", want, got)
+		}
+	}
+}

@@ -47,6 +47,7 @@ type Server struct {
 	logf    func(string, ...any)
 	mux     *http.ServeMux
 	tmpl    *templates
+	cache   *readCache
 
 	// AdminTokenPath is where the first admin token was written; AdminTokenCreated says
 	// whether this start created it.
@@ -84,7 +85,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, dataDir: o.DataDir, store: st, builder: o.Builder, queue: newQueue(), now: o.Now, logf: o.Logf}
+	s := &Server{opts: o, dataDir: o.DataDir, store: st, builder: o.Builder, queue: newQueue(), now: o.Now, logf: o.Logf, cache: newReadCache()}
 	s.AdminTokenPath = filepath.Join(o.DataDir, "admin-token")
 	if s.AdminTokenCreated, err = st.EnsureAdminToken(ctx, s.AdminTokenPath); err != nil {
 		st.Close()
@@ -200,7 +201,7 @@ func (s *Server) bearer(r *http.Request) (*Principal, error) {
 	if !ok {
 		return nil, &httpError{http.StatusUnauthorized, "missing token: send Authorization: Bearer TOKEN (the first admin token is in DIR/admin-token)"}
 	}
-	p, err := s.store.Authenticate(r.Context(), strings.TrimSpace(secret))
+	p, err := s.authenticate(r.Context(), strings.TrimSpace(secret))
 	if err != nil {
 		return nil, err
 	}
@@ -208,6 +209,22 @@ func (s *Server) bearer(r *http.Request) (*Principal, error) {
 		return nil, &httpError{http.StatusUnauthorized, "unknown or revoked token"}
 	}
 	return p, nil
+}
+
+// authenticate is Store.Authenticate through the principal cache.
+func (s *Server) authenticate(ctx context.Context, secret string) (*Principal, error) {
+	if secret == "" {
+		return nil, nil
+	}
+	h := hashToken(secret)
+	if p, ok := s.cache.principal(h, s.now()); ok {
+		return p, nil
+	}
+	p, err := s.store.Authenticate(ctx, secret)
+	if err == nil && p != nil {
+		s.cache.putPrincipal(h, p, s.now())
+	}
+	return p, err
 }
 
 type apiHandler func(w http.ResponseWriter, r *http.Request, p *Principal) error
@@ -286,11 +303,27 @@ func (s *Server) routes() {
 		return nil
 	}))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/environments/{env}/versions/{n}", s.api(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
+		// A finished version never changes: its JSON is served from memory.
+		key := r.PathValue("ns") + "/" + r.PathValue("env") + "/" + r.PathValue("n")
+		if js := s.cache.version(key); js != nil && p.Sees(r.PathValue("ns")) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write(js)
+			return nil
+		}
 		v, err := s.versionOf(r, p)
 		if err != nil {
 			return err
 		}
-		writeJSON(w, 200, v)
+		js, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		js = append(js, '\n')
+		if r.PathValue("n") != "latest" && (v.Status == StatusSucceeded || v.Status == StatusFailed) {
+			s.cache.putVersion(key, js)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(js)
 		return nil
 	}))
 	m.HandleFunc("GET /api/v1/namespaces/{ns}/environments/{env}/versions/{n}/{part}", s.api(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
@@ -326,6 +359,7 @@ func (s *Server) routes() {
 		if p.Role != RoleAdmin || !p.Sees(body.Namespace) || (body.Namespace == AllNamespaces && p.Namespace != AllNamespaces) {
 			return &httpError{http.StatusForbidden, fmt.Sprintf("creating a token for namespace %s needs an admin token for it", body.Namespace)}
 		}
+		s.cache.forgetTokens()
 		secret, t, err := s.store.CreateToken(r.Context(), p.Name, body.Name, body.Namespace, body.Role)
 		if err != nil {
 			return &httpError{http.StatusBadRequest, err.Error()}
@@ -349,7 +383,9 @@ func (s *Server) routes() {
 		if p.Role != RoleAdmin || !found {
 			return &httpError{http.StatusForbidden, "revoking a token needs an admin token for its namespace"}
 		}
-		if err := s.store.RevokeToken(r.Context(), p.Name, id); err != nil {
+		err = s.store.RevokeToken(r.Context(), p.Name, id)
+		s.cache.forgetTokens()
+		if err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
