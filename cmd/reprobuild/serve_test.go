@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/catalog"
 	"github.com/reprobuild/reprobuild/internal/testutil"
@@ -69,15 +72,20 @@ type testCatalog struct {
 
 func startCatalog(t testing.TB, db string, workers int) *testCatalog {
 	t.Helper()
+	return startCatalogWith(t, db, workers, "")
+}
+
+func startCatalogWith(t testing.TB, db string, workers int, registry string) *testCatalog {
+	t.Helper()
 	ex := examplesDir(t)
 	data := t.TempDir()
-	cb, err := newCatalogBuilder(builder.ChannelOptions{Offline: true, CacheDir: t.TempDir()}, "embedded", "", "", nil)
+	cb, err := newCatalogBuilder(builder.ChannelOptions{Offline: true, CacheDir: t.TempDir()}, "embedded", "", registry, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := catalog.New(ctx, catalog.Options{
-		DataDir: data, DB: db, Builder: cb, Workers: workers,
+		DataDir: data, DB: db, Builder: cb, Workers: workers, Registry: registry,
 		Policy: catalog.Policy{Allow: []string{"file://" + filepath.Join(ex, "channel"), "oci:" + filepath.Join(ex, "bases")}},
 		Now:    time.Now,
 		Logf:   t.Logf,
@@ -364,4 +372,41 @@ func TestCatalogConcurrentSubmissions(t *testing.T) {
 			t.Error(err)
 		}
 	})
+}
+
+// TestCatalogRegistry: with --registry the server pushes each build to
+// REGISTRY/NAMESPACE/ENV:vN (a real docker-registry on 127.0.0.1) and the page's run
+// lines name the image by digest.
+func TestCatalogRegistry(t *testing.T) {
+	reg := testutil.StartRegistry(t)
+	c := startCatalogWith(t, "", 1, reg.Host()+"/catalog")
+	if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/pushed/versions", map[string]string{"recipe": quickstartRecipe(t, "")}, nil); code != 202 {
+		t.Fatalf("submit: %d", code)
+	}
+	v := c.waitVersion(t, "lab", "pushed", 1)
+	if v.Status != catalog.StatusSucceeded {
+		t.Fatalf("build: %s %s", v.Status, v.Builds[0].Error)
+	}
+	ref, err := name.ParseReference(reg.Host() + "/catalog/lab/pushed:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(ref)
+	if err != nil {
+		t.Fatalf("the registry has no %s: %v", ref, err)
+	}
+	if desc.Digest.String() != v.Builds[0].Digest {
+		t.Errorf("registry has %s, the catalogue recorded %s", desc.Digest, v.Builds[0].Digest)
+	}
+	req, _ := http.NewRequest("GET", c.URL+"/ns/lab/pushed/1", nil)
+	req.AddCookie(&http.Cookie{Name: "reprobuild_token", Value: c.Admin})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := "reprobuild run " + reg.Host() + "/catalog/lab/pushed@" + v.Builds[0].Digest; !strings.Contains(string(page), want) {
+		t.Errorf("the version page lacks %q", want)
+	}
 }
