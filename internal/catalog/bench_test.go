@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // idleBuilder is for benchmarks that only read: the worker pool is never started, so
@@ -25,10 +27,10 @@ func (idleBuilder) Build(context.Context, BuildRequest) (*BuildResult, error) {
 
 // seededServer is a server over SQLite with n environments in namespace lab, each with
 // one version that has a lock.
-func seededServer(b *testing.B, n int) (*Server, string) {
+func seededServer(b *testing.B, n int, db string) (*Server, string) {
 	b.Helper()
 	dir := b.TempDir()
-	s, err := New(context.Background(), Options{DataDir: dir, Builder: idleBuilder{}, Now: fixedClock()})
+	s, err := New(context.Background(), Options{DataDir: dir, DB: db, Builder: idleBuilder{}, Now: fixedClock()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,8 +56,19 @@ func seededServer(b *testing.B, n int) (*Server, string) {
 
 // BenchmarkEnvironmentList renders the environment page with 1,000 environments, server
 // side (query and template), through the HTTP handler. Target: <= 50 ms per render.
-func BenchmarkEnvironmentList(b *testing.B) {
-	s, tok := seededServer(b, 1000)
+func BenchmarkEnvironmentList(b *testing.B) { forEachBenchDB(b, benchEnvironmentList) }
+
+// forEachBenchDB runs a benchmark on SQLite and on a PostgreSQL started for it.
+func forEachBenchDB(b *testing.B, f func(b *testing.B, db string)) {
+	b.Run("sqlite", func(b *testing.B) { f(b, "") })
+	b.Run("postgres", func(b *testing.B) {
+		pg := testutil.StartPostgres(b)
+		f(b, pg.NewDatabase(b))
+	})
+}
+
+func benchEnvironmentList(b *testing.B, db string) {
+	s, tok := seededServer(b, 1000, db)
 	h := s.Handler()
 	req := httptest.NewRequest("GET", "/", nil)
 	req.AddCookie(&http.Cookie{Name: cookieName, Value: tok})
@@ -75,8 +88,10 @@ func BenchmarkEnvironmentList(b *testing.B) {
 // BenchmarkAPIReadConcurrent is a bounded loopback load test: 50 clients each send 40
 // GETs of one version through a real listener; it reports the p50 and p99 latency of all
 // requests of the last run. Target: p99 <= 5 ms.
-func BenchmarkAPIReadConcurrent(b *testing.B) {
-	s, tok := seededServer(b, 1000)
+func BenchmarkAPIReadConcurrent(b *testing.B) { forEachBenchDB(b, benchAPIReadConcurrent) }
+
+func benchAPIReadConcurrent(b *testing.B, db string) {
+	s, tok := seededServer(b, 1000, db)
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	const clients, each = 50, 40
