@@ -170,6 +170,7 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 	fmt.Fprintf(req.Log, "locked %s\n", filepath.Base(lr.Path))
 	if rep, err := builder.Audit(req.Recipe, builder.AuditOptions{}); err == nil {
 		res.Audit = auditSteps(rep)
+		fmt.Fprintf(req.Log, "audit: level %s achieved (declared %s), %d threats\n", rep.Achieved, rep.Scope.Level, len(rep.Threats))
 	} else {
 		fmt.Fprintf(req.Log, "audit: %v\n", err)
 	}
@@ -179,6 +180,7 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 		o.Push = true
 		o.Tags = []string{fmt.Sprintf("%s/%s/%s:v%d", b.registry, req.Namespace, req.Environment, req.Number)}
 	}
+	fmt.Fprintf(req.Log, "building the image with the %s engine\n", b.engine)
 	var ir *builder.ImageResult
 	if b.engine == "buildkit" {
 		ir, err = builder.ImageBuildKit(ctx, o, builder.BuildKitOptions{Addr: b.buildkitAddr, LinkerDir: b.linkerDir, Progress: req.Log, ProgressMode: "plain"})
@@ -189,6 +191,9 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 		return res, err
 	}
 	res.Digest = ir.Digest
+	for _, p := range ir.Platforms {
+		fmt.Fprintf(req.Log, "%s %s\n", p.Platform, p.Digest)
+	}
 	for _, p := range ir.Pushed {
 		fmt.Fprintf(req.Log, "pushed %s\n", p)
 	}

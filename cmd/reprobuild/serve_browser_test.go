@@ -101,6 +101,14 @@ func TestCatalogBrowser(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		// And what a person sees first: the viewport.
+		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(shots, strings.TrimSuffix(name, ".png")+"-top.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	recipe := quickstartRecipe(t, "")
 	submit := func(env, recipeText string) {
@@ -132,7 +140,7 @@ func TestCatalogBrowser(t *testing.T) {
 	shot("1-version-building.png")
 	// app.js polls the log and reloads the page when the build ends.
 	do("waiting for the build", chromedp.WaitVisible(chromedp.CSS("#status.s-succeeded")))
-	status, digest, auditText := text("#status"), text("#digest"), text("ol.audit")
+	status, digest, auditText := text("#status"), text("#digest"), text("ul.audit")
 	shot("2-version-succeeded.png")
 
 	submit("web", strings.Replace(recipe, `    "test-package",`+"\n", "", 1))
