@@ -75,17 +75,22 @@ func TestCatalogBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx); err != nil {
 		testutil.Unavailable(t, "starting chromium %s: %v", exe, err)
 	}
-	ctx, cancelT := context.WithTimeout(bctx, 15*time.Minute)
-	defer cancelT()
+	// Each step has its own limit, so a page that never shows what a step waits for fails
+	// that step by name instead of hanging the test.
+	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(bctx, 5*time.Minute) }
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
 		if err := chromedp.Do(ctx, steps...); err != nil {
 			t.Fatalf("browser, %s: %v", what, err)
 		}
 	}
 	text := func(css string) string {
 		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(css)))
 		if err != nil {
 			t.Fatalf("browser, text of %s: %v", css, err)
@@ -94,6 +99,8 @@ func TestCatalogBrowser(t *testing.T) {
 	}
 	shot := func(name string) {
 		t.Helper()
+		ctx, cancel := step()
+		defer cancel()
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
@@ -130,7 +137,7 @@ func TestCatalogBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("token"), c.Admin+"\n"),
 		chromedp.WaitVisible(chromedp.CSS("nav .who")), // only on pages of a signed-in user
 	)
-	title, err := chromedp.Run(ctx, chromedp.Title())
+	title, err := chromedp.Run(bctx, chromedp.Title())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,13 +146,14 @@ func TestCatalogBrowser(t *testing.T) {
 	do("opening the version", chromedp.WaitVisible(chromedp.ID("log")))
 	shot("1-version-building.png")
 	// app.js polls the log and reloads the page when the build ends.
-	do("waiting for the build", chromedp.WaitVisible(chromedp.CSS("#status.s-succeeded")))
+	do("waiting for the build", chromedp.WaitVisible(chromedp.CSS("#status.s-succeeded")), chromedp.WaitVisible(chromedp.ID("digest")))
 	status, digest, auditText := text("#status"), text("#digest"), text("ul.audit")
 	shot("2-version-succeeded.png")
 
 	submit("web", strings.Replace(recipe, `    "test-package",`+"\n", "", 1))
 	do("opening the diff",
 		chromedp.WaitVisible(chromedp.CSS("#status.s-succeeded")),
+		chromedp.WaitVisible(chromedp.ID("digest")),
 		chromedp.Click(chromedp.ID("diff-link")),
 		chromedp.WaitVisible(chromedp.CSS("table.diff")),
 	)

@@ -9,9 +9,11 @@
       var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
       log.textContent = s.log;
       if (atEnd) log.scrollTop = log.scrollHeight;
+      // A finished build: reload for the record, audit and documents. The status mark
+      // changes only on the reloaded page, so what it shows is always the whole page.
+      if (s.status === "succeeded" || s.status === "failed") { location.reload(); return; }
       status.textContent = s.status;
       status.className = "status s-" + s.status;
-      if (s.status === "succeeded" || s.status === "failed") { location.reload(); return; }
       setTimeout(poll, 1000);
     }).catch(function () { setTimeout(poll, 3000); });
   }
