@@ -160,14 +160,16 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 	co := b.co
 	co.Progress = req.Log
 	res := &catalog.BuildResult{}
-	lr, err := builder.Lock(ctx, builder.LockOptions{Recipe: req.Recipe, Channel: co})
-	if err != nil {
-		return res, err
+	if !req.Frozen {
+		lr, err := builder.Lock(ctx, builder.LockOptions{Recipe: req.Recipe, Channel: co})
+		if err != nil {
+			return res, err
+		}
+		if res.Lock, err = os.ReadFile(lr.Path); err != nil {
+			return res, err
+		}
+		fmt.Fprintf(req.Log, "locked %s\n", filepath.Base(lr.Path))
 	}
-	if res.Lock, err = os.ReadFile(lr.Path); err != nil {
-		return res, err
-	}
-	fmt.Fprintf(req.Log, "locked %s\n", filepath.Base(lr.Path))
 	if rep, err := builder.Audit(req.Recipe, builder.AuditOptions{}); err == nil {
 		res.Audit = auditSteps(rep)
 		fmt.Fprintf(req.Log, "audit: level %s achieved (declared %s), %d threats\n", rep.Achieved, rep.Scope.Level, len(rep.Threats))
@@ -182,6 +184,7 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 	}
 	fmt.Fprintf(req.Log, "building the image with the %s engine\n", b.engine)
 	var ir *builder.ImageResult
+	var err error
 	if b.engine == "buildkit" {
 		ir, err = builder.ImageBuildKit(ctx, o, builder.BuildKitOptions{Addr: b.buildkitAddr, LinkerDir: b.linkerDir, Progress: req.Log, ProgressMode: "plain"})
 	} else {

@@ -160,22 +160,35 @@ func TestCatalogBrowser(t *testing.T) {
 	diffText := text("table.diff")
 	shot("3-diff.png")
 
+	// Rebuild version 1 from its lock: the second build must give the same digest.
+	do("rebuilding",
+		chromedp.Navigate(c.URL+"/ns/lab/web/1"),
+		chromedp.WaitVisible(chromedp.ID("rebuild")),
+		chromedp.Click(chromedp.ID("rebuild")),
+		chromedp.WaitVisible(chromedp.CSS("table.builds .mark")),
+	)
+	buildsText := text("table.builds")
+	shot("4-rebuilt.png")
+	if !strings.Contains(buildsText, "✔ yes") {
+		t.Errorf("the rebuild did not give the first build's digest:\n%s", buildsText)
+	}
+
 	do("opening the record",
 		chromedp.Navigate(c.URL+"/ns/lab/web/1#record"),
 		chromedp.WaitVisible(chromedp.CSS("table.record")),
 	)
 	recordText := text("table.record")
-	shot("4-record.png")
+	shot("5-record.png")
 
 	submit("broken", strings.Replace(recipe, "solver {", "solver {\n  wibble = 1", 1))
 	do("waiting for diagnostics", chromedp.WaitVisible(chromedp.CSS(".diagnostics")))
 	diagText := text(".diagnostics")
-	shot("5-diagnostics.png")
+	shot("6-diagnostics.png")
 
 	do("listing", chromedp.Navigate(c.URL+"/"), chromedp.WaitVisible(chromedp.CSS("table")))
-	shot("6-environments.png")
+	shot("7-environments.png")
 	do("audit log", chromedp.Navigate(c.URL+"/admin/audit-log"), chromedp.WaitVisible(chromedp.CSS("table")))
-	shot("7-audit-log.png")
+	shot("8-audit-log.png")
 
 	if title != "Environments · reprobuild catalogue" {
 		t.Errorf("after sign-in the title is %q", title)

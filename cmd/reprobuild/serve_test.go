@@ -197,6 +197,17 @@ func TestCatalogAPI(t *testing.T) {
 			t.Errorf("catalogue build %s, local build of the same recipe %s", digest, res.Digest)
 		}
 
+		// A rebuild from the recorded lock gives the same digest; a viewer may not ask
+		// for one (checked below).
+		var rb struct{ Build int64 }
+		if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/quick/versions/1/builds", nil, &rb); code != 202 || rb.Build == 0 {
+			t.Fatalf("rebuild: %d %+v", code, rb)
+		}
+		rv := c.waitVersion(t, "lab", "quick", 1)
+		if len(rv.Builds) != 2 || rv.Builds[1].Status != catalog.StatusSucceeded || rv.Builds[1].Digest != digest {
+			t.Errorf("rebuild of v1: %+v (first build %s)", rv.Builds, digest)
+		}
+
 		// A second version without one package: the diff says so.
 		v2 := strings.Replace(recipe, `    "test-package",`+"\n", "", 1)
 		os.WriteFile(file, []byte(v2), 0o644)
@@ -226,6 +237,9 @@ func TestCatalogAPI(t *testing.T) {
 		var e struct{ Error string }
 		if code := c.call(t, viewer, "POST", "/api/v1/namespaces/lab/environments/quick/versions", map[string]string{"recipe": recipe}, &e); code != 403 || !strings.Contains(e.Error, "may not submit") {
 			t.Errorf("viewer submit: %d %q", code, e.Error)
+		}
+		if code := c.call(t, viewer, "POST", "/api/v1/namespaces/lab/environments/quick/versions/1/builds", nil, nil); code != 403 {
+			t.Errorf("viewer rebuild: %d", code)
 		}
 		if _, _, err := run(t, "submit", "-f", file, "--to", c.URL+"/lab/quick", "--token", viewer); err == nil || !strings.Contains(err.Error(), "may not submit") {
 			t.Errorf("submit with a viewer token: %v", err)
@@ -298,7 +312,7 @@ func TestCatalogAPI(t *testing.T) {
 		for _, e := range log {
 			actions[e.Action]++
 		}
-		if actions["submit"] != 2 || actions["token.create"] != 3 {
+		if actions["submit"] != 2 || actions["token.create"] != 3 || actions["rebuild"] != 1 {
 			t.Errorf("audit log actions %v", actions)
 		}
 		if code := c.call(t, viewer, "GET", "/api/v1/audit-log", nil, nil); code != 403 {

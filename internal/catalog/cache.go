@@ -8,11 +8,14 @@ import (
 // readCache keeps what hot reads need without a database round trip: principals by
 // token hash for a short time (so a revocation on another server sharing the database
 // takes effect within tokenTTL; on this server it is immediate), and the JSON of
-// finished versions, which never change.
+// finished versions, which change only when a rebuild is queued or ends.
 type readCache struct {
 	mu       sync.RWMutex
 	tokens   map[string]tokenEntry
 	versions map[string][]byte
+	// gen counts forgetVersion calls: a reader that started before one must not store
+	// what it read.
+	gen uint64
 }
 
 type tokenEntry struct {
@@ -61,11 +64,30 @@ func (c *readCache) version(key string) []byte {
 	return c.versions[key]
 }
 
-func (c *readCache) putVersion(key string, js []byte) {
+func (c *readCache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+// putVersion stores a version's JSON read when the cache was at generation gen, unless
+// a version was forgotten since (the JSON might predate a rebuild).
+func (c *readCache) putVersion(key string, js []byte, gen uint64) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if len(c.versions) >= maxCacheEntries {
 		clear(c.versions)
 	}
 	c.versions[key] = js
+}
+
+// forgetVersion drops a version's JSON (a rebuild changes its builds).
+func (c *readCache) forgetVersion(key string) {
+	c.mu.Lock()
+	delete(c.versions, key)
+	c.gen++
 	c.mu.Unlock()
 }

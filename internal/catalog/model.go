@@ -262,6 +262,41 @@ func (s *Store) GetVersion(ctx context.Context, ns, env string, number int64) (*
 	return v, rows.Err()
 }
 
+// ErrBusy is returned for a rebuild of a version whose build has not finished.
+var ErrBusy = errors.New("a build of this version is still queued or running")
+
+// CreateBuild queues another build of an existing version from its recorded recipe and
+// lock (a rebuild: does it still build, and to the same digest?), and logs who asked.
+func (s *Store) CreateBuild(ctx context.Context, ns, env string, number int64, actor, engine string) (*job, error) {
+	j := &job{Namespace: ns, Env: env, Number: number}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var status string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT v.id, v.filename, v.recipe, v.lock, v.status
+			FROM versions v JOIN environments e ON e.id = v.environment_id JOIN namespaces n ON n.id = e.namespace_id
+			WHERE n.name = ? AND e.name = ? AND v.number = ?`), ns, env, number).Scan(&j.VersionID, &j.Filename, &j.Recipe, &j.Lock, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if status == StatusQueued || status == StatusBuilding {
+			return ErrBusy
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO builds (version_id, engine, status) VALUES (?, ?, ?) RETURNING id`), j.VersionID, engine, StatusQueued).Scan(&j.BuildID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET status = ? WHERE id = ?`), StatusQueued, j.VersionID); err != nil {
+			return err
+		}
+		return s.logTx(ctx, tx, actor, "rebuild", ns, fmt.Sprintf("%s/%s@%d", ns, env, number), fmt.Sprintf("build %d", j.BuildID))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
 // startBuild marks a queued build as building.
 func (s *Store) startBuild(ctx context.Context, versionID, buildID int64) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -281,8 +316,19 @@ func (s *Store) finishBuild(ctx context.Context, versionID int64, b Build, lock 
 			b.Status, b.Digest, b.Error, s.stamp(), b.DurationMS, b.ID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET status = ?, lock = ?, audit = ? WHERE id = ?`), b.Status, lock, audit, versionID); err != nil {
+		// A rebuild keeps the version's lock and audit unless it made new ones.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET status = ? WHERE id = ?`), b.Status, versionID); err != nil {
 			return err
+		}
+		if lock != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET lock = ? WHERE id = ?`), lock, versionID); err != nil {
+				return err
+			}
+		}
+		if audit != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE versions SET audit = ? WHERE id = ?`), audit, versionID); err != nil {
+				return err
+			}
 		}
 		for _, a := range arts {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO artifacts (version_id, name, sha256, size) VALUES (?, ?, ?, ?) ON CONFLICT (version_id, name) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size`),
@@ -300,6 +346,8 @@ type job struct {
 	Namespace, Env     string
 	Number             int64
 	Filename, Recipe   string
+	// Lock is the recorded lock of a rebuild ("" for a first build, which locks).
+	Lock string
 }
 
 // recoverInterrupted marks builds left running by a server that stopped as failed, and
@@ -323,7 +371,7 @@ func (s *Store) recoverInterrupted(ctx context.Context) (failed int64, queued []
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.id, b.id, n.name, e.name, v.number, v.filename, v.recipe
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT v.id, b.id, n.name, e.name, v.number, v.filename, v.recipe, v.lock
 		FROM builds b JOIN versions v ON v.id = b.version_id JOIN environments e ON e.id = v.environment_id JOIN namespaces n ON n.id = e.namespace_id
 		WHERE b.status = ? ORDER BY b.id`), StatusQueued)
 	if err != nil {
@@ -332,7 +380,7 @@ func (s *Store) recoverInterrupted(ctx context.Context) (failed int64, queued []
 	defer rows.Close()
 	for rows.Next() {
 		var j job
-		if err := rows.Scan(&j.VersionID, &j.BuildID, &j.Namespace, &j.Env, &j.Number, &j.Filename, &j.Recipe); err != nil {
+		if err := rows.Scan(&j.VersionID, &j.BuildID, &j.Namespace, &j.Env, &j.Number, &j.Filename, &j.Recipe, &j.Lock); err != nil {
 			return 0, nil, err
 		}
 		queued = append(queued, j)

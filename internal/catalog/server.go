@@ -163,6 +163,27 @@ func (s *Server) Submit(ctx context.Context, p *Principal, ns, env, filename, re
 	return v, nil
 }
 
+// Rebuild queues another build of version number of ns/env from its recorded recipe and
+// lock.
+func (s *Server) Rebuild(ctx context.Context, p *Principal, ns, env string, number int64) (int64, error) {
+	if !p.Sees(ns) {
+		return 0, ErrNotFound
+	}
+	if !p.Can(RoleEditor, ns) {
+		return 0, &httpError{http.StatusForbidden, fmt.Sprintf("token %q (%s of %s) may not rebuild in namespace %s: an editor or admin token for it is needed", p.Name, p.Role, p.Namespace, ns)}
+	}
+	j, err := s.store.CreateBuild(ctx, ns, env, number, p.Name, s.builder.Engine())
+	if errors.Is(err, ErrBusy) {
+		return 0, &httpError{http.StatusConflict, fmt.Sprintf("%s/%s@%d: %v; wait for it to finish", ns, env, number, err)}
+	}
+	if err != nil {
+		return 0, err
+	}
+	s.cache.forgetVersion(fmt.Sprintf("%s/%s/%d", ns, env, number))
+	s.queue.push(*j)
+	return j.BuildID, nil
+}
+
 type httpError struct {
 	code int
 	msg  string
@@ -310,6 +331,7 @@ func (s *Server) routes() {
 			w.Write(js)
 			return nil
 		}
+		gen := s.cache.generation()
 		v, err := s.versionOf(r, p)
 		if err != nil {
 			return err
@@ -320,7 +342,7 @@ func (s *Server) routes() {
 		}
 		js = append(js, '\n')
 		if r.PathValue("n") != "latest" && (v.Status == StatusSucceeded || v.Status == StatusFailed) {
-			s.cache.putVersion(key, js)
+			s.cache.putVersion(key, js, gen)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(js)
@@ -339,6 +361,18 @@ func (s *Server) routes() {
 			return err
 		}
 		return s.writeArtifact(w, r, v, r.PathValue("name"))
+	}))
+	m.HandleFunc("POST /api/v1/namespaces/{ns}/environments/{env}/versions/{n}/builds", s.api(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
+		n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
+		if err != nil || n <= 0 {
+			return &httpError{http.StatusBadRequest, "version: want a number"}
+		}
+		id, err := s.Rebuild(r.Context(), p, r.PathValue("ns"), r.PathValue("env"), n)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]any{"build": id, "status": StatusQueued})
+		return nil
 	}))
 	m.HandleFunc("GET /api/v1/tokens", s.api(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
 		if p.Role != RoleAdmin {

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -187,5 +188,47 @@ func TestParseTarget(t *testing.T) {
 		if (err != nil) != tc.bad || (!tc.bad && got != tc.want) {
 			t.Errorf("ParseTarget(%q) = %+v, %v", tc.in, got, err)
 		}
+	}
+}
+
+func TestRebuildQueue(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenStore(ctx, "", t.TempDir(), fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, err := s.CreateVersion(ctx, "lab", "re", "reprobuild.hcl", "# x\n", "tester", "embedded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateBuild(ctx, "lab", "re", v.Number, "tester", "embedded"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("rebuild of a queued version: %v, want ErrBusy", err)
+	}
+	b := v.Builds[0]
+	b.Status, b.Digest = StatusSucceeded, "sha256:aa"
+	if err := s.finishBuild(ctx, v.ID, b, "version 1\n", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	j, err := s.CreateBuild(ctx, "lab", "re", v.Number, "tester", "embedded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Lock != "version 1\n" || j.Recipe != "# x\n" {
+		t.Errorf("rebuild job carries lock %q recipe %q", j.Lock, j.Recipe)
+	}
+	// A rebuild that ends without a new lock keeps the recorded one.
+	if err := s.finishBuild(ctx, v.ID, Build{ID: j.BuildID, Status: StatusSucceeded, Digest: "sha256:aa"}, "", "", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetVersion(ctx, "lab", "re", v.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Builds) != 2 || got.Lock != "version 1\n" || got.Status != StatusSucceeded {
+		t.Errorf("after the rebuild: %d builds, lock %q, status %s", len(got.Builds), got.Lock, got.Status)
+	}
+	if _, err := s.CreateBuild(ctx, "lab", "nope", 1, "tester", "embedded"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("rebuild of a missing version: %v", err)
 	}
 }

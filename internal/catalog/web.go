@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -188,7 +189,7 @@ func (s *Server) webRoutes(m *http.ServeMux) {
 		if err != nil {
 			return err
 		}
-		s.render(w, 200, "version", page{Title: fmt.Sprintf("%s/%s version %d", v.Namespace, v.Environment, v.Number), User: p, Data: s.versionView(r, v)})
+		s.render(w, 200, "version", page{Title: fmt.Sprintf("%s/%s version %d", v.Namespace, v.Environment, v.Number), User: p, Data: s.versionView(r, p, v)})
 		return nil
 	}))
 	m.HandleFunc("GET /ns/{ns}/{env}/{n}/status.json", s.web(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
@@ -233,6 +234,17 @@ func (s *Server) webRoutes(m *http.ServeMux) {
 			return s.writePart(w, r, v, part)
 		}
 		return ErrNotFound
+	}))
+	m.HandleFunc("POST /ns/{ns}/{env}/{n}/rebuild", s.web(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
+		n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
+		if err != nil || n <= 0 {
+			return ErrNotFound
+		}
+		if _, err := s.Rebuild(r.Context(), p, r.PathValue("ns"), r.PathValue("env"), n); err != nil {
+			return err
+		}
+		http.Redirect(w, r, fmt.Sprintf("/ns/%s/%s/%d", r.PathValue("ns"), r.PathValue("env"), n), http.StatusSeeOther)
+		return nil
 	}))
 	m.HandleFunc("GET /admin/audit-log", s.web(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
 		if p.Role != RoleAdmin || p.Namespace != AllNamespaces {
@@ -290,10 +302,32 @@ type versionView struct {
 	Reproduce template.HTML
 	Lines     []string
 	Previous  bool
+	CanBuild  bool
+	// Runs are the builds with whether each gave the first successful build's digest.
+	Runs []buildRun
 }
 
-func (s *Server) versionView(r *http.Request, v *Version) versionView {
+type buildRun struct {
+	Build
+	N          int
+	Reproduced bool
+	Compared   bool
+}
+
+func (s *Server) versionView(r *http.Request, p *Principal, v *Version) versionView {
 	vv := versionView{Version: v, Previous: v.Number > 1}
+	first := ""
+	for i, b := range v.Builds {
+		run := buildRun{Build: b, N: i + 1}
+		if b.Status == StatusSucceeded {
+			if first == "" {
+				first = b.Digest
+			} else {
+				run.Compared, run.Reproduced = true, b.Digest == first
+			}
+		}
+		vv.Runs = append(vv.Runs, run)
+	}
 	if len(v.Builds) > 0 {
 		vv.Build = v.Builds[len(v.Builds)-1]
 		data, _ := readFileLimit(s.logPath(vv.Build.ID), 1<<20)
@@ -313,6 +347,7 @@ func (s *Server) versionView(r *http.Request, v *Version) versionView {
 			vv.Others = append(vv.Others, a)
 		}
 	}
+	vv.CanBuild = p.Can(RoleEditor, v.Namespace) && (v.Status == StatusSucceeded || v.Status == StatusFailed)
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

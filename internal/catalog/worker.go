@@ -31,7 +31,10 @@ type BuildRequest struct {
 	Namespace   string
 	Environment string
 	Number      int64
-	Log         io.Writer
+	// Frozen is set for a rebuild: Dir also holds the version's recorded reprobuild.lock,
+	// which must be built as it is, without locking again.
+	Frozen bool
+	Log    io.Writer
 }
 
 // BuildResult is what a build made.
@@ -148,9 +151,17 @@ func (s *Server) run(ctx context.Context, j job) {
 		fail(err)
 		return
 	}
-	fmt.Fprintf(logFile, "== %s/%s version %d: locking and building with the %s engine\n", j.Namespace, j.Env, j.Number, b.Engine)
+	if j.Lock != "" {
+		if err := os.WriteFile(filepath.Join(dir, "reprobuild.lock"), []byte(j.Lock), 0o644); err != nil {
+			fail(err)
+			return
+		}
+		fmt.Fprintf(logFile, "== %s/%s version %d: rebuilding from its recorded lock with the %s engine\n", j.Namespace, j.Env, j.Number, b.Engine)
+	} else {
+		fmt.Fprintf(logFile, "== %s/%s version %d: locking and building with the %s engine\n", j.Namespace, j.Env, j.Number, b.Engine)
+	}
 	start := s.now()
-	res, berr := s.builder.Build(ctx, BuildRequest{Dir: dir, Recipe: recipe, Namespace: j.Namespace, Environment: j.Env, Number: j.Number, Log: logFile})
+	res, berr := s.builder.Build(ctx, BuildRequest{Dir: dir, Recipe: recipe, Namespace: j.Namespace, Environment: j.Env, Number: j.Number, Frozen: j.Lock != "", Log: logFile})
 	b.DurationMS = s.now().Sub(start).Milliseconds()
 	if res == nil {
 		res = &BuildResult{}
@@ -184,6 +195,7 @@ func (s *Server) run(ctx context.Context, j job) {
 	if err := s.store.finishBuild(context.WithoutCancel(ctx), j.VersionID, b, string(res.Lock), audit, arts); err != nil {
 		s.logf("recording build %d: %v", j.BuildID, err)
 	}
+	s.cache.forgetVersion(fmt.Sprintf("%s/%s/%d", j.Namespace, j.Env, j.Number))
 }
 
 // putArtifact stores data by content hash (written to a temporary file and renamed, so a
