@@ -1,9 +1,9 @@
 # The one command that runs every test: `make test`.
 GO ?= go
 
-.PHONY: test vet fmt-check build quickstart bench
+.PHONY: test vet fmt-check tidy-check staticcheck build quickstart bench
 
-test: fmt-check vet
+test: fmt-check tidy-check vet staticcheck
 	@# The smoke test first and verbose, so the log shows buildkitd and the registry
 	@# really started and a solve + push round trip passed against them.
 	$(GO) test -count=1 -v -run 'TestSmokeSolveAndPush' ./internal/testutil
@@ -11,6 +11,15 @@ test: fmt-check vet
 
 vet:
 	$(GO) vet ./...
+
+# go.mod and go.sum must be exactly what `go mod tidy` writes.
+tidy-check:
+	$(GO) mod tidy -diff
+
+# staticcheck is pinned as a go.mod tool (honnef.co/go/tools), built from the module
+# cache like any dependency.
+staticcheck:
+	$(GO) tool staticcheck ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v /testdata/)); \

@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -32,9 +31,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprobuild/reprobuild/frontend"
+	"github.com/reprobuild/reprobuild/frontend/gateway"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
-	"github.com/reprobuild/reprobuild/internal/lock"
-	"github.com/reprobuild/reprobuild/internal/record"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -50,11 +49,10 @@ type BuildKitOptions struct {
 	// TLS files for a tcp:// daemon (as buildctl --tlscacert/--tlscert/--tlskey).
 	TLSServerName, TLSCACert, TLSCert, TLSKey string
 
-	Lock *lock.Lock
-	// Recipe and RecipeSource are optional: they give the runtime config and let a
-	// failing step point at its recipe line.
-	Recipe       *recipes.Recipe
-	RecipeSource []byte
+	Lock *LockFile
+	// Recipe is optional: it gives the runtime record, SBOMs and config, and (with
+	// the bytes it was parsed from) lets a failing step point at its recipe line.
+	Recipe *recipes.Recipe
 	// Platforms are conda subdirs to build; empty means every target in the lock.
 	// More than one gives a multi-platform index.
 	Platforms []string
@@ -65,22 +63,15 @@ type BuildKitOptions struct {
 	// LinkPlatform is the platform the linker binary runs on; nil means the platform
 	// this program was built for when the linker is a local binary, else each target's.
 	LinkPlatform *ocispecs.Platform
-	// Group splits packages into cached link steps; nil means one step per package.
-	Group frontend.GroupFunc
-	// Config returns the image config JSON for a platform; nil builds it with
-	// frontend.ImageConfig (image.ConfigFile over the base's config, the embedded
-	// engine's function, so both engines set the same fields).
-	Config func(subdir string) ([]byte, error)
-	// Labels are merged over the recipe's labels (e.g. the runtime record's).
-	Labels map[string]string
+	// LayerBudget is the most layers (link steps) the environment is split into; 0
+	// is DefaultLayerBudget, as for the embedded engine.
+	LayerBudget int
 	// BaseKeychain authenticates reading a registry base's config on the client; nil
 	// is anonymous.
 	BaseKeychain authn.Keychain
-	// BaseConfig reads a non-scratch base's config; nil uses image.LoadBase on the
-	// client (the gateway frontend asks BuildKit instead).
-	BaseConfig func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error)
-	// SourceDateEpoch is the time every timestamp in the image is set to.
-	SourceDateEpoch int64
+	// Epoch is the time every timestamp in the image is set to; nil is the lock's
+	// epoch, as for the embedded engine.
+	Epoch *time.Time
 
 	// OCITar writes the image as an OCI archive to this path.
 	OCITar string
@@ -107,6 +98,9 @@ type BuildKitResult struct {
 	ExporterResponse map[string]string
 	// Steps are the steps BuildKit ran or found in its cache, in first-seen order.
 	Steps []BuildKitStep
+
+	// plans are the plans the targets were compiled from, in Platforms order.
+	plans []*plan.Plan
 }
 
 // BuildKitStep is one step of the solve as BuildKit reported it.
@@ -125,15 +119,16 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		return nil, errors.New("buildkit: no lock")
 	}
 	if opts.Addr == "" {
-		return nil, errors.New("buildkit: no buildkitd address: pass --buildkit-addr or set BUILDKIT_HOST")
+		return nil, ErrNoBuildKitAddr
 	}
 	if opts.OCITar == "" && len(opts.Push) == 0 {
 		return nil, ErrNoOutput
 	}
-	targets, locals, annotations, err := CompileTargets(ctx, opts)
+	ts, err := compileBuildKit(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	targets, locals := ts.Targets, ts.Locals
 
 	mounts := map[string]fsutil.FS{}
 	for _, l := range locals {
@@ -185,11 +180,8 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		CacheExports:         opts.CacheExports,
 		CacheImports:         opts.CacheImports,
 	}
-	attrs := ExporterAttrs(opts.SourceDateEpoch)
+	attrs := ts.ExporterAttrs()
 	if len(targets) == 1 {
-		for k, v := range annotations {
-			attrs["annotation."+k] = v
-		}
 		// One platform: the plain definition with the config as an exporter attr,
 		// exactly what `reprobuild llb | buildctl build` solves.
 		attrs["containerimage.config"] = string(targets[0].Config)
@@ -238,7 +230,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 			resp, err = c.Solve(ectx, def, solveOpt, ch)
 		} else {
 			resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
-				return SolveTargets(ctx, gc, targets, annotations)
+				return gateway.Solve(ctx, gc, ts)
 			}, ch)
 		}
 		return err
@@ -267,6 +259,7 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	out := &BuildKitResult{Digest: resp.ExporterResponse["containerimage.digest"], ExporterResponse: resp.ExporterResponse, Steps: logs.steps()}
 	for _, t := range targets {
 		out.Platforms = append(out.Platforms, t.Build.Subdir)
+		out.plans = append(out.plans, t.Build.Plan)
 	}
 	if out.Digest == "" {
 		return nil, fmt.Errorf("buildkit build on %s: the exporter returned no digest", opts.Addr)
@@ -276,97 +269,42 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 
 // ExporterAttrs are the attributes that make BuildKit's image exporters reproducible.
 func ExporterAttrs(sourceDateEpoch int64) map[string]string {
-	return map[string]string{
-		"source-date-epoch": strconv.FormatInt(sourceDateEpoch, 10),
-		"rewrite-timestamp": "true",
-	}
+	return frontend.ExporterAttrs(sourceDateEpoch)
 }
 
-// CompileTargets compiles every requested platform and its image config, and lists the
-// local contexts the solve needs (merged across platforms, by name).
-func CompileTargets(ctx context.Context, opts BuildKitOptions) (targets []BuildKitTarget, locals []frontend.Local, annotations map[string]string, err error) {
-	subdirs := opts.Platforms
-	if len(subdirs) == 0 {
-		for _, t := range opts.Lock.Targets {
-			subdirs = append(subdirs, t.Platform)
-		}
+// compileBuildKit plans every requested platform of the lock for the BuildKit engine and
+// compiles the plans with frontend.CompileTargets, the function the gateway frontend and
+// `reprobuild llb` use too. A non-scratch base's config is read on the client.
+func compileBuildKit(ctx context.Context, opts BuildKitOptions) (*frontend.Targets, error) {
+	info := plan.Info{ReprobuildVersion: Version().Version, Engine: plan.EngineBuildKit, LayerBudget: opts.LayerBudget}
+	if opts.Epoch != nil {
+		info.Epoch = *opts.Epoch
 	}
-	if len(subdirs) == 0 {
-		return nil, nil, nil, fmt.Errorf("buildkit: the lock has no targets")
-	}
-	seen := map[string]int{}
-	recordLock := opts.Lock
-	lockBytes, err := lock.Marshal(recordLock)
+	plans, err := plan.Targets(opts.Recipe, opts.Lock, opts.Platforms, info)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, fmt.Errorf("buildkit: %w", err)
 	}
-	lockHash := hexSHA256(lockBytes)
-	epoch := time.Unix(opts.SourceDateEpoch, 0).UTC()
-	annotations = map[string]string{}
-	for _, sd := range subdirs {
-		fo := frontend.Options{
-			Platform:     sd,
-			LinkPlatform: linkPlatform(opts),
-			Linker:       opts.Linker,
-			Group:        opts.Group,
-			RecipeSource: opts.RecipeSource,
-		}
-		// With a recipe, the image gets what the embedded engine puts in it: the
-		// runtime record and SBOMs, its config and labels.
-		var rr *record.RuntimeRecord
-		if r := opts.Recipe; r != nil {
-			prefix := r.Image.Prefix
-			if prefix == "" {
-				prefix = recipes.DefaultPrefix
-			}
-			if r.Python != nil && r.Python.Source == "base" {
-				fo.PythonVersion = majorMinor(r.Python.Version)
-			}
-			rr, err = record.Runtime(r, recordLock, record.BuildInfo{ReprobuildVersion: Version().Version, Platform: sd, LockHash: lockHash})
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			sboms, err := record.SBOMs(r, recordLock, sd, record.SBOMOptions{Created: epoch, ReprobuildVersion: Version().Version, LockHash: lockHash})
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			if fo.Extra, err = reprobuildEntries(r, rr, sboms, prefix); err != nil {
-				return nil, nil, nil, err
-			}
-		}
-		b, err := frontend.Compile(opts.Lock, opts.Recipe, fo)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		var cfg []byte
-		if opts.Config != nil {
-			cfg, err = opts.Config(sd)
-		} else {
-			cfg, err = buildKitConfig(ctx, opts, b, rr, epoch)
-		}
-		if err == nil && rr != nil {
-			// Manifest annotations, as the embedded engine sets them.
-			for k, v := range record.Labels(rr) {
-				annotations[k] = v
-			}
-			for k, v := range opts.Recipe.Image.Labels {
-				annotations[k] = v
-			}
-		}
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("image config for %s: %w", sd, err)
-		}
-		targets = append(targets, BuildKitTarget{Build: b, Config: cfg})
-		for _, l := range b.Locals {
-			if i, ok := seen[l.Name]; ok {
-				locals[i].Include = append(locals[i].Include, l.Include...)
-				continue
-			}
-			seen[l.Name] = len(locals)
-			locals = append(locals, l)
-		}
+	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts)}
+	return frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
+		return clientBaseConfig(ctx, b, opts.BaseKeychain)
+	})
+}
+
+// clientBaseConfig reads a base's config (registry or OCI layout) on the client.
+func clientBaseConfig(ctx context.Context, b *frontend.Build, kc authn.Keychain) (*v1.ConfigFile, error) {
+	p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
+	if kc == nil {
+		kc = authn.DefaultKeychain
 	}
-	return targets, locals, annotations, nil
+	img, _, err := imagepkg.LoadBase(ctx, b.BaseRef, p, kc)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading the config of base %s: %w", b.BaseRef, err)
+	}
+	return cf, nil
 }
 
 // linkPlatform defaults a local linker binary to this program's own platform: the CLI
@@ -412,47 +350,6 @@ func LinkerDir(exe string) (string, error) {
 	return filepath.Dir(exe), nil
 }
 
-// buildKitConfig loads the base's config (registry or OCI layout, read by the client) and
-// builds the image config over it.
-func buildKitConfig(ctx context.Context, opts BuildKitOptions, b *frontend.Build, rr *record.RuntimeRecord, epoch time.Time) ([]byte, error) {
-	var base *v1.ConfigFile
-	if b.BaseRef != "" && opts.BaseConfig != nil {
-		var err error
-		if base, err = opts.BaseConfig(ctx, b); err != nil {
-			return nil, err
-		}
-	} else if b.BaseRef != "" {
-		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
-		img, _, err := imagepkg.LoadBase(ctx, b.BaseRef, p, opts.BaseKeychain)
-		if err != nil {
-			return nil, err
-		}
-		if base, err = img.ConfigFile(); err != nil {
-			return nil, fmt.Errorf("reading the config of base %s: %w", b.BaseRef, err)
-		}
-	}
-	c := frontend.ImageSettings(opts.Recipe, opts.Lock, b, "", epoch)
-	if opts.Recipe != nil {
-		prefix := opts.Recipe.Image.Prefix
-		if prefix == "" {
-			prefix = recipes.DefaultPrefix
-		}
-		p := v1.Platform{OS: b.Platform.OS, Architecture: b.Platform.Architecture, Variant: b.Platform.Variant}
-		c = imageConfig(opts.Recipe, rr, p, prefix, epoch)
-	}
-	if len(opts.Labels) > 0 {
-		labels := map[string]string{}
-		for k, v := range c.Labels {
-			labels[k] = v
-		}
-		for k, v := range opts.Labels {
-			labels[k] = v
-		}
-		c.Labels = labels
-	}
-	return frontend.ImageConfig(base, c, b)
-}
-
 // ImageBuildKit is Image with the BuildKit engine: it loads (or makes) the lock as
 // Image does, builds on buildkitd with bk (Addr, linker, cache, progress; the lock,
 // recipe and epoch are filled in here), then writes o.Output and pushes as Image does,
@@ -463,17 +360,13 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	if err != nil {
 		return nil, err
 	}
-	src, err := os.ReadFile(r.Filename)
-	if err != nil {
-		return nil, fmt.Errorf("reading recipe: %w", err)
-	}
 	tmp, err := os.MkdirTemp("", "reprobuild-buildkit-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
-	bk.Lock, bk.Recipe, bk.RecipeSource = l, r, src
-	bk.SourceDateEpoch = Epoch(l, o.Epoch).Unix()
+	bk.Lock, bk.Recipe = l, r
+	bk.Epoch, bk.LayerBudget = o.Epoch, o.LayerBudget
 	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
 	if bk.BaseKeychain == nil {
 		bk.BaseKeychain = o.Keychain
@@ -489,11 +382,53 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	if res.Digest != out.Digest {
 		return nil, fmt.Errorf("buildkit reported %s but its archive holds %s", out.Digest, res.Digest)
 	}
+	if err := res.attachPlans(out.plans); err != nil {
+		return nil, err
+	}
 	res.LockPath, res.Locked = LockPath(r), locked
 	if err := writeOutputs(ctx, r, res, o); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// attachPlans fills in what the plans say about each platform image of res: its runtime
+// record, its SBOMs and their referrer artifacts, as the embedded engine does, so both
+// engines write the same documents beside an output.
+func (res *ImageResult) attachPlans(plans []*plan.Plan) error {
+	bySubdir := map[string]*plan.Plan{}
+	for _, p := range plans {
+		bySubdir[p.Subdir] = p
+	}
+	res.plans = nil
+	for _, pi := range res.Platforms {
+		p := bySubdir[pi.Platform]
+		if p == nil {
+			return fmt.Errorf("buildkit built %s (%s), which was not planned", pi.Digest, pi.Platform)
+		}
+		res.plans = append(res.plans, p)
+		if p.Record == nil {
+			continue
+		}
+		res.Records = append(res.Records, p.Record)
+		res.Documents = append(res.Documents, PlatformDocuments{Platform: p.Subdir, Documents: p.SBOMs})
+		img := res.Image
+		if res.Index != nil {
+			h, err := v1.NewHash(pi.Digest)
+			if err != nil {
+				return err
+			}
+			if img, err = res.Index.Image(h); err != nil {
+				return err
+			}
+		}
+		refs, err := sbomReferrers(p.SBOMs, img, p.Epoch)
+		if err != nil {
+			return err
+		}
+		res.Referrers = append(res.Referrers, refs...)
+	}
+	return nil
 }
 
 // readBuildKitArchive unpacks BuildKit's OCI archive into dir and returns its image (one
@@ -607,4 +542,80 @@ func untar(tarPath, dir string) error {
 			return fmt.Errorf("unexpected entry %s (type %c)", h.Name, h.Typeflag)
 		}
 	}
+}
+
+// LLBOptions configure LLB: what to compile (one target of a lock) and how its link steps
+// get the reprobuild binary.
+type LLBOptions struct {
+	Lock *LockFile
+	// Recipe gives the runtime record, SBOMs and config, and lets a failing step point
+	// at its recipe line.
+	Recipe *recipes.Recipe
+	// Platform is the conda subdir to compile; empty means the lock's only target.
+	Platform string
+	// Linker and LinkPlatform are as for BuildKitOptions.
+	Linker       frontend.Linker
+	LinkPlatform *ocispecs.Platform
+	LayerBudget  int
+	Epoch        *time.Time
+	BaseKeychain authn.Keychain
+}
+
+// LLBResult is one compiled target, ready for `buildctl build`.
+type LLBResult struct {
+	// Definition is the marshalled LLB, as `buildctl build` reads it from stdin.
+	Definition []byte
+	// Config is the image config JSON (the exporter's containerimage.config).
+	Config []byte
+	// ExporterAttrs are the exporter attributes BuildKit needs to give the image
+	// `reprobuild image --engine buildkit` gives: source-date-epoch,
+	// rewrite-timestamp and the manifest annotations (Config not included).
+	ExporterAttrs map[string]string
+	// Locals are the local contexts the solve needs, OCIStores the OCI layouts
+	// (buildctl --oci-layout ID=DIR).
+	Locals    []frontend.Local
+	OCIStores []frontend.OCIStore
+}
+
+// LLB compiles one target exactly as the BuildKit engine does (same plan, same
+// frontend.CompileTargets), so `buildctl build` of the result with its config and
+// attributes gives the image `reprobuild image --engine buildkit` gives.
+func LLB(ctx context.Context, o LLBOptions) (*LLBResult, error) {
+	if o.Lock == nil {
+		return nil, errors.New("llb: no lock")
+	}
+	var platforms []string
+	if o.Platform != "" {
+		platforms = []string{o.Platform}
+	} else if len(o.Lock.Targets) != 1 {
+		names := make([]string, len(o.Lock.Targets))
+		for i, t := range o.Lock.Targets {
+			names[i] = t.Platform
+		}
+		return nil, &TargetChoiceError{Targets: names}
+	}
+	ts, err := compileBuildKit(ctx, BuildKitOptions{
+		Lock: o.Lock, Recipe: o.Recipe, Platforms: platforms,
+		Linker: o.Linker, LinkPlatform: o.LinkPlatform, LayerBudget: o.LayerBudget, Epoch: o.Epoch, BaseKeychain: o.BaseKeychain,
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := ts.Targets[0]
+	def, err := t.Build.Marshal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var buf strings.Builder
+	if err := frontend.WriteDefinition(def, &buf); err != nil {
+		return nil, err
+	}
+	return &LLBResult{Definition: []byte(buf.String()), Config: t.Config, ExporterAttrs: ts.ExporterAttrs(), Locals: ts.Locals, OCIStores: t.Build.OCIStores}, nil
+}
+
+// TargetChoiceError says a lock has several targets and the caller must choose one.
+type TargetChoiceError struct{ Targets []string }
+
+func (e *TargetChoiceError) Error() string {
+	return fmt.Sprintf("the lock has %d targets (%s): choose one", len(e.Targets), strings.Join(e.Targets, ", "))
 }

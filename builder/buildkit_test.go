@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,11 +33,14 @@ import (
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/pkgmaker"
+	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/internal/testutil"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
 const epoch = 1700000000
+
+var epochTime = time.Unix(epoch, 0).UTC()
 
 var (
 	binOnce sync.Once
@@ -186,7 +191,7 @@ func TestBuildKitEngine(t *testing.T) {
 	bin := linkerDir(t)
 	chDir := t.TempDir()
 	recs := testPackages(t, chDir)
-	base := BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin, SourceDateEpoch: epoch, Progress: testWriter{t}, ProgressMode: "plain"}
+	base := BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin, Epoch: &epochTime, Progress: testWriter{t}, ProgressMode: "plain"}
 
 	build := func(t *testing.T, l *lock.Lock) (*BuildKitResult, string) {
 		t.Helper()
@@ -246,12 +251,12 @@ func TestBuildKitEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		emb, err := BuildFromLock(ctx, r, l, cl, ImageOptions{Epoch: &when})
+		emb, err := BuildFromLock(ctx, r, l, cl, BuildOptions{Epoch: &when})
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := base
-		o.Lock, o.Recipe, o.RecipeSource = l, r, src
+		o.Lock, o.Recipe = l, r
 		o.OCITar = filepath.Join(t.TempDir(), "bk.tar")
 		res, err := BuildKit(ctx, o)
 		if err != nil {
@@ -269,8 +274,29 @@ func TestBuildKitEngine(t *testing.T) {
 		if len(testutil.Under(want, "opt/reprobuild")) == 0 {
 			t.Fatalf("embedded image has no runtime record: %v", want)
 		}
-		if d := cmp.Diff(want, got); d != "" {
+		// The runtime records differ only in the engine field.
+		if d := cmp.Diff(testutil.WithoutPath(want, record.Path), testutil.WithoutPath(got, record.Path)); d != "" {
 			t.Errorf("BuildKit image tree differs from the embedded engine's (-embedded +buildkit):\n%s", d)
+		}
+		for _, c := range []struct {
+			img    v1.Image
+			engine string
+		}{{emb.Image, "embedded"}, {bkImg, "buildkit"}} {
+			js, err := testutil.ImageFile(c.img, record.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rr, err := record.ParseRuntime(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rr.Engine != c.engine {
+				t.Errorf("the %s engine's record says engine %q", c.engine, rr.Engine)
+			}
+			rr.Engine = emb.Records[0].Engine
+			if d := cmp.Diff(emb.Records[0], rr); d != "" {
+				t.Errorf("%s record (-embedded +this):\n%s", c.engine, d)
+			}
 		}
 		ec, err := emb.Image.ConfigFile()
 		if err != nil {
@@ -410,10 +436,11 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 		o := base
 		o.Lock = fileLock(chDir, recs)
-		targets, locals, _, err := CompileTargets(ctx, o)
+		ts, err := compileBuildKit(ctx, o)
 		if err != nil {
 			t.Fatal(err)
 		}
+		targets, locals := ts.Targets, ts.Locals
 		def, err := targets[0].Build.Marshal(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -477,28 +504,54 @@ func TestBuildKitEngine(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cfgPath := filepath.Join(proj, "cfg.json")
 		dir := t.TempDir()
-		rb := filepath.Join(bin, "reprobuild") + " llb -f " + recipe
-		script := rb + " --config-out " + cfgPath + " >/dev/null && " + rb +
-			" | " + bctl + " --addr " + bk.Addr() + " build --local channel-local=" + chDir + " --local reprobuild-bin=" + bin +
-			" --metadata-file " + filepath.Join(dir, "meta.json") +
-			" --output \"type=oci,dest=" + filepath.Join(dir, "out.tar") + ",source-date-epoch=1700000000,rewrite-timestamp=true,\\\"containerimage.config=$(sed 's/\"/\"\"/g' " + cfgPath + ")\\\"\""
-		if out, err := exec.Command("sh", "-c", script).CombinedOutput(); err != nil {
-			t.Fatalf("%s\n%v\n%s", script, err, out)
+		cfgPath, attrsPath := filepath.Join(dir, "cfg.json"), filepath.Join(dir, "attrs.json")
+		llbCmd := exec.Command(filepath.Join(bin, "reprobuild"), "llb", "-f", recipe, "--config-out", cfgPath, "--attrs-out", attrsPath)
+		llbCmd.Env = append(os.Environ(), fmt.Sprintf("SOURCE_DATE_EPOCH=%d", epoch))
+		var def, stderr bytes.Buffer
+		llbCmd.Stdout, llbCmd.Stderr = &def, &stderr
+		if err := llbCmd.Run(); err != nil {
+			t.Fatalf("reprobuild llb: %v\n%s", err, stderr.String())
 		}
-		var m map[string]any
-		b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+		cfg, err := os.ReadFile(cfgPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(b, &m); err != nil {
+		var attrs map[string]string
+		if err := readJSONFile(attrsPath, &attrs); err != nil {
 			t.Fatal(err)
 		}
-		// The CLI's image config comes from the recipe (no runtime block here), the
-		// builder's from a nil recipe: both are the default config, so digests match.
-		if got := m["containerimage.digest"]; got != first.Digest {
-			t.Errorf("reprobuild llb | buildctl build gave %v, builder.BuildKit %s", got, first.Digest)
+		attrs["containerimage.config"] = string(cfg)
+		fields := []string{"type=oci", "dest=" + filepath.Join(dir, "out.tar")}
+		for k, v := range attrs {
+			fields = append(fields, k+"="+v)
+		}
+		var csvOut bytes.Buffer
+		w := csv.NewWriter(&csvOut)
+		if err := w.Write(fields); err != nil {
+			t.Fatal(err)
+		}
+		w.Flush()
+		bc := exec.Command(bctl, "--addr", bk.Addr(), "build", "--local", "channel-local="+chDir, "--local", "reprobuild-bin="+bin,
+			"--metadata-file", filepath.Join(dir, "meta.json"), "--output", strings.TrimSpace(csvOut.String()))
+		bc.Stdin = &def
+		if out, err := bc.CombinedOutput(); err != nil {
+			t.Fatalf("buildctl: %v\n%s", err, out)
+		}
+		var m map[string]any
+		if err := readJSONFile(filepath.Join(dir, "meta.json"), &m); err != nil {
+			t.Fatal(err)
+		}
+		// The same recipe and lock through the BuildKit engine.
+		o := base
+		o.Lock, o.Recipe = l, r
+		o.OCITar = filepath.Join(t.TempDir(), "engine.tar")
+		res, err := BuildKit(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m["containerimage.digest"]; got != res.Digest {
+			t.Errorf("reprobuild llb | buildctl build gave %v, the BuildKit engine %s", got, res.Digest)
 		}
 	})
 
@@ -578,7 +631,7 @@ func TestBuildKitEngine(t *testing.T) {
 		bad[0].SHA256 = strings.Repeat("0", 64)
 		o := base
 		o.Lock = fileLock(chDir, bad)
-		o.Recipe, o.RecipeSource = r, src
+		o.Recipe = r
 		o.OCITar = filepath.Join(t.TempDir(), "x.tar")
 		_, err := BuildKit(ctx, o)
 		if err == nil {
@@ -617,7 +670,7 @@ func TestBuildKitRegistryCache(t *testing.T) {
 	chDir := t.TempDir()
 	recs := testPackages(t, chDir)
 	cacheRef := reg.Host() + "/reprobuild/cache:buildcache"
-	o := BuildKitOptions{Lock: fileLock(chDir, recs), LinkerDir: linkerDir(t), SourceDateEpoch: epoch}
+	o := BuildKitOptions{Lock: fileLock(chDir, recs), LinkerDir: linkerDir(t), Epoch: &epochTime}
 
 	o.Addr = a.Addr()
 	o.OCITar = filepath.Join(t.TempDir(), "a.tar")
@@ -674,7 +727,7 @@ func TestBuildKitMultiPlatform(t *testing.T) {
 	var digests []string
 	for i := 0; i < 2; i++ {
 		tarPath := filepath.Join(t.TempDir(), "index.tar")
-		res, err := BuildKit(ctx, BuildKitOptions{Addr: bk.Addr(), Lock: l, LinkerDir: bin, SourceDateEpoch: epoch, OCITar: tarPath})
+		res, err := BuildKit(ctx, BuildKitOptions{Addr: bk.Addr(), Lock: l, LinkerDir: bin, Epoch: &epochTime, OCITar: tarPath})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -757,7 +810,7 @@ func TestBuildKitOptionErrors(t *testing.T) {
 		want string
 	}{
 		{"no lock", BuildKitOptions{Addr: "unix:///x", OCITar: "x"}, "no lock"},
-		{"no address", BuildKitOptions{Lock: l, OCITar: "x"}, "BUILDKIT_HOST"},
+		{"no address", BuildKitOptions{Lock: l, OCITar: "x"}, "no buildkitd address"},
 		{"no output", BuildKitOptions{Lock: l, Addr: "unix:///x"}, "no output"},
 		{"unknown platform", BuildKitOptions{Lock: l, Addr: "unix:///x", OCITar: "x", Platforms: []string{"linux-aarch64"}}, "no target for platform"},
 	} {
@@ -778,6 +831,14 @@ func (w testWriter) Write(p []byte) (int, error) {
 		w.t.Log(s)
 	}
 	return len(p), nil
+}
+
+func readJSONFile(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
 }
 
 func sha256Hex(b []byte) string {

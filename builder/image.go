@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -23,12 +22,13 @@ import (
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
 // DefaultLayerBudget is how many layers the environment is split into at most.
-const DefaultLayerBudget = 16
+const DefaultLayerBudget = plan.DefaultLayerBudget
 
 // ImageOptions configure Image.
 type ImageOptions struct {
@@ -73,9 +73,13 @@ type ImageResult struct {
 	Index v1.ImageIndex `json:"-"`
 	// Referrers are the SBOM artifacts attached to the platform images (OCI 1.1
 	// referrers); Records and Documents are what each platform image carries.
-	Referrers []v1.Image              `json:"-"`
-	Records   []*record.RuntimeRecord `json:"-"`
-	Documents []PlatformDocuments     `json:"-"`
+	Referrers []v1.Image          `json:"-"`
+	Records   []*RuntimeRecord    `json:"-"`
+	Documents []PlatformDocuments `json:"-"`
+
+	// plans are the per-target build plans the image was built from, in platform
+	// order: outputs beside the image (VM disks, SIF files) read them.
+	plans []*plan.Plan
 
 	// blobFiles are local files (in the layer cache) holding layers of the result, by
 	// digest, so an OCI layout links them instead of copying.
@@ -85,7 +89,7 @@ type ImageResult struct {
 // PlatformDocuments are the SBOMs of one platform image.
 type PlatformDocuments struct {
 	Platform  string
-	Documents []record.Artifact
+	Documents []Artifact
 }
 
 // Image builds the recipe's image with the embedded engine (no daemon): lock if needed,
@@ -100,7 +104,11 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := BuildFromLock(ctx, r, l, client, o)
+	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain}
+	if o.Channel.CacheDir != "" {
+		bo.LayerCacheDir = filepath.Join(o.Channel.CacheDir, "layers")
+	}
+	res, err := BuildFromLock(ctx, r, l, client, bo)
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +121,7 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 
 // PrepareLock loads the recipe and a lock that is up to date with it, locking first
 // unless frozen. It reports whether it locked.
-func PrepareLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
+func PrepareLock(ctx context.Context, recipePath string, vars map[string]string, frozen bool, co ChannelOptions) (*recipes.Recipe, *LockFile, bool, error) {
 	r, err := LoadRecipe(recipePath, vars)
 	if err != nil {
 		return nil, nil, false, err
@@ -126,7 +134,7 @@ func PrepareLock(ctx context.Context, recipePath string, vars map[string]string,
 		return r, l, false, nil
 	}
 	if frozen {
-		return nil, nil, false, fmt.Errorf("--frozen: %w; run reprobuild lock -f %s", err, recipePath)
+		return nil, nil, false, &FrozenLockError{Recipe: recipePath, Err: err}
 	}
 	var missing *MissingLockError
 	var stale *lock.StaleError
@@ -142,55 +150,63 @@ func PrepareLock(ctx context.Context, recipePath string, vars map[string]string,
 
 // Epoch is the time stamped on every file and on the image: the override, else the
 // newest package timestamp of the lock.
-func Epoch(l *lock.Lock, override *time.Time) time.Time {
+func Epoch(l *LockFile, override *time.Time) time.Time {
 	if override != nil {
 		return override.UTC()
 	}
 	return record.Epoch(l)
 }
 
-// BuildFromLock builds the image of every target of l.
-func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client *channel.Client, o ImageOptions) (*ImageResult, error) {
-	epoch := Epoch(l, o.Epoch)
-	budget := o.LayerBudget
-	if budget <= 0 {
-		budget = DefaultLayerBudget
+// BuildOptions configure BuildFromLock. The zero value is valid.
+type BuildOptions struct {
+	// Epoch overrides the time stamped on every file and the image; nil is the lock's.
+	Epoch *time.Time
+	// LayerBudget is the most layers the environment is split into (0: the default).
+	LayerBudget int
+	// Keychain authenticates pulling a registry base (nil: the default keychain).
+	Keychain authn.Keychain
+	// LayerCacheDir keeps built package layers between builds ("": no layer cache).
+	LayerCacheDir string
+}
+
+// BuildFromLock builds the image of every target of l with the embedded engine,
+// fetching packages through client. It writes nothing but the layer cache.
+func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *ChannelClient, o BuildOptions) (*ImageResult, error) {
+	info := plan.Info{ReprobuildVersion: Version().Version, Engine: plan.EngineEmbedded, LayerBudget: o.LayerBudget}
+	if o.Epoch != nil {
+		info.Epoch = *o.Epoch
 	}
-	lockBytes, err := lock.Marshal(l)
+	plans, err := plan.Targets(r, l, nil, info)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", r.Filename, err)
 	}
-	lockHash := hexSHA256(lockBytes)
-	cache := layerCache{}
-	if o.Channel.CacheDir != "" {
-		cache.dir = filepath.Join(o.Channel.CacheDir, "layers")
-	}
-	res := &ImageResult{}
+	env := embeddedEnv{client: client, keychain: o.Keychain, cache: layerCache{dir: o.LayerCacheDir}}
+	res := &ImageResult{plans: plans}
 	var imgs []v1.Image
-	for _, t := range l.Targets {
-		tb, err := buildTarget(ctx, r, l, &t, client, cache, epoch, budget, lockHash, o.Keychain)
+	for _, p := range plans {
+		tb, err := buildTarget(ctx, p, env)
 		if err != nil {
-			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, t.Platform, err)
+			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, p.Subdir, err)
 		}
 		img := tb.image
 		d, err := img.Digest()
 		if err != nil {
 			return nil, err
 		}
-		res.Platforms = append(res.Platforms, PlatformImage{Platform: t.Platform, Digest: d.String()})
+		res.Platforms = append(res.Platforms, PlatformImage{Platform: p.Subdir, Digest: d.String()})
 		res.Clobbers = append(res.Clobbers, tb.clobbers...)
-		res.Records = append(res.Records, tb.record)
-		res.Documents = append(res.Documents, PlatformDocuments{Platform: t.Platform, Documents: tb.sboms})
-		refs, err := sbomReferrers(tb.sboms, img, epoch)
+		res.Records = append(res.Records, p.Record)
+		res.Documents = append(res.Documents, PlatformDocuments{Platform: p.Subdir, Documents: p.SBOMs})
+		refs, err := sbomReferrers(p.SBOMs, img, p.Epoch)
 		if err != nil {
 			return nil, err
 		}
 		res.Referrers = append(res.Referrers, refs...)
-		for h, p := range tb.blobFiles {
+		for h, f := range tb.blobFiles {
 			if res.blobFiles == nil {
 				res.blobFiles = map[v1.Hash]string{}
 			}
-			res.blobFiles[h] = p
+			res.blobFiles[h] = f
 		}
 		imgs = append(imgs, img)
 	}
@@ -214,156 +230,71 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *lock.Lock, client 
 	return res, nil
 }
 
-// installOrder sorts packages so that dependencies come before dependents (conda's link
-// order), breaking ties by name, so clobbering resolves the same way everywhere.
-func installOrder(recs []conda.PackageRecord) []conda.PackageRecord {
-	byName := map[string]int{}
-	for i, p := range recs {
-		byName[p.Name] = i
-	}
-	sorted := slices.Clone(recs)
-	slices.SortFunc(sorted, func(a, b conda.PackageRecord) int { return strings.Compare(a.Name, b.Name) })
-	state := map[string]int{} // 0 new, 1 visiting, 2 done
-	var out []conda.PackageRecord
-	var visit func(p conda.PackageRecord)
-	visit = func(p conda.PackageRecord) {
-		if state[p.Name] != 0 {
-			return // done, or a dependency cycle: keep name order
-		}
-		state[p.Name] = 1
-		deps := make([]string, 0, len(p.Depends))
-		for _, d := range p.Depends {
-			if ms, err := conda.ParseMatchSpec(d); err == nil {
-				deps = append(deps, ms.Name)
-			}
-		}
-		slices.Sort(deps)
-		for _, d := range deps {
-			if i, ok := byName[d]; ok {
-				visit(recs[i])
-			}
-		}
-		state[p.Name] = 2
-		out = append(out, p)
-	}
-	for _, p := range sorted {
-		visit(p)
-	}
-	return out
+// embeddedEnv is what the embedded engine reads from besides a plan: the channel client
+// (verified package cache), the layer cache and registry credentials for the base.
+type embeddedEnv struct {
+	client   *channel.Client
+	cache    layerCache
+	keychain authn.Keychain
 }
 
 // targetBuild is one platform's image and what was made with it.
 type targetBuild struct {
 	image    v1.Image
 	clobbers []string
-	record   *record.RuntimeRecord
-	sboms    []record.Artifact
 	// blobFiles are the local files holding layers of image, by digest.
 	blobFiles map[v1.Hash]string
 }
 
-func buildTarget(ctx context.Context, r *recipes.Recipe, l *lock.Lock, t *lock.Target, client *channel.Client, cache layerCache, epoch time.Time, budget int, lockHash string, kc authn.Keychain) (*targetBuild, error) {
-	os_, arch, variant, ok := record.OCIPlatform(t.Platform)
-	if !ok {
-		return nil, fmt.Errorf("platform %s has no OCI equivalent", t.Platform)
+// buildTarget executes one plan: package layers, reprobuild's own layer, baked data,
+// over the base, with the plan's config.
+func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBuild, error) {
+	layers, files, clob, err := packageLayers(ctx, p, env)
+	if err != nil {
+		return nil, err
 	}
-	platform := v1.Platform{OS: os_, Architecture: arch, Variant: variant}
-
-	prefix := r.Image.Prefix
-	if prefix == "" {
-		prefix = recipes.DefaultPrefix
+	lo := image.LayerOptions{Epoch: p.Epoch}
+	base, err := loadBase(ctx, p, env.keychain)
+	if err != nil {
+		return nil, err
 	}
-	recs := installOrder(t.Packages)
-	python := ""
-	if r.Python != nil && r.Python.Source == "base" {
-		python = majorMinor(r.Python.Version)
-	}
-	for _, p := range recs {
-		if p.Name == "python" {
-			python = majorMinor(p.Version)
+	if len(p.Own) > 0 {
+		ownLayer, err := image.LayerFromEntries(p.Own, lo)
+		if err != nil {
+			return nil, err
 		}
+		layers = append(layers, ownLayer)
 	}
-	layers, files, clob, err := packageLayers(ctx, r, recs, client, cache, prefix, python, epoch, budget)
-	if err != nil {
-		return nil, err
-	}
-	lo := image.LayerOptions{Epoch: epoch}
-
-	base, baseDigest, err := loadBase(ctx, r, l, platform, kc)
-	if err != nil {
-		return nil, err
-	}
-	rr, err := record.Runtime(r, l, record.BuildInfo{
-		ReprobuildVersion: Version().Version, BaseDigest: baseDigest, Platform: t.Platform, LockHash: lockHash,
-	})
-	if err != nil {
-		return nil, err
-	}
-	sboms, err := record.SBOMs(r, l, t.Platform, record.SBOMOptions{Created: epoch, ReprobuildVersion: Version().Version, LockHash: lockHash})
-	if err != nil {
-		return nil, err
-	}
-	own, err := reprobuildEntries(r, rr, sboms, prefix)
-	if err != nil {
-		return nil, err
-	}
-	ownLayer, err := image.LayerFromEntries(own, lo)
-	if err != nil {
-		return nil, err
-	}
-	layers = append(layers, ownLayer)
-	for _, d := range r.Data {
-		if d.Mode != "bake" {
-			continue
-		}
-		layer, err := dataLayer(ctx, client, r, d, lo)
+	for _, d := range p.Data {
+		layer, err := dataLayer(ctx, env.client, p.Recipe, d, lo)
 		if err != nil {
 			return nil, err
 		}
 		layers = append(layers, layer)
 	}
-
-	cfg := imageConfig(r, rr, platform, prefix, epoch)
-	img, err := image.Assemble(base, layers, cfg)
+	img, err := image.Assemble(base, layers, p.Config)
 	if err != nil {
 		return nil, err
 	}
-	return &targetBuild{image: img, clobbers: clob, record: rr, sboms: sboms, blobFiles: files}, nil
+	return &targetBuild{image: img, clobbers: clob, blobFiles: files}, nil
 }
 
-// packageLayers groups the packages into at most budget layers (planned from archive
-// sizes, so the plan is known before anything is fetched) and builds each group's layer,
-// from the layer cache when the group is unchanged. Missed groups are fetched, linked and
-// compressed in parallel; each group's result depends only on its packages, so the image
-// does not depend on the order they finish in. A path two packages of different groups
-// both install is resolved by layer order (the later layer wins).
-func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageRecord, client *channel.Client, cache layerCache, prefix, python string, epoch time.Time, budget int) ([]v1.Layer, map[v1.Hash]string, []string, error) {
-	sizes := make([]image.Sized, len(recs))
-	byName := map[string]conda.PackageRecord{}
-	for i, p := range recs {
-		sizes[i] = image.Sized{Name: p.Name, Size: p.Size}
-		byName[p.Name] = p
-	}
-	order := map[string]int{}
-	for i, p := range recs {
-		order[p.Name] = i
-	}
-	groups := image.PlanLayers(sizes, budget)
+// packageLayers builds the layer of each of the plan's groups, from the layer cache when
+// the group is unchanged. Missed groups are fetched, linked and compressed in parallel;
+// each group's result depends only on its packages, so the image does not depend on the
+// order they finish in. A path two packages of different groups both install is
+// resolved by layer order (the later layer wins).
+func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Layer, map[v1.Hash]string, []string, error) {
+	groups := p.Groups
 	layers := make([]v1.Layer, len(groups))
 	files := make([]string, len(groups))
 	keys := make([]string, len(groups))
-	groupRecs := make([][]conda.PackageRecord, len(groups))
 	var missed []int
-	for gi, names := range groups {
-		for _, n := range names {
-			groupRecs[gi] = append(groupRecs[gi], byName[n])
-		}
-		// Link in install order (dependencies first) inside the group.
-		slices.SortFunc(groupRecs[gi], func(a, b conda.PackageRecord) int { return order[a.Name] - order[b.Name] })
-		keys[gi] = cache.key(groupRecs[gi], prefix, python, epoch.Unix())
-		if l, p, ok := cache.get(keys[gi]); ok {
+	for gi, g := range groups {
+		keys[gi] = env.cache.key(g.Packages, p.Prefix, p.Python, p.Epoch.Unix())
+		if l, f, ok := env.cache.get(keys[gi]); ok {
 			layers[gi] = l
-			files[gi] = p
+			files[gi] = f
 			continue
 		}
 		missed = append(missed, gi)
@@ -373,38 +304,38 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 	}
 	var need []conda.PackageRecord
 	for _, gi := range missed {
-		need = append(need, groupRecs[gi]...)
+		need = append(need, groups[gi].Packages...)
 	}
 	// Archives of a local channel are verified and read where they are: the layer cache
 	// keeps the result, so a copy in the package cache would only cost time and space.
-	ds := downloadsFor(r, need)
+	ds := downloadsFor(p.Recipe, need)
 	for i := range ds {
 		ds[i].InPlace = true
 	}
-	paths, err := client.Fetch(ctx, ds)
+	paths, err := env.client.Fetch(ctx, ds)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	archive := map[string]string{}
 	inPlace := map[string]bool{}
-	casDir := filepath.Clean(client.Store().Dir()) + string(filepath.Separator)
-	for i, p := range need {
-		archive[p.Name] = paths[i]
+	casDir := filepath.Clean(env.client.Store().Dir()) + string(filepath.Separator)
+	for i, rec := range need {
+		archive[rec.Name] = paths[i]
 		// An archive read in place may change after Fetch verified it: linking checks
 		// the bytes it parses again, so neither the image nor the layer cache ever gets
 		// unverified content.
-		inPlace[p.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
+		inPlace[rec.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, gi := range missed {
 		g.Go(func() error {
-			pkgs := make([]install.Package, len(groupRecs[gi]))
-			for i, p := range groupRecs[gi] {
-				pkgs[i] = install.Package{Record: p, Archive: archive[p.Name], VerifySHA256: inPlace[p.Name]}
+			pkgs := make([]install.Package, len(groups[gi].Packages))
+			for i, rec := range groups[gi].Packages {
+				pkgs[i] = install.Package{Record: rec, Archive: archive[rec.Name], VerifySHA256: inPlace[rec.Name]}
 			}
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: prefix, PythonVersion: python})
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python})
 			if err != nil {
 				return err
 			}
@@ -424,7 +355,7 @@ func packageLayers(ctx context.Context, r *recipes.Recipe, recs []conda.PackageR
 					entries = append(entries, e)
 				}
 			}
-			layer, file, err := cache.build(keys[gi], entries, image.LayerOptions{Epoch: epoch})
+			layer, file, err := env.cache.build(keys[gi], entries, image.LayerOptions{Epoch: p.Epoch})
 			if err != nil {
 				return err
 			}
@@ -456,103 +387,24 @@ func blobFiles(layers []v1.Layer, files []string) map[v1.Hash]string {
 	return out
 }
 
-// imageConfig is the image configuration of a recipe; both engines use it.
-func imageConfig(r *recipes.Recipe, rr *record.RuntimeRecord, platform v1.Platform, prefix string, epoch time.Time) image.Config {
-	labels := map[string]string{}
-	for k, v := range record.Labels(rr) {
-		labels[k] = v
-	}
-	for k, v := range r.Image.Labels {
-		labels[k] = v
-	}
-	env := map[string]string{}
-	if r.Python != nil && r.Python.Source == "base" {
-		env["PYTHONPATH"] = path.Join(prefix, "lib", "python"+majorMinor(r.Python.Version), "site-packages")
-	}
-	for k, v := range r.Runtime.Env {
-		env[k] = v
-	}
-	var volumes []string
-	for _, d := range r.Data {
-		if d.Mode == "mount" {
-			volumes = append(volumes, d.Path)
-		}
-	}
-	slices.Sort(volumes)
-	return image.Config{
-		Platform: platform, Prefix: prefix,
-		Entrypoint: r.Runtime.Entrypoint, Cmd: r.Runtime.Cmd, Env: env,
-		Workdir: r.Runtime.Workdir, User: r.Runtime.User,
-		Labels: labels, Annotations: labels, Volumes: volumes, Epoch: epoch,
-	}
-}
-
-// reprobuildEntries are reprobuild's own files in the image: the runtime record, the
-// SBOMs, and for an interpreter from the base image a bin/python link to it.
-func reprobuildEntries(r *recipes.Recipe, rr *record.RuntimeRecord, arts []record.Artifact, prefix string) ([]install.Entry, error) {
-	js, err := rr.JSON()
-	if err != nil {
-		return nil, err
-	}
-	dir := path.Dir(record.Path)
-	entries := []install.Entry{
-		{Path: "opt", Type: install.TypeDir, Mode: 0o755},
-		{Path: dir, Type: install.TypeDir, Mode: 0o755},
-		{Path: record.Path, Type: install.TypeFile, Mode: 0o644, Data: js},
-	}
-	for _, a := range arts {
-		entries = append(entries, install.Entry{Path: path.Join(dir, a.Filename), Type: install.TypeFile, Mode: 0o644, Data: a.Data})
-	}
-	if r.Python != nil && r.Python.Source == "base" {
-		p := strings.TrimPrefix(prefix, "/")
-		// Debian, Ubuntu and the official python images all have it there.
-		const exe = "/usr/bin/python3"
-		for _, d := range parents(p + "/bin") {
-			entries = append(entries, install.Entry{Path: d, Type: install.TypeDir, Mode: 0o755})
-		}
-		entries = append(entries, install.Entry{Path: p + "/bin/python", Type: install.TypeSymlink, Mode: 0o777, Linkname: exe})
-	}
-	slices.SortFunc(entries, func(a, b install.Entry) int { return strings.Compare(a.Path, b.Path) })
-	return slices.CompactFunc(entries, func(a, b install.Entry) bool { return a.Path == b.Path }), nil
-}
-
-// parents returns p and every ancestor directory of it, outermost first.
-func parents(p string) []string {
-	var out []string
-	for d := p; d != "." && d != "/" && d != ""; d = path.Dir(d) {
-		out = append([]string{d}, out...)
-	}
-	return out
-}
-
-func majorMinor(v string) string {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return v
-	}
-	return parts[0] + "." + parts[1]
-}
-
-// loadBase loads the base image for a platform and checks it is the one the lock pinned.
-func loadBase(ctx context.Context, r *recipes.Recipe, l *lock.Lock, platform v1.Platform, kc authn.Keychain) (v1.Image, string, error) {
-	ref := r.Image.Base
-	if ref == "" || ref == "scratch" {
-		return nil, "", nil
-	}
-	if rest, ok := strings.CutPrefix(ref, "oci:"); ok && !filepath.IsAbs(rest) {
-		ref = "oci:" + filepath.Join(r.Dir, rest)
+// loadBase loads the plan's base image for its platform and checks it is the one the
+// lock pinned.
+func loadBase(ctx context.Context, p *plan.Plan, kc authn.Keychain) (v1.Image, error) {
+	if p.Base.Scratch() {
+		return nil, nil
 	}
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	img, digest, err := image.LoadBase(ctx, ref, platform, kc)
+	ref := p.Base.Pinned()
+	img, digest, err := image.LoadBase(ctx, ref, p.Platform, kc)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if l.Base.Digest != "" && digest != l.Base.Digest && !strings.HasSuffix(ref, l.Base.Digest) {
-		return nil, "", fmt.Errorf("base image %s resolved to %s, but the lock pins %s: relock or fix the base", r.Image.Base, digest, l.Base.Digest)
+	if p.Base.Digest != "" && digest != p.Base.Digest && !strings.HasSuffix(ref, p.Base.Digest) {
+		return nil, fmt.Errorf("base image %s resolved to %s, but the lock pins %s: relock or fix the base", p.Base.Ref, digest, p.Base.Digest)
 	}
-	return img, digest, nil
+	return img, nil
 }
 
 // downloadsFor maps locked records to downloads from their recipe channel's location
@@ -574,7 +426,7 @@ func downloadsFor(r *recipes.Recipe, recs []conda.PackageRecord) []channel.Downl
 
 // dataLayer fetches a baked data source through the verified cache and puts it in its
 // own layer.
-func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d recipes.Data, lo image.LayerOptions) (v1.Layer, error) {
+func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d lock.Data, lo image.LayerOptions) (v1.Layer, error) {
 	if d.SHA256 == "" {
 		return nil, fmt.Errorf("data %q: baking needs sha256 = \"...\" in %s (nothing unverified goes into an image)", d.Name, r.Filename)
 	}
@@ -602,11 +454,11 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 	if o.Output != "" {
 		kind, dest, ok := strings.Cut(o.Output, ":")
 		if !ok || dest == "" {
-			return fmt.Errorf("--output %q: want oci:DIR or docker:FILE", o.Output)
+			return &OutputError{Output: o.Output, Reason: "want oci:DIR or docker:FILE"}
 		}
 		tag := firstTag(r, o.Tags)
 		if err := os.MkdirAll(filepath.Dir(filepath.Clean(dest)), 0o755); err != nil {
-			return fmt.Errorf("--output %s: %w", o.Output, err)
+			return &OutputError{Output: o.Output, Reason: "creating its directory", Err: err}
 		}
 		switch kind {
 		case "oci":
@@ -627,13 +479,13 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			}
 		case "docker":
 			if res.Image == nil {
-				return fmt.Errorf("--output docker:%s holds one platform; this recipe has %d: use oci:DIR or --push", dest, len(res.Platforms))
+				return &OutputError{Output: o.Output, Reason: fmt.Sprintf("a docker archive holds one platform and this recipe has %d: write an OCI layout or push", len(res.Platforms))}
 			}
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
 		default:
-			return fmt.Errorf("--output %q: unknown kind %q, want oci:DIR or docker:FILE", o.Output, kind)
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR or docker:FILE", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
@@ -648,7 +500,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			tags = r.Image.Tags
 		}
 		if len(tags) == 0 {
-			return fmt.Errorf("--push needs --tag REF or image.tags in %s", r.Filename)
+			return &NoTagsError{Recipe: r.Filename}
 		}
 		kc := o.Keychain
 		if kc == nil {

@@ -241,9 +241,6 @@ func platformMatches(have, want string) bool {
 	return have == want
 }
 
-// recordPaths are the spellings of the record path a tar may use.
-var recordPaths = []string{record.Path, "./" + record.Path, "/" + record.Path}
-
 // readRecordFile returns the record file from the top-most layer that has it, or nil when
 // no layer has it or a later layer deleted it (an OCI whiteout).
 func readRecordFile(img v1.Image) ([]byte, error) {
@@ -285,6 +282,7 @@ func scanLayer(l v1.Layer) (data []byte, deleted bool, err error) {
 		}
 		p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 		switch {
+		//lint:ignore SA1019 old tar writers still mark regular files with TypeRegA
 		case p == record.Path && (h.Typeflag == tar.TypeReg || h.Typeflag == tar.TypeRegA):
 			if h.Size > maxRecordSize {
 				return nil, false, fmt.Errorf("/%s is %d bytes, more than a runtime record can be", record.Path, h.Size)

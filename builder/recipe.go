@@ -42,11 +42,19 @@ func LoadRecipe(path string, vars map[string]string) (*recipes.Recipe, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, recipes.DefaultFilename)
 	}
-	r, diags := recipes.ParseFile(path, recipes.WithVariables(vars))
+	// The file is read once: the recipe keeps these bytes (Recipe.Source), and its
+	// diagnostics are rendered from them.
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("recipe %s: %w (check the path given with -f, or create %s)", path, err, recipes.DefaultFilename)
+	}
+	r, diags := recipes.Parse(path, src, recipes.WithVariables(vars))
 	if !diags.HasErrors() {
+		if abs, err := filepath.Abs(r.Dir); err == nil {
+			r.Dir = abs
+		}
 		return r, nil
 	}
-	src, _ := os.ReadFile(path)
 	var b bytes.Buffer
 	if err := recipes.WriteDiagnostics(&b, path, src, diags, 0); err != nil {
 		return nil, fmt.Errorf("recipe %s: %s", path, diags.Error())
@@ -60,9 +68,8 @@ func RenderWarnings(r *recipes.Recipe) string {
 	if len(r.Warnings) == 0 {
 		return ""
 	}
-	src, _ := os.ReadFile(r.Filename)
 	var b bytes.Buffer
-	_ = recipes.WriteDiagnostics(&b, r.Filename, src, r.Warnings, 0)
+	_ = recipes.WriteDiagnostics(&b, r.Filename, r.Source, r.Warnings, 0)
 	return b.String()
 }
 
@@ -80,7 +87,7 @@ func (e *MissingLockError) Error() string {
 
 // LoadLock reads the recipe's lock. A missing file is a *MissingLockError; a malformed one
 // an error naming the file and line.
-func LoadLock(r *recipes.Recipe) (*lock.Lock, error) {
+func LoadLock(r *recipes.Recipe) (*LockFile, error) {
 	path := LockPath(r)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -98,7 +105,7 @@ func LoadLock(r *recipes.Recipe) (*lock.Lock, error) {
 
 // WriteLock writes l beside the recipe. The write is atomic: a temporary file in the same
 // directory, synced, then renamed over the old lock, so a crash never leaves half a lock.
-func WriteLock(r *recipes.Recipe, l *lock.Lock) error {
+func WriteLock(r *recipes.Recipe, l *LockFile) error {
 	data, err := lock.Marshal(l)
 	if err != nil {
 		return err
@@ -138,7 +145,7 @@ func writeFileAtomic(path string, data []byte) error {
 // format version, recipe hash, channels (names and URLs as written; mirrors are a
 // build-time choice), solver settings, base reference and digest, data sources. The
 // solver fills Targets.
-func NewLock(r *recipes.Recipe) *lock.Lock {
+func NewLock(r *recipes.Recipe) *LockFile {
 	l := &lock.Lock{
 		Version:    lock.FormatVersion,
 		RecipeHash: r.Hash(),
@@ -156,7 +163,7 @@ func NewLock(r *recipes.Recipe) *lock.Lock {
 
 // SplitBase splits a recipe base ("scratch", "REF@sha256:HEX", "oci:PATH@sha256:HEX", or an
 // unpinned "REF") into the lock's reference and digest.
-func SplitBase(base string) lock.Base {
+func SplitBase(base string) LockBase {
 	if i := strings.LastIndex(base, "@sha256:"); i >= 0 {
 		return lock.Base{Ref: base[:i], Digest: base[i+1:]}
 	}
@@ -167,7 +174,7 @@ func SplitBase(base string) lock.Base {
 // or a *lock.StaleError listing every reason. Beyond lock.Check it compares what the
 // recipe decides directly (channels, solver settings, base, data) with what the lock
 // records, which catches a hand-edited lock whose recipe hash still matches.
-func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
+func CheckLock(r *recipes.Recipe, l *LockFile) error {
 	var reasons []string
 	hashOK := l.RecipeHash == r.Hash()
 	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
@@ -207,7 +214,7 @@ func CheckLock(r *recipes.Recipe, l *lock.Lock) error {
 // CUDA from the recipe, conda's defaults otherwise. hardware.cpu applies to the targets
 // of its own family ("x86_64_v3" or "zen3" to linux-64, "neoverse_v1" to
 // linux-aarch64); the other targets keep their generic microarchitecture.
-func VirtualPackages(r *recipes.Recipe, platform string) ([]conda.PackageRecord, error) {
+func VirtualPackages(r *recipes.Recipe, platform string) ([]PackageRecord, error) {
 	p, err := conda.ParsePlatform(platform)
 	if err != nil {
 		return nil, err
@@ -222,7 +229,7 @@ func VirtualPackages(r *recipes.Recipe, platform string) ([]conda.PackageRecord,
 }
 
 // LockVirtual turns virtual package records into the lock's form.
-func LockVirtual(recs []conda.PackageRecord) []lock.VirtualPackage {
+func LockVirtual(recs []PackageRecord) []VirtualPackage {
 	out := make([]lock.VirtualPackage, 0, len(recs))
 	for _, v := range recs {
 		out = append(out, lock.VirtualPackage{Name: v.Name, Version: v.Version, Build: v.Build})

@@ -16,9 +16,9 @@ import (
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
-	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -51,67 +51,14 @@ type Linker struct {
 	ImagePath string // default /usr/local/bin/reprobuild
 }
 
-// GroupFunc splits the packages of a target into layer groups. Each group is linked in
-// one cached exec step; the embedded engine layers by the same function.
-type GroupFunc func(pkgs []conda.PackageRecord) [][]conda.PackageRecord
-
-// PlannedGroups groups packages with the embedded engine's image.PlanLayers, by archive
-// size (the only size known before linking), in at most budget groups (0: the image
-// package's default). It is the default GroupFunc.
-func PlannedGroups(budget int) GroupFunc {
-	return func(pkgs []conda.PackageRecord) [][]conda.PackageRecord {
-		sized := make([]image.Sized, len(pkgs))
-		byName := make(map[string]conda.PackageRecord, len(pkgs))
-		for i, p := range pkgs {
-			sized[i] = image.Sized{Name: p.Name, Size: p.Size}
-			byName[p.Name] = p
-		}
-		plan := image.PlanLayers(sized, budget)
-		out := make([][]conda.PackageRecord, 0, len(plan))
-		for _, names := range plan {
-			g := make([]conda.PackageRecord, 0, len(names))
-			for _, n := range names {
-				g = append(g, byName[n])
-			}
-			out = append(out, g)
-		}
-		return out
-	}
-}
-
-// OnePerPackage puts every package in its own step, so changing one package relinks
-// only that package.
-func OnePerPackage(pkgs []conda.PackageRecord) [][]conda.PackageRecord {
-	out := make([][]conda.PackageRecord, len(pkgs))
-	for i, p := range pkgs {
-		out[i] = []conda.PackageRecord{p}
-	}
-	return out
-}
-
-// Options controls Compile. The zero value is valid when the lock has one target.
+// Options controls Compile: how the link steps get and run the reprobuild binary, and
+// the recipe bytes for source locations. The zero value is valid.
 type Options struct {
-	// Platform is the conda subdir to build; empty means the lock's only target.
-	Platform string
-	// Prefix is the environment path in the image; default recipe.Image.Prefix, then
-	// recipes.DefaultPrefix.
-	Prefix string
 	Linker Linker
-	// Group splits packages into link steps (layers); default PlannedGroups(0).
-	Group GroupFunc
 	// LinkPlatform, when set, is where link steps run: the platform of the linker
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
 	LinkPlatform *ocispecs.Platform
-	// PythonVersion ("3.11") places noarch python packages when the interpreter is not a
-	// locked package (python from the base image); default: the locked python's.
-	PythonVersion string
-	// Extra are reprobuild's own files (runtime record, SBOMs), written as one layer
-	// after the package groups, as the embedded engine does.
-	Extra []install.Entry
-	// RecipeSource is the recipe file's bytes; when set, steps carry source locations
-	// so a failing step points at its recipe line.
-	RecipeSource []byte
 }
 
 // Local is a client directory the solve must provide under Name.
@@ -140,33 +87,32 @@ type Build struct {
 	Subdir    string
 	Locals    []Local
 	OCIStores []OCIStore
-	// History describes the layers the graph adds on top of the base, one entry per
-	// merge input; ScratchBase says the image has no other layers.
-	History     []ocispecs.History
+	// ScratchBase says the image has no base layers.
 	ScratchBase bool
 	// BaseRef is the pinned base as image.LoadBase reads it ("REF@sha256:..." or
 	// "oci:DIR@sha256:..."); empty for scratch.
 	BaseRef string
+	// Plan is the plan the graph was compiled from.
+	Plan *plan.Plan
 }
 
-// Compile turns one target of the lock into an LLB graph. r may be nil (no source
-// locations, default prefix).
-func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
-	if l == nil {
-		return nil, fmt.Errorf("compile: no lock")
+// Compile turns a plan into an LLB graph: the base, one link step per layer group (in
+// the plan's order, each linking its packages in the plan's link order), reprobuild's
+// own files, then the baked data, joined with llb.Merge.
+func Compile(p *plan.Plan, o Options) (*Build, error) {
+	if p == nil || p.Lock == nil {
+		return nil, fmt.Errorf("compile: no plan")
 	}
-	tgt, err := pickTarget(l, o.Platform)
+	plat, err := OCIPlatform(p.Subdir)
 	if err != nil {
 		return nil, err
 	}
-	plat, err := OCIPlatform(tgt.Platform)
-	if err != nil {
-		return nil, err
-	}
-	c := &compiler{l: l, r: r, o: o, plat: plat, locals: map[string]*Local{}}
+	c := &compiler{p: p, l: p.Lock, r: p.Recipe, o: o, plat: plat, locals: map[string]*Local{}}
 	c.defaults()
-	if r != nil && len(o.RecipeSource) > 0 {
-		c.sm = llb.NewSourceMap(nil, r.Filename, "HCL", o.RecipeSource)
+	// Steps carry source locations in the recipe's own bytes, so a failing step points
+	// at its recipe line.
+	if p.Recipe != nil && len(p.Recipe.Source) > 0 {
+		c.sm = llb.NewSourceMap(nil, p.Recipe.Filename, "HCL", p.Recipe.Source)
 	}
 
 	base, err := c.base()
@@ -175,54 +121,36 @@ func Compile(l *lock.Lock, r *recipes.Recipe, o Options) (*Build, error) {
 	}
 	parts := []llb.State{base}
 	var linker llb.RunOption
-	if len(tgt.Packages) > 0 {
+	if len(p.Groups) > 0 {
 		linker = c.linker()
 	}
-	// Groups are merged in lock (install) order, so a path two groups write keeps the
-	// later one, the rule install.LinkAll applies inside a group.
-	pkgs := append([]conda.PackageRecord(nil), tgt.Packages...)
-	for _, p := range pkgs {
-		if p.Name == "python" {
-			c.python = majorMinor(p.Version)
-		}
-	}
-	if o.PythonVersion != "" {
-		c.python = o.PythonVersion
-	}
-	for gi, group := range c.o.Group(pkgs) {
-		if len(group) == 0 {
-			continue
-		}
-		st, err := c.linkGroup(gi, group, linker)
+	// Groups are merged in the plan's layer order, so a path two groups write keeps the
+	// later one, as the embedded engine's layers do.
+	for gi, group := range p.Groups {
+		st, err := c.linkGroup(gi, group.Packages, linker)
 		if err != nil {
 			return nil, err
 		}
 		parts = append(parts, st)
-		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild link " + groupName(group), Comment: historyComment})
 	}
-	if len(o.Extra) > 0 {
-		st, err := entriesState(o.Extra)
+	if len(p.Own) > 0 {
+		st, err := entriesState(p.Own)
 		if err != nil {
 			return nil, err
 		}
 		parts = append(parts, st)
-		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild runtime record and SBOMs", Comment: historyComment})
 	}
-	for _, d := range l.Data {
-		if d.Mode != "bake" {
-			continue
-		}
+	for _, d := range p.Data {
 		st, err := c.data(d)
 		if err != nil {
 			return nil, err
 		}
 		parts = append(parts, st)
-		c.history = append(c.history, ocispecs.History{CreatedBy: "reprobuild bake data " + d.Name + " at " + d.Path, Comment: historyComment})
 	}
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
-	b := &Build{State: root, Platform: plat, Subdir: tgt.Platform, OCIStores: c.stores,
-		History: c.history, ScratchBase: l.Base.Ref == "" || l.Base.Ref == "scratch", BaseRef: c.baseRef}
+	b := &Build{State: root, Platform: plat, Subdir: p.Subdir, OCIStores: c.stores,
+		ScratchBase: p.Base.Scratch(), BaseRef: c.baseRef, Plan: p}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -241,49 +169,19 @@ func (b *Build) Marshal(ctx context.Context) (*llb.Definition, error) {
 	return b.State.Marshal(ctx, llb.Platform(b.Platform), llb.LocalUniqueID("reprobuild"))
 }
 
-func pickTarget(l *lock.Lock, platform string) (*lock.Target, error) {
-	if platform == "" {
-		if len(l.Targets) != 1 {
-			names := make([]string, len(l.Targets))
-			for i, t := range l.Targets {
-				names[i] = t.Platform
-			}
-			return nil, fmt.Errorf("the lock has %d targets (%s): choose one with --platform", len(l.Targets), strings.Join(names, ", "))
-		}
-		return &l.Targets[0], nil
-	}
-	if t := l.Target(platform); t != nil {
-		return t, nil
-	}
-	return nil, fmt.Errorf("the lock has no target for platform %s: add it to the recipe's platform block and relock", platform)
-}
-
 type compiler struct {
+	p       *plan.Plan
 	l       *lock.Lock
 	r       *recipes.Recipe
 	o       Options
 	plat    ocispecs.Platform
 	sm      *llb.SourceMap
 	locals  map[string]*Local
-	python  string // major.minor of the target's python, for noarch python packages
 	stores  []OCIStore
-	history []ocispecs.History
 	baseRef string
 }
 
-// historyComment marks the history entries reprobuild writes.
-const historyComment = "reprobuild"
-
 func (c *compiler) defaults() {
-	if c.o.Prefix == "" && c.r != nil {
-		c.o.Prefix = c.r.Image.Prefix
-	}
-	if c.o.Prefix == "" {
-		c.o.Prefix = recipes.DefaultPrefix
-	}
-	if c.o.Group == nil {
-		c.o.Group = PlannedGroups(0)
-	}
 	if c.o.Linker.Local == "" && c.o.Linker.Image == "" && c.o.Linker.State == nil {
 		c.o.Linker.Local = DefaultLinkerLocal
 	}
@@ -323,44 +221,36 @@ func (noop) SetImageOption(*llb.ImageInfo)         {}
 func (noop) SetGitOption(*llb.GitInfo)             {}
 
 func (c *compiler) base() (llb.State, error) {
-	ref := c.l.Base.Ref
+	b := c.p.Base
 	var rng hcl.Range
 	if c.r != nil {
 		rng = c.r.Image.Range
 	}
 	switch {
-	case ref == "" || ref == "scratch":
+	case b.Scratch():
 		return llb.Scratch(), nil
-	case strings.HasPrefix(ref, "oci:"):
-		return c.ociBase(ref, rng)
+	case strings.HasPrefix(b.Ref, "oci:"):
+		return c.ociBase(b, rng)
 	}
+	ref := b.Pinned()
 	if !strings.Contains(ref, "@") {
-		if c.l.Base.Digest == "" {
-			return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "not pinned by digest; relock to pin it"}
-		}
-		ref += "@" + c.l.Base.Digest
+		return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "not pinned by digest; relock to pin it"}
 	}
 	c.baseRef = ref
 	return llb.Image(ref, llb.Platform(c.plat), llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
 }
 
 // ociBase reads a base from an OCI layout directory the client provides as a content
-// store; a relative path is taken from the recipe's directory.
-func (c *compiler) ociBase(ref string, rng hcl.Range) (llb.State, error) {
-	dir, dgst, _ := strings.Cut(strings.TrimPrefix(ref, "oci:"), "@")
-	if dgst == "" {
-		dgst = c.l.Base.Digest
-	}
-	if _, err := digest.Parse(dgst); err != nil {
-		return llb.State{}, &UnsupportedError{What: "base " + ref, Reason: "not pinned by a valid digest; relock to pin it"}
-	}
-	if !path.IsAbs(dir) && c.r != nil && c.r.Dir != "" {
-		dir = path.Join(c.r.Dir, dir)
+// store (the plan has already made a relative path absolute against the recipe).
+func (c *compiler) ociBase(b plan.Base, rng hcl.Range) (llb.State, error) {
+	dir := strings.TrimPrefix(b.Ref, "oci:")
+	if _, err := digest.Parse(b.Digest); err != nil {
+		return llb.State{}, &UnsupportedError{What: "base " + b.Ref, Reason: "not pinned by a valid digest; relock to pin it"}
 	}
 	c.stores = append(c.stores, OCIStore{ID: BaseStoreID, Dir: dir})
-	c.baseRef = "oci:" + dir + "@" + dgst
-	return llb.OCILayout("reprobuild.local/base@"+dgst, llb.OCIStore("", BaseStoreID), llb.Platform(c.plat),
-		llb.WithCustomNamef("[reprobuild] base %s", ref), c.loc(rng)), nil
+	c.baseRef = "oci:" + dir + "@" + b.Digest
+	return llb.OCILayout("reprobuild.local/base@"+b.Digest, llb.OCIStore("", BaseStoreID), llb.Platform(c.plat),
+		llb.WithCustomNamef("[reprobuild] base %s", b.Ref), c.loc(rng)), nil
 }
 
 func (c *compiler) linker() llb.RunOption {
@@ -535,9 +425,9 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 	meta := llb.Scratch().File(llb.Mkfile(path.Base(RecordsFile), 0o644, records),
 		llb.WithCustomNamef("[reprobuild] records for group %d", i))
 
-	args := []string{c.linkerPath(), "link", "--prefix", c.o.Prefix}
-	if c.python != "" {
-		args = append(args, "--python-version", c.python)
+	args := []string{c.linkerPath(), "link", "--prefix", c.p.Prefix}
+	if c.p.Python != "" {
+		args = append(args, "--python-version", c.p.Python)
 	}
 	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
 	run := llb.Scratch().Platform(c.linkPlatform()).Run(
@@ -634,15 +524,6 @@ func entriesState(entries []install.Entry) (llb.State, error) {
 		return llb.Scratch(), nil
 	}
 	return llb.Scratch().File(fa, llb.WithCustomName("[reprobuild] runtime record and SBOMs")), nil
-}
-
-// majorMinor keeps the first two components of a version ("3.11.9" -> "3.11").
-func majorMinor(v string) string {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return v
-	}
-	return parts[0] + "." + parts[1]
 }
 
 func validSHA256(s string) bool {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -71,6 +71,7 @@ func sampleRecipe() *recipes.Recipe {
 	}
 	return &recipes.Recipe{
 		Filename: "reprobuild.hcl",
+		Source:   []byte(sampleRecipeSrc),
 		Image:    recipes.Image{Name: "x", Base: "busybox", Range: rng(1, 1, 30)},
 		Dependencies: recipes.Dependencies{Conda: []recipes.Spec{
 			{Text: "python 3.11.*", Range: rng(3, 12, 27)},
@@ -80,12 +81,26 @@ func sampleRecipe() *recipes.Recipe {
 	}
 }
 
+// compileFor plans a target of l (the only one when platform is empty) and compiles it.
+func compileFor(l *lock.Lock, r *recipes.Recipe, platform string, budget int, o Options) (*Build, error) {
+	p, err := plan.New(r, l, platform, plan.Info{LayerBudget: budget, Engine: plan.EngineBuildKit})
+	if err != nil {
+		return nil, err
+	}
+	return Compile(p, o)
+}
+
 func marshal(t *testing.T, l *lock.Lock, r *recipes.Recipe, o Options) []byte {
 	t.Helper()
-	b, err := Compile(l, r, o)
+	b, err := compileFor(l, r, "", 0, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return marshalBuild(t, b)
+}
+
+func marshalBuild(t *testing.T, b *Build) []byte {
+	t.Helper()
 	def, err := b.Marshal(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +113,7 @@ func marshal(t *testing.T, l *lock.Lock, r *recipes.Recipe, o Options) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	opts := Options{RecipeSource: []byte(sampleRecipeSrc)}
+	opts := Options{}
 	got := marshal(t, sampleLock(), sampleRecipe(), opts)
 	golden := filepath.Join("testdata", "sample.llb")
 	if *update {
@@ -141,7 +156,7 @@ func ops(t *testing.T, data []byte) []*pb.Op {
 }
 
 func TestGraphShape(t *testing.T) {
-	data := marshal(t, sampleLock(), sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+	data := marshal(t, sampleLock(), sampleRecipe(), Options{})
 	var sources, execs, merges []string
 	for _, op := range ops(t, data) {
 		switch {
@@ -188,7 +203,7 @@ func TestGraphShape(t *testing.T) {
 }
 
 func TestSourceLocations(t *testing.T) {
-	data := marshal(t, sampleLock(), sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+	data := marshal(t, sampleLock(), sampleRecipe(), Options{})
 	def, err := llb.ReadFrom(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -216,8 +231,11 @@ func TestSourceLocations(t *testing.T) {
 }
 
 func TestGroupsMerge(t *testing.T) {
-	all := func(p []conda.PackageRecord) [][]conda.PackageRecord { return [][]conda.PackageRecord{p} }
-	data := marshal(t, sampleLock(), nil, Options{Group: all})
+	b, err := compileFor(sampleLock(), nil, "", 1, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := marshalBuild(t, b)
 	n := 0
 	for _, op := range ops(t, data) {
 		if op.GetExec() != nil {
@@ -245,38 +263,38 @@ func TestCompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		edit  func(*lock.Lock)
-		opts  Options
+		opts  string // platform
 		check func(error) bool
 	}{
 		{"no checksum", func(l *lock.Lock) { l.Targets[0].Packages[0].SHA256 = "" },
-			Options{}, func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
+			"", func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
 		{"bad checksum", func(l *lock.Lock) { l.Targets[0].Packages[0].SHA256 = "xyz" },
-			Options{}, func(err error) bool { return strings.Contains(err.Error(), "64 hex") }},
+			"", func(err error) bool { return strings.Contains(err.Error(), "64 hex") }},
 		{"data without checksum", func(l *lock.Lock) { l.Data[0].SHA256 = "" },
-			Options{}, func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
+			"", func(err error) bool { var e *MissingChecksumError; return errors.As(err, &e) }},
 		{"ftp package", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "ftp://x/y.conda" },
-			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+			"", func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"file outside channels", func(l *lock.Lock) {
 			l.Channels = append(l.Channels, lock.Channel{Name: "other", URL: "file:///other"})
 			l.Targets[0].Packages[0].URL = "file:///elsewhere/linux-64/zlib-1.3-0.conda"
-		}, Options{}, func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
+		}, "", func(err error) bool { return strings.Contains(err.Error(), "none of the lock's channels") }},
 		{"file URL not in channel layout", func(l *lock.Lock) { l.Targets[0].Packages[0].URL = "file:///srv/channel/zlib-1.3-0.conda" },
-			Options{}, func(err error) bool { return strings.Contains(err.Error(), "SUBDIR/FILE") }},
+			"", func(err error) bool { return strings.Contains(err.Error(), "SUBDIR/FILE") }},
 		{"unpinned base", func(l *lock.Lock) { l.Base.Digest = "" },
-			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+			"", func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"oci base without digest", func(l *lock.Lock) { l.Base.Ref, l.Base.Digest = "oci:/x", "" },
-			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+			"", func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 		{"unknown platform", func(l *lock.Lock) {},
-			Options{Platform: "osx-arm64"}, func(err error) bool { return strings.Contains(err.Error(), "no target for platform osx-arm64") }},
+			"osx-arm64", func(err error) bool { return strings.Contains(err.Error(), "no target for platform osx-arm64") }},
 		{"two targets need a choice", func(l *lock.Lock) { l.Targets = append(l.Targets, lock.Target{Platform: "linux-aarch64"}) },
-			Options{}, func(err error) bool { return strings.Contains(err.Error(), "--platform") }},
+			"", func(err error) bool { return strings.Contains(err.Error(), "--platform") }},
 		{"windows target", func(l *lock.Lock) { l.Targets[0].Platform = "win-64" },
-			Options{}, func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
+			"", func(err error) bool { var e *UnsupportedError; return errors.As(err, &e) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := sampleLock()
 			tc.edit(l)
-			_, err := Compile(l, nil, tc.opts)
+			_, err := compileFor(l, nil, tc.opts, 0, Options{})
 			if err == nil || !tc.check(err) {
 				t.Fatalf("Compile error = %v", err)
 			}
@@ -318,13 +336,13 @@ func TestPlatforms(t *testing.T) {
 func TestConfig(t *testing.T) {
 	l := sampleLock()
 	l.Base = lock.Base{Ref: "scratch"}
-	b, err := Compile(l, nil, Options{})
+	r := sampleRecipe()
+	r.Image.Labels = map[string]string{"org.opencontainers.image.title": "x"}
+	p, err := plan.New(r, l, "", plan.Info{Epoch: time.Unix(1700000000, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := sampleRecipe()
-	r.Image.Labels = map[string]string{"org.opencontainers.image.title": "x"}
-	dt, err := ImageConfig(nil, ImageSettings(r, l, b, "", time.Unix(1700000000, 0)), b)
+	dt, err := ImageConfig(nil, p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,17 +373,16 @@ func TestConfigHistory(t *testing.T) {
 		want []string
 	}{
 		{"scratch base", nil, []string{
-			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
+			"layer 1 of 4", "layer 2 of 4", "layer 3 of 4", "layer 4 of 4"}},
 		{"base history first", base, []string{"base layer",
-			"reprobuild link mytool 0.1", "reprobuild link python 3.11.9", "reprobuild link zlib 1.3", "reprobuild bake data weights at /data/w.bin"}},
+			"layer 1 of 4", "layer 2 of 4", "layer 3 of 4", "layer 4 of 4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := sampleLock()
-			b, err := Compile(l, nil, Options{})
+			p, err := plan.New(nil, sampleLock(), "", plan.Info{Epoch: time.Unix(0, 0)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			dt, err := ImageConfig(tc.base, ImageSettings(nil, l, b, "", time.Unix(0, 0)), b)
+			dt, err := ImageConfig(tc.base, p)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,46 +392,16 @@ func TestConfigHistory(t *testing.T) {
 			}
 			var got []string
 			for _, h := range c.History {
-				got = append(got, h.CreatedBy)
+				if h.CreatedBy == image.HistoryCreatedBy {
+					got = append(got, h.Comment)
+				} else {
+					got = append(got, h.CreatedBy)
+				}
 			}
 			if d := cmp.Diff(tc.want, got); d != "" {
 				t.Errorf("history (-want +got):\n%s", d)
 			}
 		})
-	}
-}
-
-func TestPlannedGroups(t *testing.T) {
-	var pkgs []conda.PackageRecord
-	for i := 0; i < 40; i++ {
-		p := pkg(fmt.Sprintf("p%02d", i), "1", fmt.Sprintf("https://x/linux-64/p%02d-1-0.conda", i))
-		p.Size = int64(1000 + i)
-		pkgs = append(pkgs, p)
-	}
-	groups := PlannedGroups(0)(pkgs)
-	var sized []image.Sized
-	for _, p := range pkgs {
-		sized = append(sized, image.Sized{Name: p.Name, Size: p.Size})
-	}
-	want := image.PlanLayers(sized, 0)
-	var got [][]string
-	n := 0
-	for _, g := range groups {
-		var names []string
-		for _, p := range g {
-			names = append(names, p.Name)
-			if p.SHA256 != sha {
-				t.Errorf("%s lost its record", p.Name)
-			}
-			n++
-		}
-		got = append(got, names)
-	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("groups differ from image.PlanLayers (-want +got):\n%s", d)
-	}
-	if n != len(pkgs) || len(groups) > image.DefaultLayerBudget {
-		t.Errorf("%d packages in %d groups", n, len(groups))
 	}
 }
 
@@ -464,7 +451,7 @@ func TestOCILayoutBase(t *testing.T) {
 	l.Base = lock.Base{Ref: "oci:../bases/busybox", Digest: "sha256:" + sha}
 	r := sampleRecipe()
 	r.Dir = "/src/examples/quickstart"
-	b, err := Compile(l, r, Options{})
+	b, err := compileFor(l, r, "", 0, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +490,7 @@ func BenchmarkCompile(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		bd, err := Compile(l, sampleRecipe(), Options{RecipeSource: []byte(sampleRecipeSrc)})
+		bd, err := compileFor(l, sampleRecipe(), "", 0, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -533,7 +520,7 @@ func FuzzCompile(f *testing.F) {
 		if json.Unmarshal(data, &l) != nil {
 			return
 		}
-		b, err := Compile(&l, nil, Options{})
+		b, err := compileFor(&l, nil, "", 0, Options{})
 		if err != nil {
 			return
 		}
@@ -561,7 +548,7 @@ func TestRelativeChannel(t *testing.T) {
 	l.Targets[0].Packages[2].URL = "file:///srv/channel/noarch/mytool-0.1-0.tar.bz2"
 	r := sampleRecipe()
 	r.Dir = "/srv/recipe"
-	b, err := Compile(l, r, Options{})
+	b, err := compileFor(l, r, "", 0, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func Parse(filename string, src []byte, opts ...Option) (*Recipe, hcl.Diagnostic
 		return nil, diags
 	}
 	d := &decoder{
-		recipe: &Recipe{Filename: filename, Dir: filepath.Dir(filename)},
+		recipe: &Recipe{Filename: filename, Dir: filepath.Dir(filename), Source: src},
 	}
 	d.diags = diags
 	d.decode(file.Body, o)

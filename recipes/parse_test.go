@@ -126,9 +126,12 @@ func TestParseFull(t *testing.T) {
 		Runtime:  Runtime{Entrypoint: []string{"python"}, Env: map[string]string{"OMP_NUM_THREADS": "4"}, Workdir: "/work", User: "1000:1000"},
 		Licenses: LicensePolicy{Allow: []string{"BSD-3-Clause", "MIT"}, Deny: []string{"GPL-3.0-only"}},
 	}
-	opts := cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(Recipe{}, "Filename", "Dir", "Warnings"), cmpopts.EquateEmpty()}
+	opts := cmp.Options{cmpopts.IgnoreTypes(hcl.Range{}), cmpopts.IgnoreFields(Recipe{}, "Filename", "Dir", "Warnings", "Source"), cmpopts.EquateEmpty()}
 	if diff := cmp.Diff(want, r, opts); diff != "" {
 		t.Errorf("decoded recipe (-want +got):\n%s", diff)
+	}
+	if src, err := os.ReadFile(r.Filename); err != nil || string(src) != string(r.Source) {
+		t.Errorf("Recipe.Source is not the bytes of %s (%v)", r.Filename, err)
 	}
 	if !filepath.IsAbs(r.Dir) {
 		t.Errorf("ParseFile left Dir relative: %q", r.Dir)

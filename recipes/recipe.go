@@ -16,6 +16,10 @@ type Recipe struct {
 	// resolve relative channel and data paths. Neither is part of Hash.
 	Filename string
 	Dir      string
+	// Source is the bytes the recipe was parsed from: source maps and diagnostics come
+	// from them, never from a second read of a file that may have changed. Not part of
+	// Hash.
+	Source []byte
 
 	Reproducibility Reproducibility
 	Image           Image

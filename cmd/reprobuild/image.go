@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -59,7 +60,7 @@ func newImageCommand() *cobra.Command {
 				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
 			}
 			if err != nil {
-				return err
+				return imageFlagError(err)
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), res)
@@ -94,4 +95,26 @@ func newImageCommand() *cobra.Command {
 	cmd.Flags().StringVar(&buildkitAddr, "buildkit-addr", "", "buildkitd address for --engine buildkit (default $BUILDKIT_HOST)")
 	cf.register(cmd)
 	return cmd
+}
+
+// imageFlagError says in the image command's flags what the builder reports in its own
+// terms.
+func imageFlagError(err error) error {
+	var frozen *builder.FrozenLockError
+	var out *builder.OutputError
+	var tags *builder.NoTagsError
+	switch {
+	case errors.As(err, &frozen):
+		return fmt.Errorf("--frozen: %w; run reprobuild lock -f %s", frozen.Err, frozen.Recipe)
+	case errors.As(err, &out):
+		if out.Err != nil {
+			return fmt.Errorf("--output %q: %s: %w", out.Output, out.Reason, out.Err)
+		}
+		return fmt.Errorf("--output %q: %s", out.Output, out.Reason)
+	case errors.As(err, &tags):
+		return fmt.Errorf("--push needs --tag REF or image.tags in %s", tags.Recipe)
+	case errors.Is(err, builder.ErrNoBuildKitAddr):
+		return fmt.Errorf("%w: pass --buildkit-addr or set BUILDKIT_HOST", err)
+	}
+	return err
 }

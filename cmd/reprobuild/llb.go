@@ -1,14 +1,14 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strings"
-	"time"
 
 	"github.com/containerd/platforms"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
@@ -22,6 +22,8 @@ type llbOptions struct {
 	platform    string
 	linkerImage string
 	configOut   string
+	attrsOut    string
+	layers      int
 	vars        []string
 }
 
@@ -31,12 +33,15 @@ func newLLBCommand() *cobra.Command {
 		Use:   "llb [-f recipe.hcl] [--platform P]",
 		Short: "Write the BuildKit LLB definition of the recipe to stdout",
 		Long: `Write the BuildKit LLB definition of the locked recipe to stdout, in the form
-"buildctl build" reads from stdin. The local contexts the build needs are listed on
-stderr. Pass the image config (--config-out) as the exporter's containerimage.config
-attribute to get the same image as "reprobuild image --engine buildkit".`,
-		Example: `  reprobuild llb --config-out cfg.json | buildctl build \
+"buildctl build" reads from stdin: the same graph "reprobuild image --engine buildkit"
+solves (the same plan: layers, runtime record and SBOMs, epoch from the lock or
+SOURCE_DATE_EPOCH). The local contexts the build needs are listed on stderr. Pass the
+image config (--config-out) as the exporter's containerimage.config attribute and the
+attributes of --attrs-out (source-date-epoch, rewrite-timestamp, annotations) to get the
+same image as "reprobuild image --engine buildkit".`,
+		Example: `  reprobuild llb --config-out cfg.json --attrs-out attrs.json | buildctl build \
     --local reprobuild-bin=$(dirname $(command -v reprobuild)) \
-    --output type=oci,dest=image.tar,source-date-epoch=0,rewrite-timestamp=true`,
+    --output type=oci,dest=image.tar,source-date-epoch=N,rewrite-timestamp=true`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLLB(cmd, o)
@@ -47,6 +52,8 @@ attribute to get the same image as "reprobuild image --engine buildkit".`,
 	f.StringVar(&o.platform, "platform", "", "target to compile, as a conda subdir (linux-64) or OCI platform (linux/amd64); default: the lock's only target")
 	f.StringVar(&o.linkerImage, "linker-image", "", "image (REF@sha256:...) holding a static reprobuild at /usr/local/bin/reprobuild; default: local context "+frontend.DefaultLinkerLocal)
 	f.StringVar(&o.configOut, "config-out", "", "also write the image config JSON to this file")
+	f.StringVar(&o.attrsOut, "attrs-out", "", "also write the exporter attributes (JSON object) to this file")
+	f.IntVar(&o.layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	f.StringArrayVar(&o.vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
 	return cmd
 }
@@ -56,7 +63,11 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 	if err != nil {
 		return err
 	}
-	r, src, l, err := loadRecipeAndLock(o.recipe, vars)
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	r, l, err := loadRecipeAndLock(o.recipe, vars)
 	if err != nil {
 		return err
 	}
@@ -64,35 +75,33 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 	if err != nil {
 		return err
 	}
-	fo := frontend.Options{Platform: subdir, RecipeSource: src}
+	lo := builder.LLBOptions{Lock: l, Recipe: r, Platform: subdir, LayerBudget: o.layers, Epoch: epoch, BaseKeychain: authn.DefaultKeychain}
 	if o.linkerImage != "" {
-		fo.Linker = frontend.Linker{Image: o.linkerImage}
-	} else {
-		// The local linker is this binary (or one like it), so its steps run on this
-		// machine's architecture, whatever the target.
-		fo.LinkPlatform = &ocispecs.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		lo.Linker = frontend.Linker{Image: o.linkerImage}
 	}
-	b, err := frontend.Compile(l, r, fo)
+	res, err := builder.LLB(cmd.Context(), lo)
+	var choice *builder.TargetChoiceError
+	if errors.As(err, &choice) {
+		return fmt.Errorf("%s: the lock has %d targets (%s): choose one with --platform", o.recipe, len(choice.Targets), strings.Join(choice.Targets, ", "))
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", o.recipe, err)
 	}
-	def, err := b.Marshal(cmd.Context())
-	if err != nil {
-		return err
-	}
 	if o.configOut != "" {
-		if !b.ScratchBase {
-			return fmt.Errorf("--config-out: a config over base %s needs the base's config; use `reprobuild image --engine buildkit`", b.BaseRef)
-		}
-		cfg, err := frontend.ImageConfig(nil, frontend.ImageSettings(r, l, b, "", time.Unix(0, 0).UTC()), b)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(o.configOut, cfg, 0o644); err != nil {
+		if err := os.WriteFile(o.configOut, res.Config, 0o644); err != nil {
 			return fmt.Errorf("writing image config: %w", err)
 		}
 	}
-	for _, loc := range b.Locals {
+	if o.attrsOut != "" {
+		b, err := json.MarshalIndent(res.ExporterAttrs, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(o.attrsOut, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("writing exporter attributes: %w", err)
+		}
+	}
+	for _, loc := range res.Locals {
 		dir := loc.Dir
 		if dir == "" {
 			dir = "DIR-WITH-STATIC-reprobuild"
@@ -104,7 +113,12 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "llb: this build needs --local %s=%s\n", loc.Name, dir)
 	}
-	return frontend.WriteDefinition(def, cmd.OutOrStdout())
+	for _, st := range res.OCIStores {
+		fmt.Fprintf(cmd.ErrOrStderr(), "llb: this build needs --oci-layout %s=%s\n", st.ID, st.Dir)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "llb: export with source-date-epoch=%s,rewrite-timestamp=true\n", res.ExporterAttrs["source-date-epoch"])
+	_, err = cmd.OutOrStdout().Write(res.Definition)
+	return err
 }
 
 // platformFlag accepts a conda subdir or an OCI platform and returns the subdir.
@@ -121,21 +135,17 @@ func platformFlag(s string) (string, error) {
 
 // loadRecipeAndLock reads the recipe and its lock, and refuses a stale lock: the graph
 // must build exactly what the recipe says.
-func loadRecipeAndLock(path string, vars map[string]string) (*recipes.Recipe, []byte, *lock.Lock, error) {
+func loadRecipeAndLock(path string, vars map[string]string) (*recipes.Recipe, *lock.Lock, error) {
 	r, err := builder.LoadRecipe(path, vars)
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	src, err := os.ReadFile(r.Filename)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading recipe: %w", err)
+		return nil, nil, err
 	}
 	l, err := builder.LoadLock(r)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	if err := builder.CheckLock(r, l); err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: %w", builder.LockPath(r), err)
+		return nil, nil, fmt.Errorf("%s: %w", builder.LockPath(r), err)
 	}
-	return r, src, l, nil
+	return r, l, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 )
@@ -22,12 +21,6 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	return 1
-}
-
-// errNotImplemented is what a command whose capability has not landed returns: a
-// non-zero exit with one line, never a fake success.
-func errNotImplemented(what string) error {
-	return fmt.Errorf("%s is not implemented yet", what)
 }
 
 func newRootCommand() *cobra.Command {

@@ -17,9 +17,10 @@ import (
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/plan"
+	"github.com/reprobuild/reprobuild/internal/version"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -28,6 +29,7 @@ const (
 	OptFilename    = "filename"     // recipe path in the "dockerfile" context; default reprobuild.hcl
 	OptPlatform    = "platform"     // comma-separated OCI platforms; default every locked target
 	OptLinkerImage = "linker-image" // image with /usr/local/bin/reprobuild; default this frontend's image
+	OptLayers      = "layers"       // most layers the environment is split into; default 16
 	// OptSourceDateEpoch is how buildx passes SOURCE_DATE_EPOCH; default: the lock's epoch.
 	OptSourceDateEpoch = "build-arg:SOURCE_DATE_EPOCH"
 )
@@ -95,7 +97,7 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 			self, err = cf.CurrentFrontend()
 		}
 		if err != nil || self == nil {
-			return nil, fmt.Errorf("cannot find this frontend's own image to run the link step (%v): pass --opt %s=REF@sha256:...", err, OptLinkerImage)
+			return nil, fmt.Errorf("cannot find this frontend's own image to run the link step (%v): pass --opt %s=REF@sha256:DIGEST", err, OptLinkerImage)
 		}
 		linker.State = self
 		// The frontend runs natively on the worker, so its binary does too.
@@ -104,25 +106,34 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 	if strings.HasPrefix(l.Base.Ref, "oci:") {
 		return nil, &frontend.UnsupportedError{What: "base " + l.Base.Ref, Reason: "an OCI layout base cannot be read through the gateway frontend; use `reprobuild image --engine buildkit` or a registry base"}
 	}
-	// The same epoch the embedded engine uses: SOURCE_DATE_EPOCH if given, else the lock's.
-	epoch := builder.Epoch(l, nil)
+	// The same plan as the CLI's engines: SOURCE_DATE_EPOCH if given, else the lock's.
+	info := plan.Info{ReprobuildVersion: version.Get().Version, Engine: plan.EngineBuildKit}
 	if v := opts[OptSourceDateEpoch]; v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("SOURCE_DATE_EPOCH %q is not a number of seconds", v)
 		}
-		epoch = time.Unix(n, 0).UTC()
+		info.Epoch = time.Unix(n, 0).UTC()
 	}
-	// The targets, record, SBOMs and config come from the same code as builder.BuildKit.
-	targets, _, annotations, err := builder.CompileTargets(ctx, builder.BuildKitOptions{
-		Lock: l, Recipe: r, RecipeSource: files[0], Platforms: subdirs,
-		Linker: linker, LinkPlatform: linkPlatform, SourceDateEpoch: epoch.Unix(),
-		BaseConfig: func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) { return baseConfig(ctx, c, b) },
-	})
+	if v := opts[OptLayers]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("--opt %s=%q: want a positive number of layers", OptLayers, v)
+		}
+		info.LayerBudget = n
+	}
+	plans, err := plan.Targets(r, l, subdirs, info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filename, err)
 	}
-	return builder.SolveTargets(ctx, c, targets, annotations)
+	// The targets, record, SBOMs and config come from the same code as the CLI's
+	// BuildKit engine.
+	ts, err := frontend.CompileTargets(ctx, plans, frontend.Options{Linker: linker, LinkPlatform: linkPlatform},
+		func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) { return baseConfig(ctx, c, b) })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filename, err)
+	}
+	return Solve(ctx, c, ts)
 }
 
 // readContext reads the named files from the recipe context.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -144,8 +145,9 @@ func TestGatewayFrontend(t *testing.T) {
 	// The same recipe and lock through builder.BuildKit (local linker binary) give the
 	// same image.
 	direct := filepath.Join(t.TempDir(), "direct.tar")
+	when := time.Unix(1700000000, 0).UTC()
 	res, err := builder.BuildKit(context.Background(), builder.BuildKitOptions{
-		Addr: bk.Addr(), Lock: l, Recipe: r, RecipeSource: []byte(src), LinkerDir: bin, SourceDateEpoch: 1700000000,
+		Addr: bk.Addr(), Lock: l, Recipe: r, LinkerDir: bin, Epoch: &when,
 		OCITar: direct,
 	})
 	if err != nil {

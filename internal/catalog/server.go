@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -553,10 +554,12 @@ func (s *Server) removeUnfinishedBuildDirs(ctx context.Context) error {
 		return err
 	}
 	for _, e := range entries {
-		id, err := strconv.ParseInt(e.Name(), 10, 64)
 		status := ""
-		if err == nil {
+		if id, err := strconv.ParseInt(e.Name(), 10, 64); err == nil {
 			err = s.store.db.QueryRowContext(ctx, s.store.q(`SELECT status FROM builds WHERE id = ?`), id).Scan(&status)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("looking up build %d: %w", id, err)
+			}
 		}
 		if status != StatusSucceeded {
 			if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {

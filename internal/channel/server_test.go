@@ -35,19 +35,18 @@ const (
 // every request it receives.
 type channelServer struct {
 	*httptest.Server
-	mu        sync.Mutex
-	files     map[string][]byte
-	behave    map[string]behaviour
-	once      map[string]behaviour // applies to the first request of a path only
-	etags     map[string]string
-	lastMod   map[string]string
-	requests  map[string]int
-	auth      map[string]string // path prefix -> required Authorization header
-	seenAuth  []string
-	release   chan struct{}
-	halfSent  chan string
-	total     int
-	notModOff bool
+	mu       sync.Mutex
+	files    map[string][]byte
+	behave   map[string]behaviour
+	once     map[string]behaviour // applies to the first request of a path only
+	etags    map[string]string
+	lastMod  map[string]string
+	requests map[string]int
+	auth     map[string]string // path prefix -> required Authorization header
+	seenAuth []string
+	release  chan struct{}
+	halfSent chan string
+	total    int
 }
 
 func newChannelServer(t *testing.T) *channelServer {

@@ -91,3 +91,24 @@ func (p Platform) IsUnix() bool { return p.OS() == "linux" || p.OS() == "osx" }
 
 // String returns the subdir name.
 func (p Platform) String() string { return string(p) }
+
+// OCIPlatform maps a conda subdir to the OCI os, architecture and variant an image for it
+// runs on. It is the one subdir-to-OCI table of the project; ok is false for a subdir
+// reprobuild does not build for (and for noarch, which runs anywhere).
+func OCIPlatform(subdir string) (os, arch, variant string, ok bool) {
+	t, ok := ociPlatforms[Platform(subdir)]
+	if !ok || Platform(subdir) == NoArch {
+		return "", "", "", false
+	}
+	return t.os, t.arch, t.variant, true
+}
+
+// MajorMinor keeps the first two components of a version ("3.11.9" -> "3.11"), the form
+// a python version takes in site-packages paths.
+func MajorMinor(v string) string {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return v
+	}
+	return parts[0] + "." + parts[1]
+}

@@ -127,12 +127,11 @@ type decoder struct {
 	scratch []byte
 	keybuf  []byte
 
-	recs     []PackageRecord
-	info     RepodataInfo
-	removed  []string
-	hasInfo  bool
-	readErr  error
-	fileSize int64
+	recs    []PackageRecord
+	info    RepodataInfo
+	removed []string
+	hasInfo bool
+	readErr error
 }
 
 func newDecoder(r io.Reader, buf []byte, o *repodataOptions) *decoder {

@@ -45,9 +45,9 @@ func (c Config) created() time.Time {
 }
 
 // ConfigFile returns the image config for c on top of base (nil for scratch). It is pure
-// and does not modify base. RootFS and History are copied from base unchanged: Assemble
-// appends our layers to them, and BuildKit fills them in itself, so both engines share
-// every other field.
+// and does not modify base. RootFS and History are copied from base (History padded to
+// one entry per base layer): Assemble appends our layers to them, and BuildKit fills
+// them in itself, so both engines share every other field.
 func ConfigFile(base *v1.ConfigFile, c Config) (*v1.ConfigFile, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -61,7 +61,21 @@ func ConfigFile(base *v1.ConfigFile, c Config) (*v1.ConfigFile, error) {
 	if cf.RootFS.Type == "" {
 		cf.RootFS.Type = "layers"
 	}
+	// A base whose history describes fewer layers than it has (a busybox layout may
+	// carry none) gets an entry for each undescribed layer, so history and layers
+	// match: BuildKit would otherwise append entries of its own after ours, and the
+	// engines' configs would differ.
+	described := 0
+	for _, h := range cf.History {
+		if !h.EmptyLayer {
+			described++
+		}
+	}
+	for range len(cf.RootFS.DiffIDs) - described {
+		cf.History = append(cf.History, v1.History{Created: v1.Time{Time: c.created()}, CreatedBy: "base image", Comment: "the base image has no history for this layer"})
+	}
 	// Fields a base may carry from its own build host are dropped: they are not ours.
+	//lint:ignore SA1019 a base may still carry the deprecated field; it is cleared
 	cf.Container, cf.DockerVersion, cf.Author = "", "", ""
 	cf.Created = v1.Time{Time: c.created()}
 	cf.OS, cf.Architecture, cf.Variant = c.Platform.OS, c.Platform.Architecture, c.Platform.Variant

@@ -15,9 +15,10 @@ var amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
 func TestConfigFile(t *testing.T) {
 	epoch := time.Unix(1700000000, 0)
 	base := &v1.ConfigFile{
-		Architecture:  "arm64",
-		OS:            "linux",
-		Author:        "someone",
+		Architecture: "arm64",
+		OS:           "linux",
+		Author:       "someone",
+		//lint:ignore SA1019 a base may still carry the deprecated field
 		DockerVersion: "20.10",
 		Created:       v1.Time{Time: time.Unix(5, 0)},
 		RootFS:        v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}},

@@ -213,18 +213,6 @@ func validLicenseID(t string) bool {
 	return true
 }
 
-// ids lists the leaf identifiers of an expression.
-func (e *licenseExpr) ids() []string {
-	if e.op == "" {
-		return []string{e.id}
-	}
-	var out []string
-	for _, a := range e.args {
-		out = append(out, a.ids()...)
-	}
-	return out
-}
-
 // eval reports whether the expression can be satisfied when ok says which identifiers
 // are acceptable: AND needs every part, OR any one.
 func (e *licenseExpr) eval(ok func(string) bool) bool {

@@ -371,28 +371,10 @@ func interpreter(r *recipes.Recipe, ps []conda.PackageRecord) *Interpreter {
 	return nil
 }
 
-// subdirs maps conda subdirs to OCI os/architecture/variant.
-var subdirs = map[string][3]string{
-	"linux-64":      {"linux", "amd64", ""},
-	"linux-aarch64": {"linux", "arm64", ""},
-	"linux-ppc64le": {"linux", "ppc64le", ""},
-	"linux-s390x":   {"linux", "s390x", ""},
-	"linux-32":      {"linux", "386", ""},
-	"linux-armv7l":  {"linux", "arm", "v7"},
-	"linux-armv6l":  {"linux", "arm", "v6"},
-	"linux-riscv64": {"linux", "riscv64", ""},
-	"osx-64":        {"darwin", "amd64", ""},
-	"osx-arm64":     {"darwin", "arm64", ""},
-	"win-64":        {"windows", "amd64", ""},
-	"win-arm64":     {"windows", "arm64", ""},
-	"noarch":        {"", "", ""},
-}
-
 // OCIPlatform maps a conda subdir to an OCI os, architecture and variant; ok is false
-// for a subdir it does not know.
+// for a subdir it does not know. It is conda.OCIPlatform (the one table), kept for callers.
 func OCIPlatform(subdir string) (os, arch, variant string, ok bool) {
-	p, ok := subdirs[subdir]
-	return p[0], p[1], p[2], ok
+	return conda.OCIPlatform(subdir)
 }
 
 func platformInfo(subdir, glibc string) PlatformInfo {

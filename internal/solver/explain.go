@@ -339,14 +339,6 @@ func joinCapped(items []string, sep string, limit int) string {
 	return strings.Join(items[:limit], sep) + fmt.Sprintf(" and %d more", len(items)-limit)
 }
 
-func renderCauses(cs []Cause) string {
-	var b strings.Builder
-	for i, c := range cs {
-		writeCause(&b, c, "", i == len(cs)-1)
-	}
-	return b.String()
-}
-
 func (x *explainer) label(v int32) string {
 	r := x.p.vars[v]
 	if r.virtual {

@@ -83,3 +83,33 @@ func ExtractTar(tarPath, dir string) error {
 		}
 	}
 }
+
+// ImageFile returns the content of the regular file at p (no leading "/") as the image's
+// top-most layer holding it has it.
+func ImageFile(img v1.Image, p string) ([]byte, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	for i := len(layers) - 1; i >= 0; i-- {
+		files, err := ReadLayerFiles(layers[i])
+		if err != nil {
+			return nil, err
+		}
+		if b, ok := files[p]; ok {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("no file %s in the image", p)
+}
+
+// WithoutPath returns tree without the entry at p.
+func WithoutPath(tree []TreeEntry, p string) []TreeEntry {
+	out := make([]TreeEntry, 0, len(tree))
+	for _, e := range tree {
+		if e.Path != p {
+			out = append(out, e)
+		}
+	}
+	return out
+}

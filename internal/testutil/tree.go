@@ -20,10 +20,10 @@ import (
 // no times, content by hash.
 type TreeEntry struct {
 	Path   string // slash-separated, relative to the root
-	Type   string // "file", "dir", "symlink"
+	Type   string // "file", "dir", "symlink", "char", "block", "fifo"
 	Mode   fs.FileMode
 	SHA256 string // files only
-	Link   string // symlinks only
+	Link   string // symlinks only; "major:minor" for devices
 }
 
 func (e TreeEntry) String() string {
@@ -139,6 +139,11 @@ func applyLayer(tree map[string]TreeEntry, l v1.Layer) error {
 				return fmt.Errorf("hard link %s to missing %s", p, h.Linkname)
 			}
 			e.Type, e.SHA256 = "file", target.SHA256
+		case tar.TypeChar, tar.TypeBlock:
+			e.Type = map[byte]string{tar.TypeChar: "char", tar.TypeBlock: "block"}[h.Typeflag]
+			e.Link = fmt.Sprintf("%d:%d", h.Devmajor, h.Devminor)
+		case tar.TypeFifo:
+			e.Type = "fifo"
 		default:
 			return fmt.Errorf("%s: unexpected tar type %c", p, h.Typeflag)
 		}

@@ -1,4 +1,4 @@
-package builder
+package gateway
 
 import (
 	"context"
@@ -9,35 +9,35 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/exporter/containerimage/exptypes"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/reprobuild/reprobuild/frontend"
 )
 
-// BuildKitTarget is one compiled platform with its image config (JSON).
-type BuildKitTarget struct {
-	Build  *frontend.Build
-	Config []byte
-}
-
-// SolveTargets solves every target through a gateway client and returns them as one
+// Solve solves every compiled target through a gateway client and returns them as one
 // result: a single ref for one target, or refs keyed by platform (exported as an index)
-// for several. builder.BuildKit and the gateway frontend both use it.
-// Annotations go on every image manifest, as result metadata the exporter reads.
-func SolveTargets(ctx context.Context, c gwclient.Client, targets []BuildKitTarget, annotations map[string]string) (*gwclient.Result, error) {
-	if len(targets) == 0 {
+// for several. The CLI's BuildKit engine and the gateway frontend both use it.
+// Each target's annotations go on its image manifest, as result metadata the exporter
+// reads.
+func Solve(ctx context.Context, c gwclient.Client, ts *frontend.Targets) (*gwclient.Result, error) {
+	if ts == nil || len(ts.Targets) == 0 {
 		return nil, fmt.Errorf("nothing to build: the lock has no targets")
 	}
 	res := gwclient.NewResult()
-	keys := make([]string, 0, len(annotations))
-	for k := range annotations {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		res.AddMeta(exptypes.AnnotationManifestKey(nil, k), []byte(annotations[k]))
-	}
 	var ps exptypes.Platforms
-	for _, t := range targets {
+	for _, t := range ts.Targets {
+		var plat *ocispecs.Platform
+		if len(ts.Targets) > 1 {
+			plat = &t.Build.Platform
+		}
+		keys := make([]string, 0, len(t.Annotations))
+		for k := range t.Annotations {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			res.AddMeta(exptypes.AnnotationManifestKey(plat, k), []byte(t.Annotations[k]))
+		}
 		def, err := t.Build.Marshal(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("marshalling %s: %w", t.Build.Subdir, err)
@@ -50,7 +50,7 @@ func SolveTargets(ctx context.Context, c gwclient.Client, targets []BuildKitTarg
 		if err != nil {
 			return nil, err
 		}
-		if len(targets) == 1 {
+		if len(ts.Targets) == 1 {
 			res.SetRef(ref)
 			res.AddMeta(exptypes.ExporterImageConfigKey, t.Config)
 			return res, nil
