@@ -97,25 +97,31 @@ func TestCatalogBrowser(t *testing.T) {
 		}
 		return s
 	}
+	// capture takes a screenshot, trying again when the page is being replaced (the live
+	// log reloads the page when a build ends, which can fall between two protocol calls).
+	capture := func(name string, a chromedp.Action[[]byte]) {
+		t.Helper()
+		var err error
+		for try := 0; try < 10; try++ {
+			ctx, cancel := step()
+			var png []byte
+			png, err = chromedp.Run(ctx, a)
+			cancel()
+			if err == nil {
+				if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
 	shot := func(name string) {
 		t.Helper()
-		ctx, cancel := step()
-		defer cancel()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, name), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		capture(name, chromedp.FullScreenshot(100))
 		// And what a person sees first: the viewport.
-		png, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.WriteFile(filepath.Join(shots, strings.TrimSuffix(name, ".png")+"-top.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		capture(strings.TrimSuffix(name, ".png")+"-top.png", chromedp.CaptureScreenshot())
 	}
 	recipe := quickstartRecipe(t, "")
 	submit := func(env, recipeText string) {
