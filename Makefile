@@ -1,7 +1,7 @@
 # The one command that runs every test: `make test`.
 GO ?= go
 
-.PHONY: test vet fmt-check tidy-check staticcheck build quickstart bench
+.PHONY: test vet fmt-check tidy-check staticcheck build quickstart bench vm-base
 
 test: fmt-check tidy-check vet staticcheck
 	@# The smoke test first and verbose, so the log shows buildkitd and the registry
@@ -33,3 +33,9 @@ quickstart:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# The bootable Debian base of examples/vm (kernel, python3, busybox-static,
+# systemd-boot-efi; debootstrap, cached), packed as an OCI layout in out/vm-base.
+# Prints the --var to pass to `reprobuild image -f examples/vm/reprobuild.hcl`.
+vm-base:
+	@tar=$$(bash .ci/vm.sh) && $(GO) run ./examples/vm/mkbase "$$tar" out/vm-base

@@ -327,7 +327,7 @@ type NotStaticError struct {
 }
 
 func (e *NotStaticError) Error() string {
-	return fmt.Sprintf("%s cannot run the BuildKit link step (%s): build reprobuild with CGO_ENABLED=0 and name it %q, or use a linker image",
+	return fmt.Sprintf("%s cannot run the BuildKit link step (%s): build reprobuild with CGO_ENABLED=0 and name it %q, or compile with `reprobuild llb --linker-image REF@sha256:...` and build with buildctl",
 		e.Path, e.Reason, frontend.LinkerBinary)
 }
 
@@ -356,7 +356,7 @@ func LinkerDir(exe string) (string, error) {
 // from the OCI archive BuildKit exported. The epoch is the embedded engine's
 // (o.Epoch, else the lock's), so both engines give the same file tree and config.
 func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*ImageResult, error) {
-	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := prepareLockFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}

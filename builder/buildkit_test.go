@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,32 +41,10 @@ const epoch = 1700000000
 
 var epochTime = time.Unix(epoch, 0).UTC()
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-// linkerDir builds a static reprobuild binary once per test run: the BuildKit engine
-// runs it inside the build for the link step.
+// linkerDir is the directory of the static reprobuild binary (built once per test run):
+// the BuildKit engine runs it inside the build for the link step.
 func linkerDir(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "rb-bin-")
-		if binErr != nil {
-			return
-		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, frontend.LinkerBinary), "../cmd/reprobuild")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			binErr = errors.New(string(out))
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("building a static reprobuild: %v", binErr)
-	}
-	return binDir
+	return testutil.RequireStaticBinaries(t)
 }
 
 // testPackages are small generated packages with executables, symlinks and a
@@ -132,36 +109,6 @@ func httpLock(t *testing.T, dir string, recs []conda.PackageRecord) *lock.Lock {
 	return l
 }
 
-func readOCITar(t *testing.T, tarPath string) (v1.ImageIndex, *v1.IndexManifest) {
-	t.Helper()
-	dir := t.TempDir()
-	if err := testutil.ExtractTar(tarPath, dir); err != nil {
-		t.Fatal(err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return idx, im
-}
-
-func ociImage(t *testing.T, tarPath string) v1.Image {
-	t.Helper()
-	idx, im := readOCITar(t, tarPath)
-	if len(im.Manifests) != 1 {
-		t.Fatalf("OCI archive has %d manifests, want 1", len(im.Manifests))
-	}
-	img, err := idx.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 // embeddedTree links the packages on the host with the embedded engine's code.
 func embeddedTree(t *testing.T, recs []conda.PackageRecord, dir string) []testutil.TreeEntry {
 	t.Helper()
@@ -220,7 +167,7 @@ func TestBuildKitEngine(t *testing.T) {
 	})
 
 	t.Run("same tree as the embedded engine", func(t *testing.T) {
-		got, err := testutil.TreeFromImage(ociImage(t, tar1))
+		got, err := testutil.TreeFromImage(testutil.OCIArchiveImage(t, tar1))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -266,7 +213,7 @@ func TestBuildKitEngine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bkImg := ociImage(t, o.OCITar)
+		bkImg := testutil.OCIArchiveImage(t, o.OCITar)
 		got, err := testutil.TreeFromImage(bkImg)
 		if err != nil {
 			t.Fatal(err)
@@ -391,7 +338,7 @@ func TestBuildKitEngine(t *testing.T) {
 	})
 
 	t.Run("one layer per group", func(t *testing.T) {
-		layers, err := ociImage(t, tar1).Layers()
+		layers, err := testutil.OCIArchiveImage(t, tar1).Layers()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,11 +360,11 @@ func TestBuildKitEngine(t *testing.T) {
 			}
 			return out
 		}
-		a, err := testutil.TreeFromImage(ociImage(t, tar1))
+		a, err := testutil.TreeFromImage(testutil.OCIArchiveImage(t, tar1))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := testutil.TreeFromImage(ociImage(t, tar2))
+		b, err := testutil.TreeFromImage(testutil.OCIArchiveImage(t, tar2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +465,7 @@ func TestBuildKitEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		var attrs map[string]string
-		if err := readJSONFile(attrsPath, &attrs); err != nil {
+		if err := testutil.ReadJSON(attrsPath, &attrs); err != nil {
 			t.Fatal(err)
 		}
 		attrs["containerimage.config"] = string(cfg)
@@ -539,7 +486,7 @@ func TestBuildKitEngine(t *testing.T) {
 			t.Fatalf("buildctl: %v\n%s", err, out)
 		}
 		var m map[string]any
-		if err := readJSONFile(filepath.Join(dir, "meta.json"), &m); err != nil {
+		if err := testutil.ReadJSON(filepath.Join(dir, "meta.json"), &m); err != nil {
 			t.Fatal(err)
 		}
 		// The same recipe and lock through the BuildKit engine.
@@ -600,7 +547,7 @@ func TestBuildKitEngine(t *testing.T) {
 		l := fileLock(chDir, recs)
 		l.Base = lock.Base{Ref: "oci:" + baseDir, Digest: "sha256:b62d72d4c45fe80379be0be099e66f6ff223df2e965164c002afe26cd277619c"}
 		res, tarPath := build(t, l)
-		img := ociImage(t, tarPath)
+		img := testutil.OCIArchiveImage(t, tarPath)
 		layers, err := img.Layers()
 		if err != nil {
 			t.Fatal(err)
@@ -735,7 +682,7 @@ func TestBuildKitMultiPlatform(t *testing.T) {
 		if d := cmp.Diff([]string{"linux-64", "linux-aarch64"}, res.Platforms); d != "" {
 			t.Errorf("platforms (-want +got):\n%s", d)
 		}
-		idx, im := readOCITar(t, tarPath)
+		idx, im := testutil.OCIArchive(t, tarPath)
 		if len(im.Manifests) != 1 {
 			t.Fatalf("OCI archive has %d top entries", len(im.Manifests))
 		}
@@ -831,14 +778,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 		w.t.Log(s)
 	}
 	return len(p), nil
-}
-
-func readJSONFile(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 func sha256Hex(b []byte) string {

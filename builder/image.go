@@ -23,6 +23,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/plan"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -34,8 +35,15 @@ const DefaultLayerBudget = plan.DefaultLayerBudget
 type ImageOptions struct {
 	Recipe string
 	Vars   map[string]string
-	// Frozen refuses to lock: the lock must exist and be up to date.
+	// Frozen refuses to lock: the lock must exist and be up to date (the CLI's --locked).
 	Frozen bool
+	// LockAsIs uses the lock as it is, unchecked against the recipe (the CLI's --frozen).
+	LockAsIs bool
+	// NoLayerCache builds every layer from the package archives (verify --no-cache).
+	NoLayerCache bool
+	// Platforms, when set, builds only these targets of the lock (conda subdirs, or OCI
+	// platforms such as linux/arm64); each image is the one a full build gives.
+	Platforms []string
 	// Output is "oci:DIR", "docker:FILE" or "" (no local output).
 	Output string
 	// Push pushes to Tags (or the recipe's image tags when Tags is empty).
@@ -96,7 +104,7 @@ type PlatformDocuments struct {
 // fetch and verify packages, link them, layer them deterministically, and write or push
 // the result.
 func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
-	r, l, locked, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, locked, err := prepareLockFor(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +112,8 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain}
-	if o.Channel.CacheDir != "" {
+	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain, Platforms: selectedSubdirs(l, o.Platforms)}
+	if o.Channel.CacheDir != "" && !o.NoLayerCache {
 		bo.LayerCacheDir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
 	res, err := BuildFromLock(ctx, r, l, client, bo)
@@ -167,6 +175,8 @@ type BuildOptions struct {
 	Keychain authn.Keychain
 	// LayerCacheDir keeps built package layers between builds ("": no layer cache).
 	LayerCacheDir string
+	// Platforms are the targets to build (conda subdirs); empty builds every target.
+	Platforms []string
 }
 
 // BuildFromLock builds the image of every target of l with the embedded engine,
@@ -176,7 +186,7 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *
 	if o.Epoch != nil {
 		info.Epoch = *o.Epoch
 	}
-	plans, err := plan.Targets(r, l, nil, info)
+	plans, err := plan.Targets(r, l, o.Platforms, info)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Filename, err)
 	}
@@ -184,7 +194,9 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *
 	res := &ImageResult{plans: plans}
 	var imgs []v1.Image
 	for _, p := range plans {
+		task := progress.FromContext(ctx).Start("build " + p.Subdir) // fetch, link, compress
 		tb, err := buildTarget(ctx, p, env)
+		task.Done(err)
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %s: %w", r.Filename, p.Subdir, err)
 		}
@@ -253,6 +265,10 @@ func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBui
 	if err != nil {
 		return nil, err
 	}
+	scripts, err := activationScripts(layers, p.Prefix, env.cache) // etc/conda/activate.d, see activation.go
+	if err != nil {
+		return nil, err
+	}
 	lo := image.LayerOptions{Epoch: p.Epoch}
 	base, err := loadBase(ctx, p, env.keychain)
 	if err != nil {
@@ -272,7 +288,11 @@ func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBui
 		}
 		layers = append(layers, layer)
 	}
-	img, err := image.Assemble(base, layers, p.Config)
+	cfg, err := withActivation(p.Config, scripts, base)
+	if err != nil {
+		return nil, err
+	}
+	img, err := image.Assemble(base, layers, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -327,6 +347,8 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 		inPlace[rec.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
+	linking := progress.FromContext(ctx).Start("link and compress") // the layers not cached
+	linking.Total(int64(len(missed)), "layers")
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, gi := range missed {
@@ -335,7 +357,14 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 			for i, rec := range groups[gi].Packages {
 				pkgs[i] = install.Package{Record: rec, Archive: archive[rec.Name], VerifySHA256: inPlace[rec.Name]}
 			}
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python})
+			// Large files are spooled beside the cache, not held in memory, until the
+			// layer has streamed them (removed once it is built).
+			spool, err := os.MkdirTemp(filepath.Join(env.client.Store().Dir(), "tmp"), "spool-*")
+			if err != nil {
+				return fmt.Errorf("creating a spool directory in the cache: %w", err)
+			}
+			defer os.RemoveAll(spool)
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, SpoolDir: spool})
 			if err != nil {
 				return err
 			}
@@ -360,10 +389,12 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 				return err
 			}
 			layers[gi], files[gi] = layer, file
+			linking.Add(1, fmt.Sprintf("layer %d (%d packages)", gi+1, len(pkgs)))
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
+	err = g.Wait()
+	if linking.Done(err); err != nil {
 		return nil, nil, nil, err
 	}
 	var clob []string
@@ -450,6 +481,9 @@ func dataLayer(ctx context.Context, client *channel.Client, r *recipes.Recipe, d
 	return layer, nil
 }
 
+// writeOutputs writes o.Output and pushes as o says. An output is KIND:DEST; each kind
+// is one case of the switch below, calling a function with the built result (res holds
+// the images, records, documents and, in res.plans, the recipe and lock of each target).
 func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions) error {
 	if o.Output != "" {
 		kind, dest, ok := strings.Cut(o.Output, ":")
@@ -462,19 +496,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		}
 		switch kind {
 		case "oci":
-			idx := res.Index
-			if idx == nil {
-				var err error
-				if idx, err = image.Index([]v1.Image{res.Image}); err != nil {
-					return err
-				}
-			}
-			var lo []image.LayoutOption
-			if ref := refName(tag); ref != "" {
-				lo = append(lo, image.WithRefName(ref))
-			}
-			lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
-			if err := image.WriteLayout(dest, idx, lo...); err != nil {
+			task := progress.FromContext(ctx).Start("write " + o.Output)
+			err := writeOCILayout(dest, tag, res)
+			if task.Done(err); err != nil {
 				return err
 			}
 		case "docker":
@@ -484,13 +508,26 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "vm":
+			if err := writeVM(ctx, r, res, o, dest); err != nil {
+				return err
+			}
+		case "kubevirt":
+			if err := writeContainerDisk(ctx, r, res, o, dest); err != nil {
+				return err
+			}
 		default:
-			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR or docker:FILE", kind)}
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
 		if err != nil {
 			return err
+		}
+		if kind == "vm" {
+			if err := appendVMReproduce(docs, dest, r); err != nil {
+				return err
+			}
 		}
 		res.Outputs = append(res.Outputs, docs)
 	}
@@ -525,6 +562,20 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		}
 	}
 	return nil
+}
+
+// writeOCILayout writes the image (or index) with its SBOM referrers as an OCI layout.
+func writeOCILayout(dest, tag string, res *ImageResult) error {
+	var idx any = res.Image // index.json's one entry: the image, or the index
+	if res.Index != nil {
+		idx = res.Index
+	}
+	var lo []image.LayoutOption
+	if ref := refName(tag); ref != "" {
+		lo = append(lo, image.WithRefName(ref))
+	}
+	lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
+	return image.WriteLayout(dest, idx, lo...)
 }
 
 // refName is the layout's ref.name for a tag: its tag part, so `oci:DIR:TAG` works in

@@ -26,18 +26,21 @@ const (
 	InitFromEnvironment = "environment.yml"
 	InitFromExplicit    = "@EXPLICIT"
 	InitFromCondaLock   = "conda-lock.yml"
+	InitFromPixi        = "pixi.lock"
 )
 
 // InitOptions say what to convert and where to write.
 type InitOptions struct {
-	// From is an environment.yml, an @EXPLICIT file or a conda-lock.yml; the format is
-	// detected from the content.
+	// From is an environment.yml, an @EXPLICIT file, a conda-lock.yml or a pixi.lock
+	// (format 6); the format is detected from the content.
 	From string
 	// OutDir receives reprobuild.hcl (and reprobuild.lock); "" means the current
 	// directory.
 	OutDir string
 	// Force overwrites an existing recipe or lock.
 	Force bool
+	// Environment is the pixi.lock environment to import ("" is "default").
+	Environment string
 }
 
 // InitResult is what Init wrote.
@@ -67,10 +70,13 @@ func Init(opts InitOptions) (*InitResult, error) {
 	var src []byte
 	var l *lock.Lock
 	switch res.Format = detectFormat(data); res.Format {
-	case InitFromExplicit, InitFromCondaLock:
-		if res.Format == InitFromExplicit {
+	case InitFromExplicit, InitFromCondaLock, InitFromPixi:
+		switch res.Format {
+		case InitFromExplicit:
 			l, err = lock.ImportExplicit(data)
-		} else {
+		case InitFromPixi:
+			l, err = lock.ImportPixi(data, opts.Environment)
+		default:
 			l, err = lock.ImportCondaLock(data)
 		}
 		if err != nil {
@@ -151,12 +157,15 @@ func refuseOverwrite(path string, force bool) error {
 var (
 	explicitLineRe  = regexp.MustCompile(`(?m)^\s*@EXPLICIT\s*$`)
 	condaLockKeysRe = regexp.MustCompile(`(?m)^(package|metadata|environments):`)
+	pixiKeysRe      = regexp.MustCompile(`(?m)^environments:`)
 )
 
 func detectFormat(data []byte) string {
 	switch {
 	case explicitLineRe.Match(data):
 		return InitFromExplicit
+	case pixiKeysRe.Match(data):
+		return InitFromPixi
 	case condaLockKeysRe.Match(data):
 		return InitFromCondaLock
 	default:

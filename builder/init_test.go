@@ -207,9 +207,14 @@ func TestInitFromRealEnvironments(t *testing.T) {
 	}
 }
 
-func TestInitRefusesPixi(t *testing.T) {
-	_, err := Init(InitOptions{From: filepath.Join(lockfiles, "pixi/simple-calculator/pixi.lock"), OutDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "pixi.lock") {
-		t.Errorf("init from pixi.lock: %v, want an error naming pixi.lock", err)
+func TestInitFromPixi(t *testing.T) {
+	res, err := Init(InitOptions{From: filepath.Join(lockfiles, "pixi/simple-calculator/pixi.lock"), OutDir: t.TempDir()})
+	if err != nil || res.Format != InitFromPixi || res.LockPath == "" {
+		t.Fatalf("init from a pixi.lock (format 6): %+v, %v", res, err)
+	}
+	// Format 5 is refused, naming the file kind and its version.
+	_, err = Init(InitOptions{From: filepath.Join(lockfiles, "pixi/conda_mapping/pixi.lock"), OutDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "pixi.lock") || !strings.Contains(err.Error(), "version 5") {
+		t.Errorf("init from a format 5 pixi.lock: %v, want an error naming pixi.lock and version 5", err)
 	}
 }

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
-	"slices"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/record"
 )
 
@@ -27,6 +26,8 @@ type InspectOptions struct {
 	// Platform selects one image of a multi-platform index: an OCI platform
 	// ("linux/amd64", "linux/arm/v7") or a conda subdir ("linux-64").
 	Platform string
+	// TempDir is where an oci-archive is unpacked to be read (default: the system's).
+	TempDir string
 	// Remote are the options for registry access (auth keychain, transport), chosen by the
 	// caller; Inspect adds the context.
 	Remote []remote.Option
@@ -36,6 +37,9 @@ type InspectOptions struct {
 type Inspection struct {
 	Ref    string
 	Digest string // manifest digest of the image read
+	// ID is the config digest (what `docker images` shows as the image ID): the one
+	// digest a docker archive, which keeps no manifest, shares with the image built.
+	ID     string
 	Record *record.RuntimeRecord
 	// Source is "file" when the record came from /opt/reprobuild/runtime.json, "labels"
 	// when it was rebuilt from the image labels (and so holds only the summary).
@@ -70,12 +74,28 @@ func (e *PlatformChoiceError) Error() string {
 	return fmt.Sprintf("inspect %s: no image for platform %s (it has %s)", e.Ref, e.Platform, strings.Join(e.Available, ", "))
 }
 
-// Inspect reads the runtime record of an image: "oci:DIR" (an OCI image layout, optionally
-// "oci:DIR@sha256:..." to pick a manifest) or a registry reference. The record file is read
-// from the layers, the last layer that writes it winning; an image without the file falls
-// back to its labels.
+// Inspect reads the runtime record of an image: "oci:DIR" (an OCI image layout; add
+// ":REF" to pick an entry by name or "@sha256:..." by digest), "oci-archive:FILE",
+// "docker:FILE" or "docker-archive:FILE" (a `docker save` archive), or a registry
+// reference. An index's only image is chosen by itself; with several, Platform chooses.
+// The record file is read from the layers, the last layer that writes it winning; an
+// image without the file falls back to its labels.
 func Inspect(ctx context.Context, ref string, o InspectOptions) (*Inspection, error) {
-	img, err := openImage(ctx, ref, o)
+	if p, ok := strings.CutPrefix(ref, "vm:"); ok {
+		return inspectVM(ref, p)
+	}
+	var tmp string
+	defer func() {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}()
+	mk := func() (string, error) {
+		var err error
+		tmp, err = os.MkdirTemp(o.TempDir, "reprobuild-inspect-")
+		return tmp, err
+	}
+	img, err := openImage(ctx, ref, o, mk)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +103,11 @@ func Inspect(ctx context.Context, ref string, o InspectOptions) (*Inspection, er
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
 	}
-	out := &Inspection{Ref: ref, Digest: dg.String()}
+	id, err := img.ConfigName()
+	if err != nil {
+		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	out := &Inspection{Ref: ref, Digest: dg.String(), ID: id.String()}
 	data, err := readRecordFile(img)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
@@ -107,45 +131,15 @@ func Inspect(ctx context.Context, ref string, o InspectOptions) (*Inspection, er
 	return nil, &NoRecordError{Ref: ref}
 }
 
-func openImage(ctx context.Context, ref string, o InspectOptions) (v1.Image, error) {
-	if dir, ok := strings.CutPrefix(ref, "oci:"); ok {
-		want := ""
-		if i := strings.LastIndex(dir, "@sha256:"); i >= 0 {
-			dir, want = dir[:i], dir[i+1:]
-		}
-		idx, err := layout.ImageIndexFromPath(dir)
-		if err != nil {
-			return nil, fmt.Errorf("inspect %s: reading the OCI layout %s: %w (is it a directory written by `reprobuild image --output oci:DIR`?)", ref, dir, err)
-		}
-		if want != "" {
-			h, err := v1.NewHash(want)
-			if err != nil {
-				return nil, fmt.Errorf("inspect %s: %w", ref, err)
-			}
-			return pickFromIndex(ref, idx, o.Platform, &h)
-		}
-		return pickFromIndex(ref, idx, o.Platform, nil)
-	}
-	r, err := name.ParseReference(ref)
+func openImage(ctx context.Context, ref string, o InspectOptions, tmp func() (string, error)) (v1.Image, error) {
+	src, err := openSource(ctx, ref, o.Remote, tmp)
 	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w (give a registry reference such as registry.example/lab/img:tag, or oci:DIR)", ref, err)
+		return nil, fmt.Errorf("inspect %w", err)
 	}
-	opts := append(slices.Clone(o.Remote), remote.WithContext(ctx))
-	desc, err := remote.Get(r, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", ref, err)
+	if src.idx != nil {
+		return pickFromIndex(ref, src.idx, o.Platform, src.pick)
 	}
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, fmt.Errorf("inspect %s: %w", ref, err)
-		}
-		return pickFromIndex(ref, idx, o.Platform, nil)
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, fmt.Errorf("inspect %s: %w", ref, err)
-	}
+	img := src.img
 	if o.Platform != "" {
 		cf, err := img.ConfigFile()
 		if err != nil {
@@ -204,10 +198,18 @@ func collect(idx v1.ImageIndex, out *[]candidate, digest *v1.Hash) error {
 			if err != nil {
 				return err
 			}
-			if err := collect(child, out, digest); err != nil {
+			sub := digest
+			if digest != nil && d.Digest == *digest {
+				sub = nil // the index asked for: every image in it is a candidate
+			}
+			if err := collect(child, out, sub); err != nil {
 				return err
 			}
 		case d.MediaType.IsImage():
+			if image.IsArtifact(d) {
+				// SBOMs, signatures and attestations are not images to pick from.
+				continue
+			}
 			if digest != nil && d.Digest != *digest {
 				continue
 			}

@@ -37,6 +37,9 @@ type layerMeta struct {
 	DiffID    string          `json:"diff_id"`
 	Size      int64           `json:"size"`
 	MediaType types.MediaType `json:"media_type"`
+	// Binary is the hash of the reprobuild that wrote the entry, so `cache prune` can drop
+	// the entries no other binary will ever read (the key hashes it in too).
+	Binary string `json:"binary,omitempty"`
 }
 
 var (
@@ -188,7 +191,7 @@ func (c layerCache) buildFile(key string, entries []install.Entry, o image.Layer
 	if err := os.Rename(tmp.Name(), blobPath); err != nil {
 		return nil, "", &cacheIOError{err}
 	}
-	m := layerMeta{Digest: info.Digest.String(), DiffID: info.DiffID.String(), Size: info.Size, MediaType: info.MediaType}
+	m := layerMeta{Digest: info.Digest.String(), DiffID: info.DiffID.String(), Size: info.Size, MediaType: info.MediaType, Binary: binaryHash()}
 	mb, _ := json.Marshal(m)
 	_ = writeAtomic(metaPath, bytes.NewReader(mb)) // without it the entry is just not found
 	l, err := partial.CompressedToLayer(&cachedLayer{path: blobPath, meta: m})

@@ -16,6 +16,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/solver"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -64,6 +65,9 @@ func Lock(ctx context.Context, o LockOptions) (*LockResult, error) {
 		prev = l
 	} else if _, missing := errors.AsType[*MissingLockError](err); !missing {
 		return nil, fmt.Errorf("%w (delete it to lock from scratch)", err)
+	}
+	if err := checkUpdateNames(r, prev, o.Update); err != nil {
+		return nil, err
 	}
 	client, err := NewChannelClient(o.Channel)
 	if err != nil {
@@ -186,23 +190,52 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 	for i, platform := range targets {
 		g.Go(func() error {
 			var crs []solver.ChannelRecords
+			var locked []conda.PackageRecord
+			if prev != nil {
+				if t := prev.Target(platform); t != nil {
+					locked = t.Packages
+				}
+			}
+			roots := shardRoots(specs, locked)
 			for ci, ch := range chans {
 				cr := solver.ChannelRecords{Name: ch.Name, URL: ch.URL, Allow: r.Channels[ci].Packages}
+				// A channel with sharded repodata (CEP 16) gives only the records the
+				// requested names reach; without shards, its full repodata is read.
+				if roots != nil {
+					rds, err := client.ShardedRepodata(gctx, ch, []string{platform, "noarch"}, roots)
+					if err == nil {
+						cr.Records, cr.Subdirs = rds[platform].Packages, [][]conda.PackageRecord{rds["noarch"].Packages}
+						crs = append(crs, cr)
+						continue
+					}
+					if !errors.Is(err, channel.ErrNoShards) {
+						return err
+					}
+				}
 				// A channel may lack a subdir (no packages for that platform, or a
 				// noarch-only channel): that subdir is empty. A channel with neither is
 				// misconfigured and reported.
 				var missing []error
+				task := progress.FromContext(ctx).Start("repodata " + ch.Name + " " + platform)
 				for _, sd := range []string{platform, "noarch"} {
 					rd, err := client.Repodata(gctx, ch, sd)
+					task.Add(0, sd)
 					if err != nil {
 						if subdirMissing(err) {
 							missing = append(missing, err)
 							continue
 						}
+						task.Done(err)
 						return err
 					}
-					cr.Records = append(cr.Records, rd.Packages...)
+					// Each subdir's records are passed as they are, not copied into one slice.
+					if cr.Records == nil {
+						cr.Records = rd.Packages
+					} else {
+						cr.Subdirs = append(cr.Subdirs, rd.Packages)
+					}
 				}
+				task.Done(nil)
 				if len(missing) == 2 {
 					return fmt.Errorf("channel %q has neither %s nor noarch repodata; check its url in %s: %w", ch.Name, platform, r.Filename, missing[0])
 				}
@@ -221,7 +254,9 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 					task.Locked = t.Packages
 				}
 			}
+			solving := progress.FromContext(ctx).Start("solve " + platform)
 			sol, err := solver.Solve(gctx, task)
+			solving.Done(err)
 			if err != nil {
 				return fmt.Errorf("solving %s for %s: %w", r.Filename, platform, err)
 			}
@@ -237,6 +272,24 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 	}
 	slices.SortFunc(l.Targets, func(a, b lock.Target) int { return strings.Compare(a.Platform, b.Platform) })
 	return l, nil
+}
+
+// shardRoots are the names a sharded channel is read from: every requested name and
+// every locked one (a kept package must still be found). nil when a spec has no exact
+// name (a glob needs every name: full repodata).
+func shardRoots(specs []solver.Spec, locked []conda.PackageRecord) []string {
+	var out []string
+	for _, s := range specs {
+		n, ok := s.MatchSpec.ExactName()
+		if !ok {
+			return nil
+		}
+		out = append(out, n)
+	}
+	for _, p := range locked {
+		out = append(out, p.Name)
+	}
+	return out
 }
 
 func rangeString(file string, line, col int) string {

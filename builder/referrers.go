@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"bytes"
 	"encoding/json"
@@ -111,6 +112,10 @@ func pushReferrers(ctx context.Context, tag string, arts []v1.Image, kc authn.Ke
 	return nil
 }
 
+// ReferrersFile is the file in DEST.reprobuild/ that lists the SBOM referrers stored in
+// an OCI layout output: an OCI image index, as a registry's referrers API answers.
+const ReferrersFile = "referrers.json"
+
 // writeDocs writes what a person needs beside an output: REPRODUCE.md, the runtime
 // record and the SBOMs of each platform, into DEST.reprobuild/. The directory is written
 // whole or not at all.
@@ -129,6 +134,19 @@ func writeDocs(dest string, res *ImageResult, o ImageOptions, tag string) (strin
 		ro.SourceDateEpoch = fmt.Sprint(o.Epoch.Unix())
 	}
 	files := map[string][]byte{"REPRODUCE.md": record.Reproduce(res.Records, ro)}
+	if len(res.Referrers) > 0 && strings.HasPrefix(o.Output, "oci:") {
+		// The layout stores the SBOM referrers as blobs without listing them in index.json
+		// (single-image tools need one entry there); this index finds them again.
+		refs, err := image.ReferrersIndex(res.Referrers)
+		if err != nil {
+			return "", err
+		}
+		b, err := json.MarshalIndent(refs, "", "  ")
+		if err != nil {
+			return "", err
+		}
+		files[ReferrersFile] = append(b, '\n')
+	}
 	for i, rr := range res.Records {
 		js, err := rr.JSON()
 		if err != nil {

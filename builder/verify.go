@@ -9,13 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/reprobuild/reprobuild/internal/record"
@@ -25,9 +24,13 @@ import (
 type VerifyOptions struct {
 	Recipe string
 	Vars   map[string]string
-	// Image is the image to check: "oci:DIR" or a registry reference. Empty: only
-	// rebuild twice and compare (proves the build is reproducible here).
+	// Image is the image to check: "oci:DIR" or a registry reference. Empty: build once
+	// (from the layer cache when it can) and once more from the package archives, and
+	// compare; that proves the cache and the build agree here.
 	Image string
+	// NoCache rebuilds every layer from the package archives, never from the layer
+	// cache, so a cache entry cannot vouch for itself. Always so without Image.
+	NoCache bool
 	// Epoch and LayerBudget must be what the image was built with.
 	Epoch       *time.Time
 	LayerBudget int
@@ -55,9 +58,12 @@ func (e *MismatchError) Error() string {
 // engine and compares it with an existing image, reporting the first differing layer
 // and file on a mismatch.
 func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
+	if p, ok := strings.CutPrefix(o.Image, "vm:"); ok {
+		return verifyVM(ctx, o, p)
+	}
 	io := ImageOptions{
 		Recipe: o.Recipe, Vars: o.Vars, Frozen: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
-		Channel: o.Channel, Keychain: o.Keychain,
+		Channel: o.Channel, Keychain: o.Keychain, NoLayerCache: o.NoCache || o.Image == "",
 	}
 	built, err := Image(ctx, io)
 	if err != nil {
@@ -65,23 +71,56 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	}
 	res := &VerifyResult{Rebuilt: built.Digest}
 	if o.Image == "" {
-		again, err := Image(ctx, io)
+		// The second build may use the layer cache: a cached layer that differs from
+		// what the archives give is then caught.
+		cached := io
+		cached.NoLayerCache = false
+		again, err := Image(ctx, cached)
 		if err != nil {
 			return nil, err
 		}
 		res.Expected = again.Digest
 		res.Match = again.Digest == built.Digest
 		if !res.Match {
-			res.Difference = "two rebuilds on this machine differ"
+			res.Difference = "the build from the layer cache differs from the build from the package archives"
+			if again.Image != nil && built.Image != nil {
+				res.Difference += ": " + diffImages(built.Image, again.Image)
+			}
 			return res, &MismatchError{Result: res}
 		}
 		return res, nil
 	}
-	want, err := loadImageOrIndex(ctx, o.Image, o.Keychain)
+	var tmp string
+	defer func() {
+		if tmp != "" {
+			os.RemoveAll(tmp)
+		}
+	}()
+	want, err := loadImageOrIndex(ctx, o.Image, o.Keychain, func() (string, error) {
+		var err error
+		tmp, err = os.MkdirTemp("", "reprobuild-verify-")
+		return tmp, err
+	})
 	if err != nil {
 		return nil, err
 	}
 	res.Expected = want.digest
+	if want.noManifest && built.Image != nil {
+		// A docker archive keeps the config, not the manifest: compare image IDs (the
+		// config holds every layer's diff ID, so equal IDs are equal file trees).
+		b, errB := built.Image.ConfigName()
+		w, errW := want.img.ConfigName()
+		if err := errors.Join(errB, errW); err != nil {
+			return nil, err
+		}
+		res.Rebuilt, res.Expected = "image ID "+b.String(), "image ID "+w.String()
+		if b == w {
+			res.Match = true
+			return res, nil
+		}
+		res.Difference = diffImages(built.Image, want.img)
+		return res, &MismatchError{Result: res}
+	}
 	if built.Index == nil && want.idx != nil {
 		// A single-platform build against a layout or tag that wraps it in an index:
 		// compare with that platform's manifest.
@@ -123,6 +162,8 @@ type imageOrIndex struct {
 	digest string
 	img    v1.Image
 	idx    v1.ImageIndex
+	// noManifest: a docker archive, whose manifest is not the one pushed or built.
+	noManifest bool
 }
 
 func (x *imageOrIndex) platformImage(platform string, single bool) (v1.Image, error) {
@@ -145,46 +186,59 @@ func (x *imageOrIndex) platformImage(platform string, single bool) (v1.Image, er
 	return nil, fmt.Errorf("the image has no %s/%s manifest for %s", os_, arch, platform)
 }
 
-// loadImageOrIndex reads "oci:DIR" (the layout's first manifest) or a registry
-// reference.
-func loadImageOrIndex(ctx context.Context, ref string, kc authn.Keychain) (*imageOrIndex, error) {
-	if dir, ok := strings.CutPrefix(ref, "oci:"); ok {
-		lp, err := layout.ImageIndexFromPath(dir)
-		if err != nil {
-			return nil, fmt.Errorf("reading OCI layout %s: %w", dir, err)
-		}
-		m, err := lp.IndexManifest()
-		if err != nil {
-			return nil, err
-		}
-		if len(m.Manifests) == 0 {
-			return nil, fmt.Errorf("OCI layout %s holds no image", dir)
-		}
-		d := m.Manifests[0]
-		if d.MediaType.IsIndex() {
-			idx, err := lp.ImageIndex(d.Digest)
-			return &imageOrIndex{digest: d.Digest.String(), idx: idx}, err
-		}
-		img, err := lp.Image(d.Digest)
-		return &imageOrIndex{digest: d.Digest.String(), img: img}, err
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return nil, fmt.Errorf("image reference %q: %w", ref, err)
-	}
+// loadImageOrIndex reads what an image argument names (see openSource): oci:DIR (the
+// layout's one entry, or oci:DIR:NAME, oci:DIR@sha256:...), oci-archive:FILE,
+// docker:FILE or a registry reference.
+// An oci-archive is extracted into tmp, which the caller removes when done.
+func loadImageOrIndex(ctx context.Context, ref string, kc authn.Keychain, tmp func() (string, error)) (*imageOrIndex, error) {
 	if kc == nil {
 		kc = authn.DefaultKeychain
 	}
-	desc, err := remote.Get(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc))
+	src, err := openSource(ctx, ref, []remote.Option{remote.WithAuthFromKeychain(kc)}, tmp)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", ref, err)
+		return nil, fmt.Errorf("verify %w", err)
 	}
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		return &imageOrIndex{digest: desc.Digest.String(), idx: idx}, err
+	if src.pick != nil {
+		desc, in, err := findIn(src.idx, *src.pick)
+		if err != nil || desc == nil {
+			return nil, fmt.Errorf("verify %s: no manifest or index %s in the layout (%v)", ref, src.pick, err)
+		}
+		src.digest, src.idx = desc.Digest, nil
+		if desc.MediaType.IsIndex() {
+			src.idx, err = in.ImageIndex(desc.Digest)
+		} else {
+			src.img, err = in.Image(desc.Digest)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("verify %s: %w", ref, err)
+		}
 	}
-	img, err := desc.Image()
-	return &imageOrIndex{digest: desc.Digest.String(), img: img}, err
+	return &imageOrIndex{digest: src.digest.String(), img: src.img, idx: src.idx, noManifest: src.dockerArchive}, nil
+}
+
+// findIn finds digest h anywhere under idx, with the index that lists it.
+func findIn(idx v1.ImageIndex, h v1.Hash) (*v1.Descriptor, v1.ImageIndex, error) {
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range m.Manifests {
+		if m.Manifests[i].Digest == h {
+			return &m.Manifests[i], idx, nil
+		}
+	}
+	for _, d := range m.Manifests {
+		if d.MediaType.IsIndex() {
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, nil, err
+			}
+			if found, in, err := findIn(child, h); err != nil || found != nil {
+				return found, in, err
+			}
+		}
+	}
+	return nil, nil, nil
 }
 
 // diffImages names the first difference between two images: config, layer count, or the

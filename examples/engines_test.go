@@ -1,9 +1,13 @@
 package examples
 
 import (
+	"archive/tar"
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -134,6 +138,48 @@ func compareEngines(t *testing.T, emb, bk v1.Image) {
 	if d := cmp.Diff(em.Annotations, bm.Annotations); d != "" {
 		t.Errorf("manifest annotations differ (-embedded +buildkit):\n%s", d)
 	}
+	logLayerDiff(t, emb, bk)
+}
+
+// logLayerDiff reports, layer by layer, what keeps the two engines' digests apart: the
+// same uncompressed tar (diff ID) with another compression, or another tar.
+func logLayerDiff(t *testing.T, emb, bk v1.Image) {
+	t.Helper()
+	el, err := emb.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl, err := bk.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(el) != len(bl) {
+		t.Logf("layers: embedded %d, buildkit %d", len(el), len(bl))
+		return
+	}
+	same, sameTar := 0, 0
+	for i := range el {
+		ed, _ := el[i].Digest()
+		bd, _ := bl[i].Digest()
+		ei, _ := el[i].DiffID()
+		bi, _ := bl[i].DiffID()
+		es, _ := el[i].Size()
+		bs, _ := bl[i].Size()
+		switch {
+		case ed == bd:
+			same++
+		case ei == bi:
+			sameTar++
+			t.Logf("layer %d: same tar %s, compressed %d bytes (embedded) vs %d (buildkit)", i, ei.Hex[:12], es, bs)
+		default:
+			t.Logf("layer %d: different tars, embedded %s (%d bytes gz), buildkit %s (%d bytes gz)", i, ei.Hex[:12], es, bi.Hex[:12], bs)
+			ea, ba := tarHeaders(t, el[i]), tarHeaders(t, bl[i])
+			if d := cmp.Diff(ea, ba); d != "" {
+				t.Logf("layer %d tar entries (-embedded +buildkit):\n%s", i, d)
+			}
+		}
+	}
+	t.Logf("layers: %d identical, %d with the same tar compressed differently, %d with different tars, of %d", same, sameTar, len(el)-same-sameTar, len(el))
 }
 
 // docFiles lists what an output's DEST.reprobuild directory holds.
@@ -272,5 +318,33 @@ func mapsKeys(m map[string]v1.Image) func(func(string) bool) {
 				return
 			}
 		}
+	}
+}
+
+// tarHeaders describes each entry of a layer's tar: name, type, mode, owner, times,
+// extended records and a digest of the content.
+func tarHeaders(t *testing.T, l v1.Layer) []string {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var out []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, tr); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s type=%c mode=%o uid=%d gid=%d uname=%q gname=%q mtime=%d format=%v pax=%v size=%d sha=%x",
+			h.Name, h.Typeflag, h.Mode, h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime.Unix(), h.Format, h.PAXRecords, h.Size, sum.Sum(nil)[:6]))
 	}
 }

@@ -142,6 +142,7 @@ var rootSchema = &hcl.BodySchema{
 		{Type: "runtime"},
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "licenses"},
+		{Type: "vm"},
 	},
 }
 
@@ -149,6 +150,7 @@ var rootSchema = &hcl.BodySchema{
 var singletons = map[string]bool{
 	"reproducibility": true, "image": true, "python": true, "solver": true,
 	"dependencies": true, "platform": true, "hardware": true, "runtime": true, "licenses": true,
+	"vm": true,
 }
 
 func (d *decoder) decode(body hcl.Body, o options) {
@@ -206,6 +208,9 @@ func (d *decoder) decode(body hcl.Body, o options) {
 	}
 	if b := seen["licenses"]; b != nil {
 		d.decodeLicenses(b)
+	}
+	if b := seen["vm"]; b != nil {
+		d.decodeVM(b)
 	}
 	d.crossChecks(body)
 }

@@ -32,6 +32,7 @@ type Recipe struct {
 	Data            []Data
 	Runtime         Runtime
 	Licenses        LicensePolicy
+	VM              *VM // nil without a vm block
 
 	// Warnings are the non-fatal diagnostics of the decode (e.g. an unpinned base
 	// image), kept so a caller that only checks for errors can still show them.

@@ -2,10 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
+	"github.com/reprobuild/reprobuild/internal/record"
 )
 
 func newAuditCommand() *cobra.Command {
@@ -20,7 +24,7 @@ func newAuditCommand() *cobra.Command {
 		Short: "Report the reproducibility risks of a recipe and its lock",
 		Long: "Audit reports a recipe and its lock in the four steps of the reproducibility framework:\n" +
 			"the declared scope, the components, the threats (each with the level it breaks) and the\n" +
-			"mitigations in place. It exits 1 when the declared reproducibility level is not met.",
+			"mitigations in place. It exits 4 when the declared reproducibility level is not met.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			vm, err := parseVars(vars)
@@ -38,15 +42,22 @@ func newAuditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			activation := builder.ActivationScripts(cmd.Context(), file, vm, co)
 			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), rep); err != nil {
+				if err := writeJSON(cmd.OutOrStdout(), struct {
+					*record.Report
+					Activation map[string][]string `json:"activation_scripts,omitempty"`
+				}{rep, activation}); err != nil {
 					return err
 				}
-			} else if _, err := fmt.Fprint(cmd.OutOrStdout(), rep.Text()); err != nil {
-				return err
+			} else {
+				if _, err := fmt.Fprint(cmd.OutOrStdout(), rep.Text()); err != nil {
+					return err
+				}
+				printActivation(cmd.OutOrStdout(), activation)
 			}
 			if !rep.LevelMet() {
-				return &exitError{code: 1, err: fmt.Errorf("audit: reproducibility level %q is not met (strongest level met: %s)", rep.Scope.Level, rep.Achieved)}
+				return &codeError{code: exitAuditLevel, err: fmt.Errorf("audit: reproducibility level %q is not met (strongest level met: %s)", rep.Scope.Level, rep.Achieved)}
 			}
 			return nil
 		},
@@ -57,4 +68,21 @@ func newAuditCommand() *cobra.Command {
 	cmd.Flags().StringVar(&vendor, "vendor", "", "a `reprobuild vendor` directory that backs the lock")
 	cf.register(cmd)
 	return cmd
+}
+
+// printActivation lists the packages' activation scripts, which the image applies: as
+// environment when they only assign known values, else sourced by its entrypoint.
+func printActivation(w io.Writer, scripts map[string][]string) {
+	if len(scripts) == 0 {
+		return
+	}
+	names := make([]string, 0, len(scripts))
+	for n := range scripts {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "\nActivation scripts (%d packages; applied in the image: as environment when exact, else sourced by the entrypoint)\n", len(names))
+	for _, n := range names {
+		fmt.Fprintf(w, "   %s: %s\n", n, strings.Join(scripts[n], ", "))
+	}
 }

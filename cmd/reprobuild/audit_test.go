@@ -42,7 +42,7 @@ func TestAuditCommand(t *testing.T) {
 	}{
 		{"clean", "clean", false, 0, []string{"3. Threats (0)", `level "bitwise" is met`}},
 		{"clean json", "clean", true, 0, []string{`"level_met": true`}},
-		{"risky without lock", "risky", false, 1, []string{record.ThreatLockMissing, record.ThreatBaseUnpinned, record.ThreatGPUWithoutCUDA, "is NOT met"}},
+		{"risky without lock", "risky", false, 4, []string{record.ThreatLockMissing, record.ThreatBaseUnpinned, record.ThreatGPUWithoutCUDA, "is NOT met"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []string{"audit", "-f", copyRecipe(t, tc.recipe)}
@@ -80,8 +80,11 @@ func TestAuditCommandErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "missing.hcl") {
 		t.Errorf("missing recipe: %v", err)
 	}
-	var ee *exitError
-	if errors.As(err, &ee) {
+	if code := exitCode(err); code != exitError {
+		t.Errorf("a missing recipe exits %d, want %d", code, exitError)
+	}
+	var ce *codeError
+	if errors.As(err, &ce) {
 		t.Errorf("a missing recipe is an error, not a level verdict: %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/channel"
@@ -55,9 +54,12 @@ func (f *channelFlags) options(cmd *cobra.Command) (builder.ChannelOptions, erro
 		creds = fc.Merge(creds) // variables override the file
 	}
 	o.Credentials = creds
-	o.Progress = cmd.ErrOrStderr()
-	if fh, ok := o.Progress.(*os.File); ok {
-		o.Terminal = term.IsTerminal(int(fh.Fd()))
+	// Package downloads report through the channel client; -q silences them and -v
+	// makes them plain lines, as the other phases (progress.go).
+	if q, _ := cmd.Flags().GetBool("quiet"); !q {
+		o.Progress = cmd.ErrOrStderr()
+		v, _ := cmd.Flags().GetBool("verbose")
+		o.Terminal = !v && isTerminal(cmd)
 	}
 	return o, nil
 }

@@ -12,15 +12,17 @@ import (
 
 func newExportCommand() *cobra.Command {
 	var (
-		format, platform, file, output string
-		vars                           []string
+		format, platform, file, output, hash string
+		vars                                 []string
 	)
 	cmd := &cobra.Command{
-		Use:   "export --format explicit|conda-lock|environment [--platform P] [-f recipe.hcl] [-o FILE]",
+		Use:   "export --format explicit|conda-lock|environment|pixi [--platform P] [-f recipe.hcl] [-o FILE]",
 		Short: "Export the lock in another format",
 		Long: "Export writes the recipe's reprobuild.lock as an @EXPLICIT file (conda create --file),\n" +
-			"a conda-lock.yml (conda-lock install, micromamba) or an environment.yml with exact pins.\n" +
-			"explicit and environment describe one platform: --platform, default the recipe's first target.",
+			"a conda-lock.yml (conda-lock install, micromamba), an environment.yml with exact pins or a\n" +
+			"pixi.lock (format 6, every target in the environment \"default\").\n" +
+			"explicit and environment describe one platform: --platform, default the recipe's first target.\n" +
+			"Channels and packages given relative to the recipe are written as absolute file:// URLs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			vm, err := parseVars(vars)
@@ -35,7 +37,7 @@ func newExportCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out, err := builder.Export(r, l, builder.ExportOptions{Format: format, Platform: platform})
+			out, err := builder.Export(r, l, builder.ExportOptions{Format: format, Platform: platform, Hash: hash})
 			if err != nil {
 				return err
 			}
@@ -49,8 +51,9 @@ func newExportCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "", "explicit, conda-lock or environment (required)")
+	cmd.Flags().StringVar(&format, "format", "", "explicit, conda-lock, environment or pixi (required)")
 	cmd.Flags().StringVar(&platform, "platform", "", "target platform for explicit and environment (default: the recipe's first target)")
+	cmd.Flags().StringVar(&hash, "hash", "sha256", "explicit: the checksum each line carries, sha256 (#sha256:HEX, conda >= 24.9) or md5 (any conda)")
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to FILE instead of stdout")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")

@@ -14,23 +14,27 @@ import (
 func newImageCommand() *cobra.Command {
 	var (
 		file, output, engine, buildkitAddr string
-		vars, tags                         []string
-		push, frozen, asJSON               bool
+		vars, tags, platforms              []string
+		push, locked, frozen, asJSON       bool
 		layers                             int
 		cf                                 channelFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "image [-f recipe.hcl] [--output oci:DIR|docker:FILE] [--tag REF] [--push] [--engine embedded|buildkit]",
 		Short: "Build the image from the lock and print its digest",
-		Long: "image builds the recipe's image from reprobuild.lock (locking first when the lock is\n" +
-			"missing or stale, unless --frozen) and prints its digest. The same lock gives the same\n" +
-			"digest on any machine: file times and the image's created time come from the lock\n" +
+		Long: "image builds the recipe's image from reprobuild.lock and prints its digest. A missing or\n" +
+			"stale lock is relocked first; with --locked it is an error instead (exit 3), and --frozen\n" +
+			"uses the lock as it is without checking it (as pixi, uv and cargo mean the two flags).\n" +
+			"The same lock gives the same digest on any machine: file times and the image's created time come from the lock\n" +
 			"(the newest package timestamp) unless SOURCE_DATE_EPOCH is set.\n\n" +
 			"The embedded engine needs no daemon and works offline with file:// channels; the\n" +
 			"buildkit engine compiles the lock to LLB and solves it on buildkitd (--buildkit-addr,\n" +
 			"default $BUILDKIT_HOST).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if locked && frozen {
+				return usageError(fmt.Errorf("--locked (fail on a stale lock) and --frozen (use the lock unchecked) exclude each other"))
+			}
 			vm, err := parseVars(vars)
 			if err != nil {
 				return err
@@ -47,7 +51,7 @@ func newImageCommand() *cobra.Command {
 				return fmt.Errorf("nothing to do: give --output oci:DIR, --output docker:FILE or --push")
 			}
 			o := builder.ImageOptions{
-				Recipe: file, Vars: vm, Frozen: frozen, Output: output, Push: push, Tags: tags,
+				Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Platforms: platforms, Output: output, Push: push, Tags: tags,
 				Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
 			}
 			var res *builder.ImageResult
@@ -55,6 +59,12 @@ func newImageCommand() *cobra.Command {
 			case "embedded", "":
 				res, err = builder.Image(cmd.Context(), o)
 			case "buildkit":
+				if len(platforms) > 0 {
+					return usageError(fmt.Errorf("--platform is not supported with --engine buildkit yet: build every target, or use the embedded engine"))
+				}
+				if kind, _, _ := strings.Cut(output, ":"); kind == "vm" || kind == "kubevirt" {
+					return fmt.Errorf("--output %s: with --engine buildkit is not supported yet: use --engine embedded", kind)
+				}
 				res, err = buildWithBuildKit(cmd, o, buildkitAddr)
 			default:
 				return fmt.Errorf("--engine %q: want embedded or buildkit", engine)
@@ -64,6 +74,10 @@ func newImageCommand() *cobra.Command {
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), res)
+			}
+			if quiet(cmd) {
+				fmt.Fprintln(cmd.OutOrStdout(), res.Digest)
+				return nil
 			}
 			if res.Locked {
 				fmt.Fprintf(cmd.ErrOrStderr(), "locked %s\n", res.LockPath)
@@ -85,13 +99,15 @@ func newImageCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout) or docker:FILE (docker archive)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout), docker:FILE (docker archive), vm:PATH.qcow2|vm:PATH.raw (bootable VM disk) or kubevirt:DIR (VM disk as a KubeVirt containerDisk)")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "image reference to tag/push (repeatable; default image.tags)")
 	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
-	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse to lock: fail if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to lock: fail (exit 3) if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&frozen, "frozen", false, "use reprobuild.lock as it is, without checking it against the recipe")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	cmd.Flags().StringVar(&engine, "engine", "embedded", "embedded or buildkit")
+	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "build only these targets (linux-64 or linux/amd64; repeatable); each image is the one a full build gives")
 	cmd.Flags().StringVar(&buildkitAddr, "buildkit-addr", "", "buildkitd address for --engine buildkit (default $BUILDKIT_HOST)")
 	cf.register(cmd)
 	return cmd
@@ -105,7 +121,7 @@ func imageFlagError(err error) error {
 	var tags *builder.NoTagsError
 	switch {
 	case errors.As(err, &frozen):
-		return fmt.Errorf("--frozen: %w; run reprobuild lock -f %s", frozen.Err, frozen.Recipe)
+		return fmt.Errorf("--locked: %w; run reprobuild lock -f %s", frozen.Err, frozen.Recipe)
 	case errors.As(err, &out):
 		if out.Err != nil {
 			return fmt.Errorf("--output %q: %s: %w", out.Output, out.Reason, out.Err)

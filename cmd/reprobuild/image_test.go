@@ -30,13 +30,18 @@ func TestImageFlagErrors(t *testing.T) {
 			}
 		})
 	}
-	t.Run("frozen without a lock", func(t *testing.T) {
+	t.Run("locked without a lock", func(t *testing.T) {
 		if err := os.Remove(filepath.Join(filepath.Dir(recipe), lock.Filename)); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := run(t, "image", "-f", recipe, "--offline", "--frozen", "--output", "oci:"+out)
-		if err == nil || !strings.HasPrefix(err.Error(), "--frozen: ") || !strings.Contains(err.Error(), "reprobuild lock -f "+recipe) {
-			t.Errorf("error = %v, want a --frozen error with the lock hint", err)
+		_, _, err := run(t, "image", "-f", recipe, "--offline", "--locked", "--output", "oci:"+out)
+		if err == nil || !strings.HasPrefix(err.Error(), "--locked: ") || !strings.Contains(err.Error(), "reprobuild lock -f "+recipe) || exitCode(err) != exitStaleLock {
+			t.Errorf("error = %v, want a --locked error with the lock hint, exit 3", err)
+		}
+		// --frozen uses the lock as it is, and there is none.
+		_, _, err = run(t, "image", "-f", recipe, "--offline", "--frozen", "--output", "oci:"+out)
+		if err == nil || !strings.Contains(err.Error(), "no lock at") {
+			t.Errorf("--frozen without a lock: %v, want it to say there is no lock", err)
 		}
 	})
 }

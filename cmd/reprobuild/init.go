@@ -10,18 +10,19 @@ import (
 
 func newInitCommand() *cobra.Command {
 	var (
-		from, outDir string
-		force        bool
+		from, outDir, env string
+		force             bool
 	)
 	cmd := &cobra.Command{
-		Use:   "init --from environment.yml|explicit.txt|conda-lock.yml [-o DIR]",
+		Use:   "init --from environment.yml|explicit.txt|conda-lock.yml|pixi.lock [-o DIR]",
 		Short: "Write a recipe from an existing environment or lock file",
-		Long: "Init converts an environment.yml, an @EXPLICIT file or a conda-lock.yml into reprobuild.hcl.\n" +
-			"From an @EXPLICIT file or a conda-lock.yml it also writes reprobuild.lock keeping exactly\n" +
-			"those packages (same URLs and hashes). The format is detected from the content.",
+		Long: "Init converts an environment.yml, an @EXPLICIT file, a conda-lock.yml or a pixi.lock\n" +
+			"(format 6, one --environment) into reprobuild.hcl. From the lock formats it also writes\n" +
+			"reprobuild.lock keeping exactly those packages (same URLs and hashes). The format is\n" +
+			"detected from the content.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			res, err := builder.Init(builder.InitOptions{From: from, OutDir: outDir, Force: force})
+			res, err := builder.Init(builder.InitOptions{From: from, OutDir: outDir, Force: force, Environment: env})
 			if err != nil {
 				return err
 			}
@@ -32,9 +33,10 @@ func newInitCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&from, "from", "", "environment.yml, @EXPLICIT file or conda-lock.yml to convert (required)")
+	cmd.Flags().StringVar(&from, "from", "", "environment.yml, @EXPLICIT file, conda-lock.yml or pixi.lock to convert (required)")
 	cmd.Flags().StringVarP(&outDir, "output", "o", ".", "directory to write reprobuild.hcl (and reprobuild.lock) into")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing recipe or lock")
+	cmd.Flags().StringVar(&env, "environment", "", "the pixi.lock environment to import (default: default)")
 	_ = cmd.MarkFlagRequired("from")
 	return cmd
 }

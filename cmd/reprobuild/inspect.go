@@ -17,12 +17,16 @@ func newInspectCommand() *cobra.Command {
 		asJSON   bool
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect REF|oci:DIR",
+		Use:   "inspect REF|oci:DIR[:NAME]|oci-archive:FILE|docker:FILE",
 		Short: "Print the runtime record of an image",
 		Long: "Inspect prints the runtime record reprobuild wrote into an image (/" + record.Path + "):\n" +
-			"interpreter, platform, hardware, packages, data and hashes. REF is a registry reference\n" +
-			"(credentials from the Docker config) or oci:DIR for an OCI image layout. Images without\n" +
-			"the file fall back to their io.reprobuild.* labels.",
+			"interpreter, platform, hardware, packages, data and hashes. The image is a registry\n" +
+			"reference (credentials from the Docker config; docker://REF also works), oci:DIR for an\n" +
+			"OCI image layout (oci:DIR:NAME or oci:DIR@sha256:... to pick an entry), oci-archive:FILE\n" +
+			"for a tar of one, or docker:FILE (also docker-archive:FILE) for a `docker save` archive\n" +
+			"as `image --output docker:FILE` writes. The only image of an index is chosen by itself;\n" +
+			"with several, --platform chooses. Images without the file fall back to their\n" +
+			"io.reprobuild.* labels.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The keychain reads the Docker config and environment: that belongs here, not in
@@ -43,7 +47,7 @@ func newInspectCommand() *cobra.Command {
 				_, err = out.Write(b)
 				return err
 			}
-			fmt.Fprintf(out, "Image   %s\nDigest  %s\n", in.Ref, in.Digest)
+			fmt.Fprintf(out, "Image   %s\nDigest  %s\nID      %s\n", in.Ref, in.Digest, in.ID)
 			if in.Source == builder.SourceLabels {
 				fmt.Fprintf(out, "Record  from labels only (the image has no /%s): summary fields\n\n", record.Path)
 			} else {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,13 +55,28 @@ func runLink(ctx context.Context, o linkOptions) error {
 		return fmt.Errorf("link: %s is not a JSON list of package records: %w", o.records, err)
 	}
 	pkgs := make([]install.Package, len(records))
+	pinned := map[string]string{}
 	for i, r := range records {
 		// The archives come from outside any verified cache: linking checks the bytes it
 		// reads against the lock's sha256 (install's own verification).
 		pkgs[i] = install.Package{Record: r, Archive: filepath.Join(o.pkgs, filepath.Base(r.Fn)), VerifySHA256: true}
+		pinned[pkgs[i].Archive] = r.SHA256
+	}
+	// Large files are spooled to a temporary directory rather than held in memory, when
+	// one can be made (the BuildKit link step runs this in a minimal root); the tree is
+	// the same either way.
+	spool, err := os.MkdirTemp("", "reprobuild-spool-*")
+	if err != nil {
+		spool = ""
+	} else {
+		defer os.RemoveAll(spool)
 	}
 	// The same linking code as the embedded engine, so both engines write the same tree.
-	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python})
+	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python, SpoolDir: spool})
+	var changed *install.ArchiveChangedError
+	if errors.As(err, &changed) {
+		return fmt.Errorf("link: %w", &checksumError{file: changed.File, want: pinned[changed.File], err: err})
+	}
 	if err != nil {
 		return fmt.Errorf("link: %w", err)
 	}
@@ -72,3 +88,16 @@ func runLink(ctx context.Context, o linkOptions) error {
 	}
 	return nil
 }
+
+// checksumError reports an archive in the link step whose content is not what the lock
+// pinned (install's verification found it).
+type checksumError struct {
+	file, want string
+	err        error
+}
+
+func (e *checksumError) Error() string {
+	return fmt.Sprintf("%s: wrong sha256: the lock pins %s; the channel changed the file: relock or restore it", e.file, e.want)
+}
+
+func (e *checksumError) Unwrap() error { return e.err }

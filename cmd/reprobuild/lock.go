@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
+	"github.com/reprobuild/reprobuild/internal/lock"
 )
 
 func newLockCommand() *cobra.Command {
@@ -22,7 +24,7 @@ func newLockCommand() *cobra.Command {
 		Short: "Solve the recipe and write reprobuild.lock beside it",
 		Long: "lock solves the recipe for every target platform against its channels and writes\n" +
 			"reprobuild.lock beside it. Packages of an existing lock are kept where they still fit;\n" +
-			"--update NAME frees NAME (and what must move with it). --check solves nothing: it exits 1\n" +
+			"--update NAME frees NAME (and what must move with it). --check solves nothing: it exits 3\n" +
 			"with the reasons when the lock is missing or stale (for CI).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -32,10 +34,21 @@ func newLockCommand() *cobra.Command {
 			}
 			if check {
 				path, err := builder.Check(builder.CheckOptions{Recipe: file, Vars: vm})
-				if err != nil {
-					return &exitError{code: 1, err: fmt.Errorf("lock --check: %s is stale: %w", path, err)}
+				if err != nil && exitCode(err) != exitStaleLock {
+					return err // the recipe or the lock itself is broken
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", path)
+				if asJSON {
+					res := map[string]any{"path": path, "up_to_date": err == nil, "reasons": staleReasons(err)}
+					if werr := writeJSON(cmd.OutOrStdout(), res); werr != nil {
+						return werr
+					}
+				}
+				if err != nil {
+					return fmt.Errorf("lock --check: %s is stale: %w", path, err)
+				}
+				if !asJSON {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", path)
+				}
 				return nil
 			}
 			co, err := cf.options(cmd)
@@ -63,9 +76,21 @@ func newLockCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
-	cmd.Flags().BoolVar(&check, "check", false, "exit 1 if the lock is missing or stale; write nothing")
+	cmd.Flags().BoolVar(&check, "check", false, "exit 3 if the lock is missing or stale; write nothing")
 	cmd.Flags().StringArrayVar(&update, "update", nil, "free NAME from the existing lock (repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cf.register(cmd)
 	return cmd
+}
+
+// staleReasons lists why a lock is stale, for --json; empty when it is not.
+func staleReasons(err error) []string {
+	var stale *lock.StaleError
+	switch {
+	case err == nil:
+		return []string{}
+	case errors.As(err, &stale):
+		return stale.Reasons
+	}
+	return []string{err.Error()}
 }

@@ -1,4 +1,8 @@
 // Command reprobuild builds reproducible Python runtimes from an HCL recipe.
+
+// The pure-Go resolver, also when built with cgo (see static_cgo.go).
+//
+//go:debug netdns=go
 package main
 
 import (
@@ -11,7 +15,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiles := startProfiles()
 	err := newRootCommand().ExecuteContext(ctx)
+	stopProfiles()
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reprobuild:", err)

@@ -12,19 +12,22 @@ import (
 
 func newVerifyCommand() *cobra.Command {
 	var (
-		file   string
-		vars   []string
-		asJSON bool
-		layers int
-		cf     channelFlags
+		file    string
+		vars    []string
+		asJSON  bool
+		noCache bool
+		layers  int
+		cf      channelFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "verify [-f recipe.hcl] [REF|oci:DIR]",
+		Use:   "verify [-f recipe.hcl] [--no-cache] [REF|oci:DIR]",
 		Short: "Rebuild from the lock and compare digests",
 		Long: "verify rebuilds the image from reprobuild.lock with the embedded engine (never\n" +
-			"relocking) and compares its digest with REF (a registry reference) or oci:DIR. On a\n" +
-			"mismatch it names the first differing layer and file and exits 1. Without REF it\n" +
-			"rebuilds twice and compares the two.",
+			"relocking) and compares its digest with REF: a registry reference, oci:DIR[:NAME],\n" +
+			"oci-archive:FILE or docker:FILE (a docker archive keeps no manifest: image IDs are compared).\n" +
+			"On a mismatch it names the first differing layer and file and exits 5. --no-cache\n" +
+			"rebuilds every layer from the package archives instead of the layer cache. Without\n" +
+			"REF it builds from the archives and again from the cache, and compares the two.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			vm, err := parseVars(vars)
@@ -39,7 +42,7 @@ func newVerifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o := builder.VerifyOptions{Recipe: file, Vars: vm, Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain}
+			o := builder.VerifyOptions{Recipe: file, Vars: vm, Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain, NoCache: noCache}
 			if len(args) == 1 {
 				o.Image = args[0]
 			}
@@ -56,7 +59,7 @@ func newVerifyCommand() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "verified: rebuilt %s matches %s\n", res.Rebuilt, res.Expected)
 			}
 			if mm != nil {
-				return &exitError{code: 1, err: err}
+				return &codeError{code: exitMismatch, err: err}
 			}
 			return nil
 		},
@@ -65,6 +68,7 @@ func newVerifyCommand() *cobra.Command {
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "the --layers the image was built with")
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "rebuild every layer from the package archives, not from the layer cache (always so without REF)")
 	cf.register(cmd)
 	return cmd
 }

@@ -25,18 +25,10 @@ import (
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
-// staticBinaries builds reprobuild and reprobuild-frontend with CGO_ENABLED=0.
+// staticBinaries is the directory of the static reprobuild and reprobuild-frontend,
+// built once per test run.
 func staticBinaries(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, pkg := range []string{"reprobuild", "reprobuild-frontend"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, pkg), "../../cmd/"+pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("building %s: %v\n%s", pkg, err, out)
-		}
-	}
-	return dir
+	return testutil.RequireStaticBinaries(t)
 }
 
 // pushFrontendImage builds the frontend image (both binaries in /usr/local/bin) with
@@ -202,14 +194,14 @@ func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 		t.Fatal(err)
 	}
 	var top, inner ocispecs.Index
-	if err := readJSON(filepath.Join(dir, "index.json"), &top); err != nil {
+	if err := testutil.ReadJSON(filepath.Join(dir, "index.json"), &top); err != nil {
 		t.Fatal(err)
 	}
 	if len(top.Manifests) != 1 {
 		t.Fatalf("index.json has %d entries", len(top.Manifests))
 	}
 	d := top.Manifests[0].Digest
-	if err := readJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &inner); err != nil {
+	if err := testutil.ReadJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &inner); err != nil {
 		t.Fatal(err)
 	}
 	var archs []string
@@ -231,7 +223,7 @@ func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
 		return nil, err
 	}
 	var idx ocispecs.Index
-	if err := readJSON(filepath.Join(dir, "index.json"), &idx); err != nil {
+	if err := testutil.ReadJSON(filepath.Join(dir, "index.json"), &idx); err != nil {
 		return nil, err
 	}
 	if len(idx.Manifests) != 1 {
@@ -239,26 +231,18 @@ func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
 	}
 	var man ocispecs.Manifest
 	d := idx.Manifests[0].Digest
-	if err := readJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &man); err != nil {
+	if err := testutil.ReadJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &man); err != nil {
 		return nil, err
 	}
 	var img ocispecs.Image
 	c := man.Config.Digest
-	if err := readJSON(filepath.Join(dir, "blobs", c.Algorithm().String(), c.Encoded()), &img); err != nil {
+	if err := testutil.ReadJSON(filepath.Join(dir, "blobs", c.Algorithm().String(), c.Encoded()), &img); err != nil {
 		return nil, err
 	}
 	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, img.Config.Cmd); d != "" {
 		t.Errorf("frontend image cmd (-want +got):\n%s", d)
 	}
 	return json.Marshal(img)
-}
-
-func readJSON(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }
 
 // explainDiff logs how two OCI archives of one image differ: file trees and configs.

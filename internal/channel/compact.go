@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -84,6 +85,14 @@ func (e *compactEncoder) ref(s string) uint64 {
 	return uint64(off) | uint64(len(s))<<32
 }
 
+// unique stores s without looking it up: for fields that are nearly always distinct
+// (hashes, URLs) a lookup table would cost more than the rare repeat it saves.
+func (e *compactEncoder) unique(s string) uint64 {
+	off := uint32(len(e.blob))
+	e.blob = append(e.blob, s...)
+	return uint64(off) | uint64(len(s))<<32
+}
+
 func (e *compactEncoder) list(l []string) uint32 {
 	if l == nil {
 		return 0
@@ -111,8 +120,27 @@ func (e *compactEncoder) list(l []string) uint32 {
 // distinct strings) has no compact form: the result is nil and the JSON is parsed
 // every time.
 func encodeCompact(rd *conda.Repodata) []byte {
+	var b bytes.Buffer
+	if ok, _ := writeCompact(&b, rd); !ok {
+		return nil
+	}
+	return b.Bytes()
+}
+
+// writeCompact writes rd's compact form to w, in parts (the form is never all in one
+// buffer beside the records). ok is false, and nothing is written, for repodata too big
+// for 32-bit offsets.
+func writeCompact(w io.Writer, rd *conda.Repodata) (ok bool, err error) {
 	const max = 1<<32 - 1
 	e := &compactEncoder{at: map[string]uint32{}, listIdx: map[string]uint32{}}
+	// The distinct fields alone are most of the blob: reserve them, plus room for the
+	// shared strings, so that it is not regrown (and copied) a dozen times.
+	reserve := 1 << 20
+	for i := range rd.Packages {
+		r := &rd.Packages[i]
+		reserve += len(r.MD5) + len(r.SHA256) + len(r.URL)
+	}
+	e.blob = make([]byte, 0, reserve+reserve/8)
 	recs := make([]byte, len(rd.Packages)*recordSize)
 	le := binary.LittleEndian
 	for i := range rd.Packages {
@@ -126,9 +154,9 @@ func encodeCompact(rd *conda.Repodata) []byte {
 		le.PutUint64(b[recSubdir:], e.ref(r.Subdir))
 		le.PutUint64(b[recLicense:], e.ref(r.License))
 		le.PutUint64(b[recLicenseFamily:], e.ref(r.LicenseFamily))
-		le.PutUint64(b[recMD5:], e.ref(r.MD5))
-		le.PutUint64(b[recSHA256:], e.ref(r.SHA256))
-		le.PutUint64(b[recURL:], e.ref(r.URL))
+		le.PutUint64(b[recMD5:], e.unique(r.MD5))
+		le.PutUint64(b[recSHA256:], e.unique(r.SHA256))
+		le.PutUint64(b[recURL:], e.unique(r.URL))
 		if r.Fn != "" && strings.HasSuffix(r.URL, "/"+r.Fn) {
 			le.PutUint64(b[recFn:], fnSuffix|uint64(len(r.Fn))<<32)
 		} else {
@@ -145,14 +173,20 @@ func encodeCompact(rd *conda.Repodata) []byte {
 	subdir, baseURL, removed := e.ref(rd.Info.Subdir), e.ref(rd.Info.BaseURL), e.list(rd.Removed)
 	// Offsets wrap silently past 4 GiB, so such input is refused after the fact.
 	if len(e.blob) >= max || len(e.lists) >= max || e.elems >= max || len(rd.Packages) >= max {
-		return nil
+		return false, nil
 	}
-	out := make([]byte, 0, headerSize+len(e.blob)+4*len(e.lists)+8*e.elems+20+len(recs))
+	out := make([]byte, 0, headerSize)
 	out = append(out, compactMagic...)
 	for _, n := range []int{len(e.blob), len(e.lists), e.elems, len(rd.Packages)} {
 		out = le.AppendUint32(out, uint32(n))
 	}
-	out = append(out, e.blob...)
+	if _, err := w.Write(out); err != nil {
+		return false, err
+	}
+	if _, err := w.Write(e.blob); err != nil {
+		return false, err
+	}
+	out = out[:0]
 	for _, l := range e.lists {
 		out = le.AppendUint32(out, uint32(len(l)))
 	}
@@ -164,7 +198,13 @@ func encodeCompact(rd *conda.Repodata) []byte {
 	out = le.AppendUint64(out, subdir)
 	out = le.AppendUint64(out, baseURL)
 	out = le.AppendUint32(out, removed)
-	return append(out, recs...)
+	if _, err := w.Write(out); err != nil {
+		return false, err
+	}
+	if _, err := w.Write(recs); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // blobString returns the string a ref names, a substring of blob (no bytes are copied);

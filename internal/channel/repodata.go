@@ -1,7 +1,7 @@
 package channel
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -149,6 +149,14 @@ func readMeta(path string) repodataMeta {
 
 // writeAtomic writes data to path through a temporary file and a rename.
 func writeAtomic(path string, data []byte) error {
+	return writeAtomicFunc(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFunc is writeAtomic with the content written by write.
+func writeAtomicFunc(path string, write func(io.Writer) error) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
@@ -156,7 +164,7 @@ func writeAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err
@@ -179,6 +187,12 @@ type rawDoc struct {
 	data []byte
 	load func() ([]byte, error)
 	src  string
+
+	// A document whose hash is not known yet (a local file that changed) has sha ""
+	// and open, to stream it; hashed records the hash once it is computed.
+	open   func() (io.ReadCloser, error)
+	hashed func(sha string)
+	size   int64
 }
 
 func (r *rawDoc) bytes() ([]byte, error) {
@@ -188,6 +202,12 @@ func (r *rawDoc) bytes() ([]byte, error) {
 			return nil, err
 		}
 		r.data = d
+	}
+	if r.sha == "" {
+		r.sha = hashHex(r.data)
+		if r.hashed != nil {
+			r.hashed(r.sha)
+		}
 	}
 	return r.data, nil
 }
@@ -210,23 +230,86 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 	if err != nil {
 		return nil, err
 	}
+	if doc.sha == "" && doc.open != nil {
+		return c.streamRepodata(ch, subdir, doc)
+	}
 	cp := c.compactPath(ch, doc.sha)
 	if rd, err := c.readCompact(cp); err == nil {
 		return rd, nil
 	}
-	raw, err := doc.bytes()
-	if err != nil {
-		return nil, fmt.Errorf("reading cached repodata for %s/%s: %w", Redact(ch.URL), subdir, err)
+	var rd *conda.Repodata
+	if doc.data == nil && doc.open != nil {
+		// Streamed from the cached file: the document is never all in memory.
+		f, err := doc.open()
+		if err != nil {
+			return nil, fmt.Errorf("reading cached repodata for %s/%s: %w", Redact(ch.URL), subdir, err)
+		}
+		rd, err = conda.ReadRepodata(bufio.NewReaderSize(f, 1<<20), ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir), conda.WithSizeHint(doc.size))
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		raw, err := doc.bytes()
+		if err != nil {
+			return nil, fmt.Errorf("reading cached repodata for %s/%s: %w", Redact(ch.URL), subdir, err)
+		}
+		if rd, err = conda.ParseRepodata(raw, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir)); err != nil {
+			return nil, err
+		}
 	}
-	rd, err := conda.ParseRepodata(raw, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir))
+	c.cacheCompact(cp, rd)
+	return rd, nil
+}
+
+// streamRepodata parses a document whose hash is not known yet as it reads it, hashing
+// it on another goroutine: the raw bytes are never all in memory, and the hash costs
+// no time on the parser's core. Same records as ParseRepodata on the whole document.
+func (c *Client) streamRepodata(ch Channel, subdir string, doc *rawDoc) (*conda.Repodata, error) {
+	f, err := doc.open()
+	if err != nil {
+		return nil, fmt.Errorf("repodata %s: %w", doc.src, err)
+	}
+	defer f.Close()
+	pipe := newHashPipe(c.limitRepodata(f, doc.src))
+	defer pipe.close()
+	rd, err := conda.ReadRepodata(pipe, ch.URL, conda.WithSource(doc.src), conda.WithSubdir(subdir), conda.WithSizeHint(doc.size))
+	var le *limitError
+	if errors.As(err, &le) {
+		return nil, le.err
+	}
 	if err != nil {
 		return nil, err
 	}
-	// A failed cache write only costs a parse next time.
-	if enc := encodeCompact(rd); enc != nil {
-		_ = writeAtomic(cp, enc)
+	sha, err := pipe.finish()
+	if errors.As(err, &le) {
+		return nil, le.err
 	}
+	if err != nil {
+		return nil, fmt.Errorf("reading repodata %s: %w", doc.src, err)
+	}
+	doc.sha = sha
+	if doc.hashed != nil {
+		doc.hashed(sha)
+	}
+	c.cacheCompact(c.compactPath(ch, sha), rd)
 	return rd, nil
+}
+
+// cacheCompact writes rd's compact form to path (through a temporary file and a
+// rename); a failure only costs a parse next time.
+func (c *Client) cacheCompact(path string, rd *conda.Repodata) {
+	_ = writeAtomicFunc(path, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		ok, err := writeCompact(bw, rd)
+		if err == nil && !ok {
+			err = errCompact
+		}
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 }
 
 func validSubdir(s string) bool {
@@ -251,7 +334,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 		if !ok {
 			return nil
 		}
-		return &rawDoc{sha: meta.SHA256, src: meta.URL, load: func() ([]byte, error) { return os.ReadFile(p) }}
+		return casDoc(meta.SHA256, p, meta.URL)
 	}
 	if isFileURL(ch.location()) {
 		// A local channel is authoritative and cheap: no mirrors, no offline concern.
@@ -287,16 +370,15 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			if meta.URL == Redact(u) && cached() != nil {
 				cond = condHeaders{ETag: meta.ETag, LastModified: meta.LastModified}
 			}
-			var raw []byte
+			var sha, tmp string
 			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
 				var err error
-				if v == ".zst" {
-					raw, err = readZstd(r)
-				} else {
-					raw, err = io.ReadAll(r)
-				}
+				sha, tmp, err = c.spoolRepodata(r, v == ".zst", Redact(u))
 				return "", err
 			})
+			if tmp != "" {
+				defer os.Remove(tmp)
+			}
 			var se *StatusError
 			switch {
 			case errors.Is(err, errNotModified):
@@ -310,14 +392,14 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			case err != nil:
 				return err
 			}
-			sha := hashHex(raw)
-			if _, err := c.store.Put(ctx, sha, bytes.NewReader(raw)); err != nil {
+			p, err := c.store.PutFile(ctx, sha, tmp)
+			if err != nil {
 				return fmt.Errorf("caching %s: %w", Redact(u), err)
 			}
 			meta = repodataMeta{SHA256: sha, URL: Redact(u), ETag: hdr.Get("ETag"), LastModified: hdr.Get("Last-Modified"),
 				NoZstBase: meta.NoZstBase, FetchedAt: c.stamp()}
 			_ = writeMetaFile(metaPath, meta)
-			doc = &rawDoc{sha: sha, data: raw, src: Redact(u)}
+			doc = casDoc(sha, p, Redact(u))
 			return nil
 		}
 		return fmt.Errorf("no repodata.json at %s/%s", Redact(base), subdir)
@@ -337,6 +419,100 @@ func (c *Client) stamp() int64 {
 
 func writeMetaFile(path string, m repodataMeta) error {
 	return writeAtomic(path, m.marshal())
+}
+
+// casDoc is a cached document, read from its file in the store.
+func casDoc(sha, path, src string) *rawDoc {
+	d := &rawDoc{sha: sha, src: src,
+		load: func() ([]byte, error) { return os.ReadFile(path) },
+		open: func() (io.ReadCloser, error) { return os.Open(path) }}
+	if fi, err := os.Stat(path); err == nil {
+		d.size = fi.Size()
+	}
+	return d
+}
+
+// spoolRepodata writes a downloaded document (decompressed if zst) to a temporary file
+// in the store's tmp directory, hashing it on the way, so that it is never all in
+// memory. The caller removes the file.
+func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path string, err error) {
+	if zst {
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
+		if err != nil {
+			return "", "", err
+		}
+		defer zr.Close()
+		r = zr
+	}
+	f, err := os.CreateTemp(filepath.Join(c.store.Dir(), "tmp"), "repodata-*")
+	if err != nil {
+		return "", "", err
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	_, err = io.Copy(bw, c.limitRepodata(r, src))
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		var le *limitError
+		if errors.As(err, &le) {
+			return "", "", le.err
+		}
+		// A frame whose window exceeds the limit would decode to more than the limit.
+		if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+			return "", "", c.repodataTooLarge(src)
+		}
+		if zst {
+			err = fmt.Errorf("decompressing repodata.json.zst: %w", err)
+		}
+		return "", "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), f.Name(), nil
+}
+
+// repodataLimit is the most bytes a repodata document may decompress to.
+func (c *Client) repodataLimit() int64 { return maxRepodata }
+
+// repodataTooLarge is the error for a document over repodataLimit.
+func (c *Client) repodataTooLarge(src string) error {
+	return fmt.Errorf("repodata %s: larger than %d bytes", src, c.repodataLimit())
+}
+
+// limitRepodata reads r, failing with repodataTooLarge past repodataLimit: streamed
+// documents are bounded like those read whole.
+func (c *Client) limitRepodata(r io.Reader, src string) io.Reader {
+	return &limitReader{r: r, left: c.repodataLimit(), err: c.repodataTooLarge(src)}
+}
+
+type limitError struct{ err error }
+
+func (e *limitError) Error() string { return e.err.Error() }
+func (e *limitError) Unwrap() error { return e.err }
+
+type limitReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.left < 0 {
+		return 0, &limitError{l.err}
+	}
+	if int64(len(p)) > l.left+1 {
+		p = p[:l.left+1]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if l.left < 0 {
+		return n, &limitError{l.err}
+	}
+	return n, err
 }
 
 // maxRepodata bounds a decompressed repodata document, so a hostile .zst cannot
@@ -379,25 +555,50 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		ino = st.Ino
 	}
+	open := func() (io.ReadCloser, error) {
+		f, err := os.Open(p)
+		if err != nil || !zst {
+			return f, err
+		}
+		zr, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return zstdFile{c.limitRepodata(zr, Redact(src)), zr, f}, nil
+	}
 	load := func() ([]byte, error) {
+		if !zst {
+			return os.ReadFile(p) // sized from the file: no regrowing
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, err
 		}
 		defer f.Close()
-		if zst {
-			return readZstd(f)
-		}
-		return io.ReadAll(f)
+		return readZstd(f)
 	}
 	if meta.SHA256 != "" && meta.Path == p && meta.Size == fi.Size() && meta.MtimeNs == fi.ModTime().UnixNano() && meta.Ino == ino {
 		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src)}, nil
 	}
-	data, err := load()
-	if err != nil {
-		return nil, fmt.Errorf("repodata %s: %w", Redact(src), err)
+	// Not hashed yet: Repodata streams it (parse and hash at once), RepodataRaw reads it.
+	size := fi.Size()
+	if zst {
+		size = 0
 	}
-	sha := hashHex(data)
-	_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, Path: p, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), Ino: ino})
-	return &rawDoc{sha: sha, data: data, src: Redact(src)}, nil
+	return &rawDoc{load: load, open: open, size: size, src: Redact(src), hashed: func(sha string) {
+		_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, Path: p, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), Ino: ino})
+	}}, nil
+}
+
+// zstdFile reads a .zst file decompressed (within the repodata limit) and closes both.
+type zstdFile struct {
+	io.Reader
+	zr *zstd.Decoder
+	f  *os.File
+}
+
+func (z zstdFile) Close() error {
+	z.zr.Close()
+	return z.f.Close()
 }

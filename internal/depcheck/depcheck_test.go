@@ -18,6 +18,7 @@ var rank = map[string]int{
 	"internal/conda":    0,
 	"internal/cas":      0,
 	"internal/testutil": 0,
+	"internal/vmdisk":   0,
 
 	"internal/lock":     1,
 	"internal/install":  1,
@@ -29,7 +30,8 @@ var rank = map[string]int{
 	"internal/channel": 2,
 	"internal/record":  2,
 
-	"internal/plan": 3,
+	"internal/plan":    3,
+	"internal/catalog": 3,
 
 	"frontend":         10,
 	"frontend/gateway": 11,
@@ -92,6 +94,9 @@ func rankOf(rel string) (float64, bool) {
 	}
 	if strings.HasPrefix(rel, "cmd/") {
 		return float64(rank["cmd/reprobuild"]), true
+	}
+	if strings.HasPrefix(rel, "examples/") {
+		return float64(rank["examples"]), true // tools that make example inputs
 	}
 	return 0, false
 }

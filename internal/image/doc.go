@@ -8,6 +8,7 @@
 // so a Go toolchain upgrade cannot change a digest silently. Network and disk I/O happen
 // only in LoadBase, WriteLayout, WriteDockerArchive and Push.
 //
-// It may import the standard library, go-containerregistry, klauspost/compress and
-// internal/install (for install.Entry); nothing else of ours.
+// It may import the standard library, go-containerregistry, klauspost/compress,
+// internal/install (for install.Entry) and internal/progress (Push reports its bytes);
+// nothing else of ours.
 package image

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -51,4 +52,48 @@ func Index(imgs []v1.Image) (v1.ImageIndex, error) {
 	}
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	return mutate.AppendManifests(idx, adds...), nil
+}
+
+// ReferrersIndex describes artifacts as a registry's referrers API answers (distribution
+// spec): an OCI image index whose descriptors carry each manifest's artifactType (the
+// config media type when it has none) and annotations. It lets a layout's artifacts,
+// which index.json does not list, be found again by digest.
+func ReferrersIndex(arts []v1.Image) (*v1.IndexManifest, error) {
+	refs := &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{}}
+	for i, a := range arts {
+		d, err := partial.Descriptor(a)
+		if err != nil {
+			return nil, fmt.Errorf("describing artifact %d: %w", i, err)
+		}
+		raw, err := a.RawManifest()
+		if err != nil {
+			return nil, fmt.Errorf("artifact %d: %w", i, err)
+		}
+		var m struct {
+			ArtifactType string            `json:"artifactType"`
+			Config       v1.Descriptor     `json:"config"`
+			Annotations  map[string]string `json:"annotations"`
+		}
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("artifact %d: %w", i, err)
+		}
+		at := m.ArtifactType
+		if at == "" {
+			at = string(m.Config.MediaType)
+		}
+		refs.Manifests = append(refs.Manifests, v1.Descriptor{
+			MediaType: d.MediaType, Size: d.Size, Digest: d.Digest, ArtifactType: at, Annotations: m.Annotations,
+		})
+	}
+	return refs, nil
+}
+
+// IsArtifact reports whether a manifest descriptor (in an index or index.json) is an
+// artifact rather than a runnable image: it has an artifactType, or an unknown platform
+// as BuildKit marks attestations.
+func IsArtifact(d v1.Descriptor) bool {
+	if d.ArtifactType != "" && d.ArtifactType != string(types.OCIConfigJSON) && d.ArtifactType != string(types.DockerConfigJSON) {
+		return true
+	}
+	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
 }

@@ -148,6 +148,10 @@ func planTar(entries []install.Entry) ([]tarEntry, error) {
 			}
 			if p == carrier {
 				te.typ, te.mode, te.data = install.TypeFile, permBits(f.Mode, defaultFileMode), f.Data
+				if sp := f.Spool; sp != nil {
+					// Streamed from the spool file into the tar writer, never loaded.
+					te.open, te.size = sp.Open, sp.Size
+				}
 			} else {
 				te.typ, te.linkname = install.TypeHardlink, carrier
 				te.mode = permBits(f.Mode, defaultFileMode)

@@ -12,8 +12,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprobuild/reprobuild/internal/progress"
 )
 
 // RefNameAnnotation names an entry of an OCI layout's index.json (the "tag" that
@@ -45,8 +49,12 @@ func WithBlobFiles(files map[v1.Hash]string) LayoutOption {
 	}
 }
 
-// WithArtifacts adds manifests (e.g. SBOM referrers whose subject is one of the images)
-// to index.json after the image index, inside the same atomic write.
+// WithArtifacts stores manifests (e.g. SBOM referrers whose subject is one of the images)
+// in the layout's blobs, inside the same atomic write, without listing them in
+// index.json: single-image tools (skopeo, umoci, crane) need index.json to hold exactly
+// one entry, and umoci refuses a tag under which more than one manifest is reachable. The
+// artifacts are reachable through ReferrersIndex (the shape of the distribution spec's
+// referrers response), which the caller keeps beside the layout.
 func WithArtifacts(arts ...v1.Image) LayoutOption {
 	return func(o *layoutOptions) { o.artifacts = append(o.artifacts, arts...) }
 }
@@ -54,12 +62,15 @@ func WithArtifacts(arts ...v1.Image) LayoutOption {
 // WithRefName sets the ref.name annotation of the index entry in index.json.
 func WithRefName(n string) LayoutOption { return func(o *layoutOptions) { o.refName = n } }
 
-// WriteLayout writes idx as an OCI image layout at dir: index.json lists one entry, the
-// index idx itself, so both the index digest and each image digest can be pinned as
-// oci:DIR@sha256:.... The layout is built in a temporary directory beside dir and renamed
-// into place, so dir is either the old layout or the whole new one, never a half-written
-// one. An existing layout or empty directory at dir is replaced; anything else is refused.
-func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
+// WriteLayout writes x (a v1.Image or a v1.ImageIndex) as an OCI image layout at dir:
+// index.json lists exactly one entry, x itself (an image's entry carries its platform),
+// so `skopeo inspect oci:DIR`, `umoci unpack --image DIR:REF` and `crane push DIR` each
+// see one image or one index, and the printed digest is the entry's digest. Artifacts
+// (WithArtifacts) are stored as blobs only (see ReferrersIndex). The layout is built in a temporary directory beside dir and
+// renamed into place, so dir is either the old layout or the whole new one, never a
+// half-written one. An existing layout or empty directory at dir is replaced; anything
+// else is refused.
+func WriteLayout(dir string, x any, opts ...LayoutOption) error {
 	var o layoutOptions
 	for _, f := range opts {
 		f(&o)
@@ -86,11 +97,25 @@ func WriteLayout(dir string, idx v1.ImageIndex, opts ...LayoutOption) error {
 	if o.refName != "" {
 		lo = append(lo, layout.WithAnnotations(map[string]string{RefNameAnnotation: o.refName}))
 	}
-	if err := p.AppendIndex(idx, lo...); err != nil {
+	switch v := x.(type) {
+	case v1.ImageIndex:
+		err = p.AppendIndex(v, lo...)
+	case v1.Image:
+		var cf *v1.ConfigFile
+		if cf, err = v.ConfigFile(); err == nil && cf.Platform() != nil && cf.OS != "" {
+			lo = append(lo, layout.WithPlatform(*cf.Platform()))
+		}
+		if err == nil {
+			err = p.AppendImage(v, lo...)
+		}
+	default:
+		err = fmt.Errorf("%T is neither an image nor an index", x)
+	}
+	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 	}
 	for _, a := range o.artifacts {
-		if err := p.AppendImage(a); err != nil {
+		if err := p.WriteImage(a); err != nil {
 			return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 		}
 	}
@@ -178,6 +203,10 @@ func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	img, err = uniformCompression(img)
+	if err != nil {
+		return fmt.Errorf("docker archive %s: %w", path, err)
+	}
 	if err := tarball.Write(t, img, f); err != nil {
 		return fmt.Errorf("writing docker archive %s: %w", path, err)
 	}
@@ -196,9 +225,55 @@ func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
 	return nil
 }
 
+// uniformCompression gzips the uncompressed layers of img (e.g. a base kept as plain
+// tar) for a docker archive: its manifest.json records no media types, so readers guess
+// the compression of every layer, and go-containerregistry (crane, and inspect) guesses
+// from the first layer only. The layers' content, the diff IDs and so the config and
+// image ID are unchanged; a docker archive never holds the manifest digest anyway.
+func uniformCompression(img v1.Image) (v1.Image, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	plain := false
+	for _, l := range layers {
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		plain = plain || !mt.IsLayer() || mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer
+	}
+	if !plain {
+		return img, nil
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	out := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	out = mutate.ConfigMediaType(out, types.OCIConfigJSON)
+	adds := make([]mutate.Addendum, len(layers))
+	for i, l := range layers {
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, err
+		}
+		if mt == types.OCIUncompressedLayer || mt == types.DockerUncompressedLayer {
+			if l, err = tarball.LayerFromOpener(l.Uncompressed, tarball.WithMediaType(types.OCILayer)); err != nil {
+				return nil, err
+			}
+		}
+		adds[i] = mutate.Addendum{Layer: l}
+	}
+	if out, err = mutate.Append(out, adds...); err != nil {
+		return nil, err
+	}
+	return mutate.ConfigFile(out, cf)
+}
+
 // Push uploads x (a v1.Image or v1.ImageIndex) to ref and returns its digest. If ref is a
 // digest reference it must match x's digest.
-func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...LoadOption) (string, error) {
+func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...LoadOption) (_ string, err error) {
 	o := makeLoadOptions(opts)
 	r, err := name.ParseReference(ref)
 	if err != nil {
@@ -208,6 +283,32 @@ func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...Loa
 		kc = authn.NewMultiKeychain()
 	}
 	ro := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc), remote.WithTransport(o.transport)}
+	written := false // remote closes the updates channel only when it wrote
+	if task := progress.FromContext(ctx).Start("push " + ref); task != nil {
+		updates := make(chan v1.Update, 16)
+		ro = append(ro, remote.WithProgress(updates))
+		finished := make(chan struct{})
+		go func() {
+			defer close(finished)
+			var done int64
+			for u := range updates {
+				if u.Total > 0 {
+					task.Total(u.Total, "bytes")
+				}
+				if u.Complete > done {
+					task.Add(u.Complete-done, "")
+					done = u.Complete
+				}
+			}
+		}()
+		defer func() {
+			if !written {
+				close(updates)
+			}
+			<-finished
+			task.Done(err)
+		}()
+	}
 	var d v1.Hash
 	switch v := x.(type) {
 	case v1.Image:
@@ -215,6 +316,7 @@ func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...Loa
 			return "", err
 		}
 		if err = checkDigestRef(r, d); err == nil {
+			written = true
 			err = remote.Write(r, v, ro...)
 		}
 	case v1.ImageIndex:
@@ -222,6 +324,7 @@ func Push(ctx context.Context, ref string, x any, kc authn.Keychain, opts ...Loa
 			return "", err
 		}
 		if err = checkDigestRef(r, d); err == nil {
+			written = true
 			err = remote.WriteIndex(r, v, ro...)
 		}
 	default:

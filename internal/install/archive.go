@@ -26,7 +26,30 @@ type member struct {
 	typ      byte   // tar.TypeReg, TypeDir, TypeSymlink or TypeLink
 	exec     bool
 	data     []byte
+	spool    *Spooled // content on disk instead of data (see SpoolThreshold)
 	linkname string
+}
+
+// SpoolThreshold is the size above which a payload member of an archive linked with
+// Options.SpoolDir is written to a spool file instead of being held in memory.
+const SpoolThreshold = 1 << 20
+
+// size is the member's content length, in memory or spooled.
+func (m *member) size() int64 {
+	if m.spool != nil {
+		return m.spool.Size
+	}
+	return int64(len(m.data))
+}
+
+// digest is the sha256 of the member's content: computed while it was spooled, or now
+// from memory. Code that checks or records content (paths.json, conda-meta) uses size
+// and digest, never data alone, so spooled members are handled alike.
+func (m *member) digest() [32]byte {
+	if m.spool != nil {
+		return m.spool.SHA256
+	}
+	return sha256.Sum256(m.data)
 }
 
 // contents is what an archive holds: info/ files by name and payload members in order.
@@ -53,6 +76,16 @@ type reader struct {
 	budget int64
 	limit  int64
 	out    *contents
+	spool  string // directory for members above SpoolThreshold; "" keeps all in memory
+	// spooled are the spool files written, removed if the archive is refused.
+	spooled []string
+}
+
+func (r *reader) removeSpooled() {
+	for _, p := range r.spooled {
+		os.Remove(p)
+	}
+	r.spooled = nil
 }
 
 // readArchive reads a .conda or .tar.bz2 package, detected by content, streaming every
@@ -61,7 +94,7 @@ type reader struct {
 // With a non-empty sha256, the archive is read into memory once and its digest checked
 // before anything is parsed, so the bytes linked are exactly the bytes verified even if
 // the file changes meanwhile (e.g. an archive read in place from a local channel).
-func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64) (*contents, error) {
+func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64, spoolDir string) (*contents, error) {
 	fh, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("package %s: %w", pkg, err)
@@ -72,10 +105,29 @@ func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64) 
 		return nil, fmt.Errorf("package %s: %w", pkg, err)
 	}
 	var f archiveSource = fh
-	if sha256Hex != "" {
-		if st.Size() > limit {
-			return nil, &SizeLimitError{Package: pkg, Limit: limit}
+	r := &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}, spool: spoolDir}
+	if sha256Hex != "" && st.Size() > limit {
+		return nil, &SizeLimitError{Package: pkg, Limit: limit}
+	}
+	if sha256Hex != "" && st.Size() > verifyInMemoryMax {
+		// Verified in the same pass that parses it, without a copy: every byte parsed
+		// is a byte hashed.
+		done, err := r.readVerified(fh, file, sha256Hex)
+		if done || err != nil {
+			if err != nil {
+				r.removeSpooled()
+				return nil, err
+			}
+			return r.out, nil
 		}
+		// A layout that cannot be read in one pass: verify a copy in memory as below.
+		if _, err := fh.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("package %s: %w", pkg, err)
+		}
+		r.removeSpooled()
+		r = &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}, spool: spoolDir}
+	}
+	if sha256Hex != "" {
 		data := make([]byte, st.Size())
 		if _, err := io.ReadFull(fh, data); err != nil {
 			return nil, fmt.Errorf("package %s: %w", pkg, err)
@@ -88,7 +140,6 @@ func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64) 
 		}
 		f = bytes.NewReader(data)
 	}
-	r := &reader{ctx: ctx, pkg: pkg, budget: limit, limit: limit, out: &contents{info: map[string][]byte{}}}
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil {
 		return nil, &MalformedPackageError{Package: pkg, Reason: "too short to be a package"}
@@ -105,6 +156,7 @@ func readArchive(ctx context.Context, file, pkg, sha256Hex string, limit int64) 
 		return nil, &MalformedPackageError{Package: pkg, Reason: "neither a .conda (zip) nor a .tar.bz2 archive"}
 	}
 	if err != nil {
+		r.removeSpooled()
 		return nil, err
 	}
 	return r.out, nil
@@ -250,8 +302,18 @@ func (r *reader) readTar(src io.Reader, infoOnly bool) error {
 				return &SizeLimitError{Package: r.pkg, Limit: r.limit}
 			}
 			r.budget -= h.Size
-			m.data = make([]byte, h.Size)
-			if _, err := io.ReadFull(tr, m.data); err != nil {
+			var err error
+			if r.spool != "" && h.Size > SpoolThreshold && !infoOnly && name != "info" && !strings.HasPrefix(name, "info/") {
+				m.spool, err = r.spoolMember(tr, h.Size)
+			} else {
+				m.data = make([]byte, h.Size)
+				_, err = io.ReadFull(tr, m.data)
+			}
+			if err != nil {
+				var se *spoolError
+				if errors.As(err, &se) {
+					return fmt.Errorf("package %s: spooling member %s: %w", r.pkg, h.Name, se.err)
+				}
 				if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
 					return &SizeLimitError{Package: r.pkg, Limit: r.limit}
 				}
@@ -272,4 +334,46 @@ func (r *reader) readTar(src io.Reader, infoOnly bool) error {
 		}
 		r.out.payload = append(r.out.payload, m)
 	}
+}
+
+// spoolError is a failure of the spool directory itself, not of the archive.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return e.err.Error() }
+
+// spoolMember streams the next size bytes of src into a new file in the spool
+// directory, hashing them on the way.
+func (r *reader) spoolMember(src io.Reader, size int64) (*Spooled, error) {
+	f, err := os.CreateTemp(r.spool, "member-*")
+	if err != nil {
+		return nil, &spoolError{err}
+	}
+	h := sha256.New()
+	bw := bufio.NewWriterSize(&spoolWriter{f: f}, 1<<20)
+	_, err = io.CopyN(io.MultiWriter(bw, h), src, size)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = &spoolError{cerr}
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	r.spooled = append(r.spooled, f.Name())
+	sp := &Spooled{Path: f.Name(), Size: size}
+	h.Sum(sp.SHA256[:0])
+	return sp, nil
+}
+
+// spoolWriter marks write errors as the spool's, so they are not blamed on the archive.
+type spoolWriter struct{ f *os.File }
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		err = &spoolError{err}
+	}
+	return n, err
 }

@@ -22,7 +22,8 @@ type Package struct {
 	Record  conda.PackageRecord
 	Archive string
 	// VerifySHA256, when set, makes linking check the archive bytes it reads against
-	// Record.SHA256 (read once into memory), for an archive outside the verified cache
+	// Record.SHA256 (small archives read once into memory, larger ones hashed in the
+	// pass that parses them: never a copy), for an archive outside the verified cache
 	// whose file could change after it was fetched.
 	VerifySHA256 bool
 }
@@ -36,6 +37,11 @@ type Options struct {
 	PythonVersion string
 	// MaxUnpackedSize bounds the unpacked size of one package (default 8 GiB).
 	MaxUnpackedSize int64
+	// SpoolDir, when set, is an existing directory where members above SpoolThreshold
+	// are written instead of being held in memory (Entry.Spool); only files that need
+	// prefix replacement are loaded back. The caller removes it when the entries are no
+	// longer needed. Empty keeps every file in memory.
+	SpoolDir string
 }
 
 // Default option values.
@@ -102,7 +108,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 			return nil, &MalformedPackageError{Package: pkg, Reason: "no sha256 to verify the archive against"}
 		}
 	}
-	c, err := readArchive(ctx, p.Archive, pkg, want, o.MaxUnpackedSize)
+	c, err := readArchive(ctx, p.Archive, pkg, want, o.MaxUnpackedSize, o.SpoolDir)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +194,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 			}
 			// A hardlink becomes an independent copy, as conda links every path on its
 			// own; the bytes are shared in memory.
-			m.data, m.exec = t.data, t.exec
+			m.data, m.spool, m.exec = t.data, t.spool, t.exec
 		}
 		data := m.data
 		// conda-meta copies the digest from paths.json, as conda does; hashing every
@@ -196,14 +202,22 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 		if d, ok := digests[m.name]; ok {
 			mp.SHA256 = d
 		}
-		size := int64(len(data))
+		size := m.size()
 		mp.Size = &size
 		ph, ok := places[m.name]
 		if !ok && m.typ == tar.TypeLink {
 			// The copy of a hardlinked file needs the same replacement as its target.
 			ph, ok = places[m.linkname]
 		}
+		spool := m.spool
 		if ok {
+			if spool != nil {
+				// Only files that need prefix replacement come back into memory.
+				if data, err = spool.ReadAll(); err != nil {
+					return nil, fmt.Errorf("package %s: %s: %w", pkg, m.name, err)
+				}
+				spool = nil
+			}
 			mp.Placeholder, mp.FileMode = ph.text, ph.mode
 			data, err = ReplacePrefix(data, ph.text, o.Prefix, ph.mode, rec.Subdir)
 			if err != nil {
@@ -216,7 +230,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 			mp.SHA256InPrefix = hex.EncodeToString(s[:])
 		}
 		mode := fileMode(m.exec)
-		entries = append(entries, Entry{Path: full(rel), Type: TypeFile, Mode: mode, Data: data})
+		entries = append(entries, Entry{Path: full(rel), Type: TypeFile, Mode: mode, Data: data, Spool: spool})
 		metaPaths = append(metaPaths, mp)
 	}
 	// Empty directories stored in the archive are kept.

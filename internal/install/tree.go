@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -301,7 +302,7 @@ func writeEntry(r *os.Root, e Entry) error {
 		if err != nil {
 			return err
 		}
-		if _, err := f.Write(e.Data); err != nil {
+		if err := writeContent(f, &e); err != nil {
 			f.Close()
 			return err
 		}
@@ -311,4 +312,22 @@ func writeEntry(r *os.Root, e Entry) error {
 		return r.Chmod(e.Path, e.Mode.Perm())
 	}
 	return fmt.Errorf("unknown entry type %d", e.Type)
+}
+
+// writeContent writes a file entry's content, streaming it from its spool file if any.
+func writeContent(f *os.File, e *Entry) error {
+	if e.Spool == nil {
+		_, err := f.Write(e.Data)
+		return err
+	}
+	rc, err := e.Open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	n, err := io.Copy(f, rc)
+	if err == nil && n != e.Spool.Size {
+		err = fmt.Errorf("spool file %s holds %d bytes, want %d", e.Spool.Path, n, e.Spool.Size)
+	}
+	return err
 }

@@ -211,6 +211,16 @@ func channelName(u string) string {
 // (the stronger hash), the md5 otherwise. Packages are in dependency order (a package
 // after what it depends on), ties broken by name, so the output is stable.
 func ExportExplicit(l *Lock, platform string) ([]byte, error) {
+	return ExportExplicitHash(l, platform, "sha256")
+}
+
+// ExportExplicitHash is ExportExplicit with the hash each line carries: "sha256"
+// ("#sha256:HEX", read by conda 24.9 and later, mamba and rattler) or "md5" ("#HEX", which
+// every conda reads); a package without the hash asked for carries the other one.
+func ExportExplicitHash(l *Lock, platform, hash string) ([]byte, error) {
+	if hash != "sha256" && hash != "md5" {
+		return nil, fmt.Errorf("export @EXPLICIT: hash %q: want sha256 or md5", hash)
+	}
 	t := l.Target(platform)
 	if t == nil {
 		return nil, fmt.Errorf("export @EXPLICIT: the lock has no target %s (it has %s); pass one of those with --platform", platform, platformList(l))
@@ -228,7 +238,7 @@ func ExportExplicit(l *Lock, platform string) ([]byte, error) {
 		}
 		b.WriteString(p.URL)
 		switch {
-		case p.SHA256 != "":
+		case p.SHA256 != "" && (hash == "sha256" || p.MD5 == ""):
 			b.WriteString("#sha256:" + p.SHA256)
 		case p.MD5 != "":
 			b.WriteString("#" + p.MD5)

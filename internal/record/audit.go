@@ -352,6 +352,7 @@ func (a *auditor) threats() {
 		}
 	}
 	a.dataThreats()
+	a.vmThreats()
 	if r.Hardware.GPUs > 0 && r.Hardware.Cuda == "" && !a.lockHasCUDA() {
 		a.add(Threat{ID: ThreatGPUWithoutCUDA, Severity: SeverityMedium, Breaks: LevelPinned,
 			Message: fmt.Sprintf("The runtime needs %d GPU(s) but declares no CUDA version: the solve assumed none, and which driver it runs with is left open.", r.Hardware.GPUs),

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,13 @@ func TestCondaForgeOracle(t *testing.T) {
 			if msg := checkConsistent(task, sol); msg != "" {
 				t.Fatalf("inconsistent: %s", msg)
 			}
+			if featuredRoot(t, task, c.Solution) {
+				// conda-classic picked a build that tracks features (PyPy) for a newer
+				// version; the default solver's rule, which we follow, does not.
+				checkFeaturesFirst(t, task, sol, c.Solution)
+				roots++
+				return
+			}
 			got := map[string]string{}
 			var gotList []string
 			for _, r := range sol.Records {
@@ -153,4 +161,69 @@ func TestCondaForgeOracle(t *testing.T) {
 		})
 	}
 	t.Logf("conda-forge oracle: %d cases; %d exact package sets, %d root-version matches, %d expected errors", total, exact, roots, errs)
+}
+
+// featuredRoot reports whether conda-classic's solution gives a requested name a
+// record that tracks features.
+func featuredRoot(t *testing.T, task Task, solution []string) bool {
+	for _, s := range solution {
+		f := strings.Fields(s)
+		for _, sp := range task.Specs {
+			if n, _ := sp.MatchSpec.ExactName(); n != f[0] {
+				continue
+			}
+			for _, r := range task.Channels[0].Records {
+				if r.Name == f[0] && r.Version == f[1] && r.Build == f[2] && len(r.TrackFeatures) > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// checkFeaturesFirst checks a solution against the rule of conda's default solver where
+// it differs from classic: each requested name gets a record without track_features
+// when one can be installed, of a version no newer than classic's choice, and no
+// featureless build of a newer version matching the request can be installed with the
+// other specs.
+func checkFeaturesFirst(t *testing.T, task Task, sol *Solution, classic []string) {
+	t.Helper()
+	classicVer := map[string]string{}
+	for _, s := range classic {
+		f := strings.Fields(s)
+		classicVer[f[0]] = f[1]
+	}
+	got := map[string]conda.PackageRecord{}
+	for _, r := range sol.Records {
+		got[r.Name] = r
+	}
+	for i, sp := range task.Specs {
+		n, _ := sp.MatchSpec.ExactName()
+		r := got[n]
+		if len(r.TrackFeatures) > 0 {
+			t.Errorf("%s: got %s %s %s, which tracks %v; want a featureless build", n, r.Name, r.Version, r.Build, r.TrackFeatures)
+			continue
+		}
+		gv, cv := conda.MustParseVersion(r.Version), conda.MustParseVersion(classicVer[n])
+		if gv.Compare(cv) > 0 {
+			t.Errorf("%s: got %s, newer than conda-classic's %s", n, r.Version, classicVer[n])
+		}
+		tried := 0
+		for _, c := range task.Channels[0].Records {
+			v, err := conda.ParseVersion(c.Version)
+			if c.Name != n || len(c.TrackFeatures) > 0 || err != nil || v.Compare(gv) <= 0 || !sp.MatchSpec.MatchVersion(&c, v) {
+				continue
+			}
+			tried++
+			alt := task
+			alt.Specs = slices.Clone(task.Specs)
+			text := n + " ==" + c.Version + " " + c.Build
+			alt.Specs[i] = Spec{MatchSpec: conda.MustParseMatchSpec(text), Text: text}
+			if _, err := Solve(context.Background(), alt); err == nil {
+				t.Errorf("%s: got %s, but the featureless %s %s can be installed", n, r.Version, c.Version, c.Build)
+			}
+		}
+		t.Logf("%s: %s %s (conda-classic: %s); %d newer featureless builds checked uninstallable", n, r.Version, r.Build, classicVer[n], tried)
+	}
 }

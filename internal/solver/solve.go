@@ -50,7 +50,7 @@ type nameGroup struct {
 type groupData struct {
 	spans []span
 	recs  []*prec // in dependency preference order
-	// byRoot is recs in root preference order (version before track_features).
+	// byRoot is recs in root preference order (track_features, then version).
 	byRoot []*prec
 }
 
@@ -75,6 +75,15 @@ type problem struct {
 	// rootBest is, per requested name, its best candidate by version alone.
 	rootBest map[string]*prec
 	arena    []lit
+	// parts are the channels' record slices (Records, then each of Subdirs) in order;
+	// spans index them.
+	parts []part
+}
+
+// part is one record slice of channel ch.
+type part struct {
+	ch   int32
+	recs []conda.PackageRecord
 }
 
 type entry struct {
@@ -82,7 +91,7 @@ type entry struct {
 	ch  int32 // channel index; -1 for virtual packages
 }
 
-// span is the records lo..hi-1 of channel ch (-1: the task's virtual packages).
+// span is the records lo..hi-1 of part ch (-1: the task's virtual packages).
 type span struct {
 	ch, lo, hi int32
 }
@@ -124,12 +133,15 @@ func (p *problem) entries(g *nameGroup) []entry {
 	add := func(s span) {
 		for i := s.lo; i < s.hi; i++ {
 			var r *conda.PackageRecord
+			ch := s.ch
 			if s.ch < 0 {
 				r = &p.task.Virtual[i]
 			} else {
-				r = &p.task.Channels[s.ch].Records[i]
+				pt := &p.parts[s.ch]
+				r = &pt.recs[i]
+				ch = pt.ch
 			}
-			out = append(out, entry{rec: r, ch: s.ch})
+			out = append(out, entry{rec: r, ch: ch})
 		}
 	}
 	if g.span0.hi != 0 {
@@ -205,14 +217,19 @@ func (p *problem) collect() {
 		delete(p.locked, n)
 	}
 	total := len(t.Virtual)
-	for _, c := range t.Channels {
-		total += len(c.Records)
+	for ci, c := range t.Channels {
+		for _, recs := range append([][]conda.PackageRecord{c.Records}, c.Subdirs...) {
+			if len(recs) > 0 {
+				p.parts = append(p.parts, part{ch: int32(ci), recs: recs})
+				total += len(recs)
+			}
+		}
 	}
 	// Size the map for the runs of equal names (repodata lists a name's records
 	// together), an upper bound on the names, so it never rehashes.
 	runs := len(t.Virtual)
-	for ci := range t.Channels {
-		recs := t.Channels[ci].Records
+	for _, pt := range p.parts {
+		recs := pt.recs
 		for i := range recs {
 			if i == 0 || recs[i].Name != recs[i-1].Name {
 				runs++
@@ -245,10 +262,10 @@ func (p *problem) collect() {
 	for i := range t.Virtual {
 		add(&t.Virtual[i], -1, i)
 	}
-	for ci := range t.Channels {
-		c := &t.Channels[ci]
-		for ri := range c.Records {
-			r := &c.Records[ri]
+	for pi, pt := range p.parts {
+		c := &t.Channels[pt.ch]
+		for ri := range pt.recs {
+			r := &pt.recs[ri]
 			if strings.HasPrefix(r.Name, "__") {
 				continue // virtual packages come only from the task
 			}
@@ -264,7 +281,7 @@ func (p *problem) collect() {
 				}
 				continue
 			}
-			add(r, ci, ri)
+			add(r, pi, ri)
 		}
 	}
 }
@@ -358,18 +375,22 @@ func sameRecord(a, b *conda.PackageRecord) bool {
 	return a.Channel == "" || b.Channel == "" || a.Channel == b.Channel
 }
 
-// Preference orders. Requested specs maximise version before minimising
-// track_features; dependencies minimise track_features first, as conda's objective
-// order does. Ties go to build number, arch-specific over noarch, newer timestamp,
+// Preference orders. Everything minimises track_features before maximising the
+// version, as conda's default solver does (its classic solver maximised requested
+// versions first); requested specs then prefer builds that leave the other requested
+// names their best version. Ties go to build number, arch-specific over noarch, newer timestamp,
 // then file name so the order never depends on input order.
 func (p *problem) rootOrder(a, b *prec) int {
 	if c := p.head(a, b); c != 0 {
 		return c
 	}
-	if c := b.ver.Compare(a.ver); c != 0 {
+	// track_features first (conda's default solver since 23.10, libmamba, as mamba,
+	// rattler and pixi), then the version; conda's classic solver had them the other
+	// way round and could pick a PyPy build of a newer python over CPython.
+	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
+	if c := b.ver.Compare(a.ver); c != 0 {
 		return c
 	}
 	// conda maximises every requested version before any requested build: among

@@ -17,6 +17,10 @@ type Spec struct {
 type ChannelRecords struct {
 	Name, URL string
 	Records   []conda.PackageRecord
+	// Subdirs holds further records of the same channel (its noarch subdir beside the
+	// platform's), read after Records as if appended to it: a caller with one slice per
+	// subdir passes them without copying hundreds of thousands of records into one.
+	Subdirs [][]conda.PackageRecord
 	// Allow is an optional allow-list of package-name globs (path.Match syntax); when
 	// set, other names are invisible in this channel.
 	Allow []string

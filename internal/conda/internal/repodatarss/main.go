@@ -20,6 +20,7 @@ func main() {
 	gen := flag.Int64("gen", 0, "generate a document of this many MB from -src into -out")
 	src := flag.String("src", "testdata/conda/repodata/conda-forge-py39-subchannel-20240516/linux-64/repodata.json", "real repodata to replicate")
 	out := flag.String("out", "", "output file for -gen")
+	base := flag.String("base", "", "flat {file name: record} JSON whose records -gen also writes under their own names")
 	parse := flag.String("parse", "", "repodata.json to decode with ReadRepodata")
 	cpuprof := flag.String("cpuprofile", "", "write a CPU profile of -parse here")
 	memprof := flag.String("memprofile", "", "write an allocation profile of -parse here")
@@ -42,24 +43,30 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*gen, *src, *out, *parse); err != nil {
+	if err := run(*gen, *src, *base, *out, *parse); err != nil {
 		fmt.Fprintln(os.Stderr, "repodatarss:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(gen int64, src, out, parse string) error {
+func run(gen int64, src, base, out, parse string) error {
 	if gen > 0 {
 		data, err := os.ReadFile(src)
 		if err != nil {
 			return err
 		}
+		var baseData []byte
+		if base != "" {
+			if baseData, err = os.ReadFile(base); err != nil {
+				return err
+			}
+		}
 		f, err := os.Create(out)
 		if err != nil {
 			return err
 		}
-		n, err := repogen.Generate(f, data, gen<<20)
+		n, err := repogen.GenerateOver(f, data, baseData, gen<<20)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}

@@ -5,6 +5,8 @@ package repogen
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +20,14 @@ type section map[string]map[string]json.RawMessage
 // records in src (a real repodata.json) whose names (and file names) get a "-rN"
 // suffix per copy. It returns the number of records written.
 func Generate(w io.Writer, src []byte, targetBytes int64) (int, error) {
+	return GenerateOver(w, src, nil, targetBytes)
+}
+
+// GenerateOver is Generate with the records of base (a flat {"file name": record} map,
+// as conda's test channels store them) written too, under their own names, in
+// "packages" or "packages.conda" by file name: a benchmark can then solve real specs
+// (python 3.6.* + numpy) against an index of conda-forge size.
+func GenerateOver(w io.Writer, src, base []byte, targetBytes int64) (int, error) {
 	var doc struct {
 		Packages      section `json:"packages"`
 		PackagesConda section `json:"packages.conda"`
@@ -52,10 +62,22 @@ func Generate(w io.Writer, src []byte, targetBytes int64) (int, error) {
 		}
 		fmt.Fprintf(cw, "%q:{", sec.key)
 		type entry struct {
-			fn  string
-			rec map[string]json.RawMessage
+			fn   string
+			rec  map[string]json.RawMessage
+			keep bool
 		}
 		var entries []entry
+		if len(base) > 0 {
+			var flat section
+			if err := json.Unmarshal(base, &flat); err != nil {
+				return 0, fmt.Errorf("decoding the base records: %w", err)
+			}
+			for fn, rec := range flat {
+				if strings.HasSuffix(fn, ".conda") == (sec.key == "packages.conda") {
+					entries = append(entries, entry{fn: fn, rec: rec, keep: true})
+				}
+			}
+		}
 		for c := 0; c < copies; c++ {
 			for fn, rec := range sec.s {
 				var name string
@@ -76,10 +98,21 @@ func Generate(w io.Writer, src []byte, targetBytes int64) (int, error) {
 			for k, v := range e.rec {
 				rec[k] = v
 			}
-			// The new name is the file name up to the version and build.
-			parts := strings.Split(strings.TrimSuffix(strings.TrimSuffix(e.fn, ".conda"), ".tar.bz2"), "-")
-			nb, _ := json.Marshal(strings.Join(parts[:len(parts)-2], "-"))
-			rec["name"] = nb
+			if !e.keep {
+				// The new name is the file name up to the version and build.
+				parts := strings.Split(strings.TrimSuffix(strings.TrimSuffix(e.fn, ".conda"), ".tar.bz2"), "-")
+				nb, _ := json.Marshal(strings.Join(parts[:len(parts)-2], "-"))
+				rec["name"] = nb
+				// Each copy is a distinct archive: real repodata never repeats a hash.
+				for _, k := range []string{"md5", "sha256"} {
+					var h string
+					if json.Unmarshal(rec[k], &h) == nil && h != "" {
+						sum := sha256.Sum256([]byte(h + e.fn))
+						hb, _ := json.Marshal(hex.EncodeToString(sum[:])[:len(h)])
+						rec[k] = hb
+					}
+				}
+			}
 			kb, _ := json.Marshal(e.fn)
 			vb, err := json.Marshal(rec)
 			if err != nil {

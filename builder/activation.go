@@ -1,0 +1,264 @@
+package builder
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/reprobuild/reprobuild/internal/activate"
+	"github.com/reprobuild/reprobuild/internal/image"
+	"github.com/reprobuild/reprobuild/internal/install"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+// maxActivationScript bounds one activation script read from a layer: they are a few
+// lines; a larger file is read no further than this.
+const maxActivationScript = 1 << 20
+
+// activationScripts finds the packages' activation scripts in their layers. A script
+// that is not a regular file (a link) is returned with a placeholder that makes it
+// inexact. What a layer holds is remembered in the layer cache (by layer digest), so a
+// rebuild from cached layers does not decompress them again.
+func activationScripts(layers []v1.Layer, prefix string, cache layerCache) ([]activate.Script, error) {
+	var out []activate.Script
+	for i, l := range layers {
+		memo := cache.activationPath(l, prefix)
+		if found, ok := readActivationMemo(memo); ok {
+			out = append(out, found...)
+			continue
+		}
+		var found []activate.Script
+		err := eachTarEntry(l, func(h *tar.Header, r io.Reader) (bool, error) {
+			p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+			if !activate.IsScript(p, prefix) {
+				return false, nil
+			}
+			s := activate.Script{Path: p}
+			if h.Typeflag == tar.TypeReg {
+				b, err := io.ReadAll(io.LimitReader(r, maxActivationScript))
+				if err != nil {
+					return false, err
+				}
+				s.Data = b
+			} else {
+				s.Data = []byte("# not a regular file: " + h.Linkname + "\n:")
+			}
+			found = append(found, s)
+			return false, nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading layer %d for activation scripts: %w", i+1, err)
+		}
+		writeActivationMemo(memo, found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// activationMemo is what one layer holds of activation scripts, kept beside the layer
+// cache. Binary marks it as this reprobuild's for `cache prune`.
+type activationMemo struct {
+	Binary  string            `json:"binary"`
+	Scripts []activate.Script `json:"scripts"`
+}
+
+// activationPath is the memo file of a layer for prefix, or "" without a cache.
+func (c layerCache) activationPath(l v1.Layer, prefix string) string {
+	if c.dir == "" || binaryHash() == "" {
+		return ""
+	}
+	d, err := l.Digest()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(c.dir, "activation", hexSHA256([]byte(d.String()+"\x00"+prefix))+".json")
+}
+
+func readActivationMemo(p string) ([]activate.Script, bool) {
+	if p == "" {
+		return nil, false
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	var m activationMemo
+	if json.Unmarshal(b, &m) != nil || m.Binary != binaryHash() {
+		return nil, false
+	}
+	return m.Scripts, true
+}
+
+// writeActivationMemo stores a layer's scripts; failing to is only a later rescan.
+func writeActivationMemo(p string, scripts []activate.Script) {
+	if p == "" {
+		return
+	}
+	b, err := json.Marshal(activationMemo{Binary: binaryHash(), Scripts: scripts})
+	if err != nil {
+		return
+	}
+	if os.MkdirAll(filepath.Dir(p), 0o755) == nil {
+		_ = writeAtomic(p, bytes.NewReader(b))
+	}
+}
+
+// eachTarEntry calls f for every entry of a layer until f says stop.
+func eachTarEntry(l v1.Layer, f func(*tar.Header, io.Reader) (bool, error)) error {
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		stop, err := f(h, tr)
+		if err != nil || stop {
+			return err
+		}
+	}
+}
+
+// withActivation makes the packages' activation scripts take effect in the image. When
+// they only assign values computable now, their variables go into the config (exactly
+// what sourcing them would give); otherwise the entrypoint sources them at start, as
+// micromamba's images do, which needs /bin/sh in the base.
+func withActivation(cfg image.Config, scripts []activate.Script, base v1.Image) (image.Config, error) {
+	if len(scripts) == 0 {
+		return cfg, nil
+	}
+	known := map[string]string{}
+	if base != nil {
+		if cf, err := base.ConfigFile(); err == nil {
+			for _, kv := range cf.Config.Env {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					known[k] = v
+				}
+			}
+		}
+	}
+	for k, v := range cfg.Env {
+		known[k] = v
+	}
+	delete(known, "PATH") // the image's PATH is assembled later (prefix/bin first)
+	known["CONDA_PREFIX"] = cfg.Prefix
+	res := activate.Evaluate(scripts, known)
+	if res.Exact {
+		env := make(map[string]string, len(cfg.Env)+len(res.Env))
+		for k, v := range cfg.Env {
+			env[k] = v
+		}
+		for k, v := range res.Env {
+			env[k] = v
+		}
+		cfg.Env = env
+		return cfg, nil
+	}
+	if base == nil || !hasShell(base) {
+		return cfg, fmt.Errorf("activation script %s: %s; the image must source it when it starts, "+
+			"which needs /bin/sh, and the base image has none: use a base with a shell (e.g. busybox or debian)", firstPath(res.Reason), res.Reason)
+	}
+	// The wrapper replaces the entrypoint, so what would have run without it is kept
+	// explicitly: the recipe's entrypoint and command, else the base's.
+	cf, err := base.ConfigFile()
+	if err != nil {
+		return cfg, fmt.Errorf("reading the base config: %w", err)
+	}
+	ep := cfg.Entrypoint
+	if ep == nil {
+		ep = cf.Config.Entrypoint
+	}
+	if cfg.Cmd == nil && cfg.Entrypoint == nil {
+		cfg.Cmd = cf.Config.Cmd
+	}
+	cfg.Entrypoint = activate.Entrypoint(cfg.Prefix, ep)
+	return cfg, nil
+}
+
+func firstPath(reason string) string {
+	p, _, _ := strings.Cut(reason, ":")
+	return p
+}
+
+// hasShell reports whether an image has /bin/sh (or /usr/bin/sh, for a merged /usr).
+func hasShell(img v1.Image) bool {
+	layers, err := img.Layers()
+	if err != nil {
+		return false
+	}
+	for _, l := range layers {
+		found := false
+		_ = eachTarEntry(l, func(h *tar.Header, _ io.Reader) (bool, error) {
+			p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+			if p == "bin/sh" || p == "usr/bin/sh" {
+				found = true
+			}
+			return found, nil
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// ActivationScripts lists, per package, the activation scripts the image applies (as
+// environment when exact, else sourced by the entrypoint), as image paths. Like
+// LinkScripts it reads only the cache and file:// channels and returns nil when the
+// lock or an archive is not at hand ("unknown").
+func ActivationScripts(ctx context.Context, recipePath string, vars map[string]string, co ChannelOptions) map[string][]string {
+	r, err := LoadRecipe(recipePath, vars)
+	if err != nil {
+		return nil
+	}
+	l, err := LoadLock(r)
+	if err != nil {
+		return nil
+	}
+	co.Offline, co.Progress = true, nil
+	client, err := NewChannelClient(co)
+	if err != nil {
+		return nil
+	}
+	prefix := r.Image.Prefix
+	if prefix == "" {
+		prefix = recipes.DefaultPrefix
+	}
+	out := map[string][]string{}
+	for _, t := range l.Targets {
+		paths, err := client.Fetch(ctx, downloadsFor(r, t.Packages))
+		if err != nil {
+			return nil
+		}
+		for i, p := range t.Packages {
+			tree, err := install.Link(ctx, install.Package{Record: p, Archive: paths[i]}, install.Options{Prefix: prefix, PythonVersion: "3.99"})
+			if err != nil {
+				return nil
+			}
+			for _, e := range tree.Entries {
+				if activate.IsScript(e.Path, prefix) && !slices.Contains(out[p.Name], "/"+e.Path) {
+					out[p.Name] = append(out[p.Name], "/"+e.Path)
+				}
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,38 @@
+package builder
+
+import (
+	"context"
+
+	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/recipes"
+)
+
+// prepareLockFor is PrepareLock as the image options ask: with LockAsIs (the CLI's
+// --frozen, as pixi, uv and cargo mean it) the lock is used as it is, without checking
+// it against the recipe or solving; with Frozen (the CLI's --locked) a missing or stale
+// lock is an error; otherwise a missing or stale lock is relocked first.
+//
+// It then refuses targets no image can hold (checkImagePlatforms), before anything is
+// fetched or built.
+func prepareLockFor(ctx context.Context, o ImageOptions) (*recipes.Recipe, *lock.Lock, bool, error) {
+	var (
+		r      *recipes.Recipe
+		l      *lock.Lock
+		locked bool
+		err    error
+	)
+	if o.LockAsIs {
+		if r, err = LoadRecipe(o.Recipe, o.Vars); err == nil {
+			l, err = LoadLock(r)
+		}
+	} else {
+		r, l, locked, err = PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if err := checkImagePlatforms(ctx, r, l, o.Platforms, o.Keychain); err != nil {
+		return nil, nil, false, err
+	}
+	return r, l, locked, nil
+}
