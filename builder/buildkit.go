@@ -43,6 +43,9 @@ const BuildKitCompatibilityVersion = 30
 
 // BuildKitOptions configures a BuildKit build. Lock, Addr and one output are required.
 type BuildKitOptions struct {
+	// MaxPackageSize, when positive, bounds the unpacked size of one package in the link
+	// steps (0: install's default, 8 GiB).
+	MaxPackageSize int64
 	// Addr is the buildkitd address (unix://, tcp://, kube-pod://, docker-container://,
 	// ssh://); the CLI takes it from --buildkit-addr or BUILDKIT_HOST.
 	Addr string
@@ -284,7 +287,7 @@ func compileBuildKit(ctx context.Context, opts BuildKitOptions) (*frontend.Targe
 	if err != nil {
 		return nil, fmt.Errorf("buildkit: %w", err)
 	}
-	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts)}
+	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts), MaxPackageSize: opts.MaxPackageSize}
 	return frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
 		return clientBaseConfig(ctx, b, opts.BaseKeychain)
 	})
@@ -367,6 +370,9 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	defer os.RemoveAll(tmp)
 	bk.Lock, bk.Recipe = l, r
 	bk.Epoch, bk.LayerBudget = o.Epoch, o.LayerBudget
+	if bk.MaxPackageSize == 0 {
+		bk.MaxPackageSize = o.MaxPackageSize
+	}
 	bk.OCITar, bk.Push = filepath.Join(tmp, "image.tar"), nil
 	if bk.BaseKeychain == nil {
 		bk.BaseKeychain = o.Keychain

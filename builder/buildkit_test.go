@@ -568,6 +568,58 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 	})
 
+	t.Run("per-package size cap reaches the link step", func(t *testing.T) {
+		o := base
+		o.Lock = fileLock(chDir, recs)
+		o.MaxPackageSize = 600
+		o.OCITar = filepath.Join(t.TempDir(), "x.tar")
+		_, err := BuildKit(ctx, o)
+		if err == nil || !strings.Contains(err.Error(), "exceeds 600 bytes") {
+			t.Fatalf("err = %v, want the link step's size limit", err)
+		}
+	})
+
+	t.Run("escape across groups: same verdict as the embedded engine", func(t *testing.T) {
+		dir := t.TempDir()
+		var evil []conda.PackageRecord
+		var shapes [][]install.Entry
+		for _, p := range []pkgmaker.Package{
+			{Record: conda.PackageRecord{Name: "aa", Version: "1", Build: "0", Subdir: "linux-64"}, Files: []pkgmaker.File{{Path: "lib/py", Symlink: "."}}},
+			{Record: conda.PackageRecord{Name: "bb", Version: "1", Build: "0", Subdir: "linux-64"}, Files: []pkgmaker.File{{Path: "lib/esc", Symlink: "py/py/py/../../../.."}}},
+		} {
+			rec, err := pkgmaker.Write(filepath.Join(dir, "linux-64"), p, pkgmaker.Conda)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec.URL = "file://" + filepath.Join(dir, "linux-64", rec.Fn)
+			rec.Channel = "file://" + dir
+			evil = append(evil, rec)
+			trees, _, err := install.LinkAll(ctx, []install.Package{{Record: rec, Archive: filepath.Join(dir, "linux-64", rec.Fn)}}, install.Options{Prefix: "/opt/env"})
+			if err != nil {
+				t.Fatalf("%s alone: %v", rec.Fn, err)
+			}
+			shapes = append(shapes, install.ShapeOfTrees(trees))
+		}
+		// The embedded engine's verdict on one group per package, as Group nil links here.
+		want := install.CheckEnvironment("/opt/env", shapes...)
+		if want == nil {
+			t.Fatal("the embedded check accepts the escape")
+		}
+		o := base
+		o.Lock = fileLock(dir, evil)
+		o.OCITar = filepath.Join(t.TempDir(), "x.tar")
+		_, err := BuildKit(ctx, o)
+		if err == nil {
+			t.Fatal("BuildKit built an environment whose symlinks escape the prefix together")
+		}
+		if !strings.Contains(err.Error(), want.Error()) {
+			t.Errorf("verdicts differ:\n buildkit: %v\n embedded: %v", err, want)
+		}
+		if _, statErr := os.Stat(o.OCITar); statErr == nil {
+			t.Error("an image was written")
+		}
+	})
+
 	t.Run("tampered archive fails at its recipe line", func(t *testing.T) {
 		src := []byte("channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello >=1\"]\n}\n")
 		r, diags := recipes.Parse("reprobuild.hcl", src)
@@ -600,7 +652,11 @@ func TestBuildKitEngine(t *testing.T) {
 		if !errors.As(err, &se) {
 			t.Fatalf("error is %T, want *BuildKitStepError: %v", err, err)
 		}
-		if se.Step != "[reprobuild] link hello 1.0" || se.Location != "reprobuild.hcl:3" || !strings.Contains(se.Output, "the lock pins 0000") {
+		// main's link step now checks archives with install's VerifySHA256, whose message
+		// is "... its sha256 no longer matches the lock"; the older checksum error said
+		// "the lock pins ...". Either names the refusal.
+		if se.Step != "[reprobuild] link hello 1.0" || se.Location != "reprobuild.hcl:3" ||
+			!(strings.Contains(se.Output, "the lock pins 0000") || strings.Contains(se.Output, "sha256 no longer matches the lock")) {
 			t.Errorf("step error = %+v", se)
 		}
 		t.Logf("error: %v", err)

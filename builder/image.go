@@ -19,6 +19,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/lock"
@@ -55,6 +56,11 @@ type ImageOptions struct {
 	LayerBudget int
 	Channel     ChannelOptions
 	Keychain    authn.Keychain
+	// MaxPackageSize bounds the unpacked size of one package (0: install's default, 8 GiB).
+	MaxPackageSize int64
+	// Phase observes build phases (see BuildOptions.Phase) and the output replacement:
+	// "output-replace" is the new output complete beside the old one, not yet swapped in.
+	Phase func(name string)
 }
 
 // PlatformImage is one platform's image of a build.
@@ -112,7 +118,7 @@ func Image(ctx context.Context, o ImageOptions) (*ImageResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain, Platforms: selectedSubdirs(l, o.Platforms)}
+	bo := BuildOptions{Epoch: o.Epoch, LayerBudget: o.LayerBudget, Keychain: o.Keychain, Platforms: selectedSubdirs(l, o.Platforms), MaxPackageSize: o.MaxPackageSize, Phase: o.Phase}
 	if o.Channel.CacheDir != "" && !o.NoLayerCache {
 		bo.LayerCacheDir = filepath.Join(o.Channel.CacheDir, "layers")
 	}
@@ -177,6 +183,12 @@ type BuildOptions struct {
 	LayerCacheDir string
 	// Platforms are the targets to build (conda subdirs); empty builds every target.
 	Platforms []string
+	// MaxPackageSize bounds the unpacked size of one package (0: install's default, 8 GiB).
+	MaxPackageSize int64
+	// Phase, when set, is called as the build enters a phase: "fetch" (before package
+	// downloads), "link", "layer-write" (a layer's bytes written, not yet in the layer
+	// cache). It observes only; the kill -9 tests stop the process there.
+	Phase func(name string)
 }
 
 // BuildFromLock builds the image of every target of l with the embedded engine,
@@ -190,7 +202,8 @@ func BuildFromLock(ctx context.Context, r *recipes.Recipe, l *LockFile, client *
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Filename, err)
 	}
-	env := embeddedEnv{client: client, keychain: o.Keychain, cache: layerCache{dir: o.LayerCacheDir}}
+	env := embeddedEnv{client: client, keychain: o.Keychain, cache: layerCache{dir: o.LayerCacheDir, maxPackage: o.MaxPackageSize, phase: o.Phase}}
+	env.cache.cleanStale() // temporaries of killed runs
 	res := &ImageResult{plans: plans}
 	var imgs []v1.Image
 	for _, p := range plans {
@@ -320,6 +333,9 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 		missed = append(missed, gi)
 	}
 	if len(missed) == 0 {
+		if err := checkPackageLayers(env.cache, keys, p.Prefix, layers, nil); err != nil {
+			return nil, nil, nil, err
+		}
 		return layers, blobFiles(layers, files), nil, nil
 	}
 	var need []conda.PackageRecord
@@ -332,6 +348,7 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 	for i := range ds {
 		ds[i].InPlace = true
 	}
+	env.cache.enter("fetch")
 	paths, err := env.client.Fetch(ctx, ds)
 	if err != nil {
 		return nil, nil, nil, err
@@ -347,6 +364,7 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 		inPlace[rec.Name] = !strings.HasPrefix(filepath.Clean(paths[i]), casDir)
 	}
 	clobbers := make([][]string, len(groups))
+	shapes := make([][]install.Entry, len(groups))                  // for the whole-environment check
 	linking := progress.FromContext(ctx).Start("link and compress") // the layers not cached
 	linking.Total(int64(len(missed)), "layers")
 	g, gctx := errgroup.WithContext(ctx)
@@ -357,14 +375,17 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 			for i, rec := range groups[gi].Packages {
 				pkgs[i] = install.Package{Record: rec, Archive: archive[rec.Name], VerifySHA256: inPlace[rec.Name]}
 			}
+			env.cache.enter("link")
 			// Large files are spooled beside the cache, not held in memory, until the
-			// layer has streamed them (removed once it is built).
-			spool, err := os.MkdirTemp(filepath.Join(env.client.Store().Dir(), "tmp"), "spool-*")
+			// layer has streamed them (removed once it is built; a killed run's spool is
+			// removed by the next one, see cas.Open).
+			spool, err := fsutil.MkdirTemp(filepath.Join(env.client.Store().Dir(), "tmp"), "spool-*")
 			if err != nil {
 				return fmt.Errorf("creating a spool directory in the cache: %w", err)
 			}
-			defer os.RemoveAll(spool)
-			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, SpoolDir: spool})
+			defer spool.Release()
+			defer os.RemoveAll(spool.Path)
+			trees, cl, err := install.LinkAll(gctx, pkgs, install.Options{Prefix: p.Prefix, PythonVersion: p.Python, SpoolDir: spool.Path, MaxUnpackedSize: env.cache.maxPackage})
 			if err != nil {
 				return err
 			}
@@ -384,6 +405,7 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 					entries = append(entries, e)
 				}
 			}
+			shapes[gi] = install.Shape(entries)
 			layer, file, err := env.cache.build(keys[gi], entries, image.LayerOptions{Epoch: p.Epoch})
 			if err != nil {
 				return err
@@ -395,6 +417,9 @@ func packageLayers(ctx context.Context, p *plan.Plan, env embeddedEnv) ([]v1.Lay
 	}
 	err = g.Wait()
 	if linking.Done(err); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkPackageLayers(env.cache, keys, p.Prefix, layers, shapes); err != nil {
 		return nil, nil, nil, err
 	}
 	var clob []string
@@ -496,8 +521,12 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		}
 		switch kind {
 		case "oci":
+			var lo []image.LayoutOption
+			if o.Phase != nil {
+				lo = append(lo, image.WithBeforeReplace(func() { o.Phase("output-replace") }))
+			}
 			task := progress.FromContext(ctx).Start("write " + o.Output)
-			err := writeOCILayout(dest, tag, res)
+			err := writeOCILayout(dest, tag, res, lo...)
 			if task.Done(err); err != nil {
 				return err
 			}
@@ -506,6 +535,10 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				return &OutputError{Output: o.Output, Reason: fmt.Sprintf("a docker archive holds one platform and this recipe has %d: write an OCI layout or push", len(res.Platforms))}
 			}
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
+				return err
+			}
+		case "sif":
+			if err := writeSIF(ctx, res, dest); err != nil {
 				return err
 			}
 		case "vm":
@@ -517,7 +550,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				return err
 			}
 		default:
-			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", kind)}
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2, kubevirt:DIR or sif:FILE", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
@@ -560,12 +593,15 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				return err
 			}
 		}
+		if err := recordPushes(o.Channel.CacheDir, res); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
 // writeOCILayout writes the image (or index) with its SBOM referrers as an OCI layout.
-func writeOCILayout(dest, tag string, res *ImageResult) error {
+func writeOCILayout(dest, tag string, res *ImageResult, extra ...image.LayoutOption) error {
 	var idx any = res.Image // index.json's one entry: the image, or the index
 	if res.Index != nil {
 		idx = res.Index
@@ -575,7 +611,7 @@ func writeOCILayout(dest, tag string, res *ImageResult) error {
 		lo = append(lo, image.WithRefName(ref))
 	}
 	lo = append(lo, image.WithArtifacts(res.Referrers...), image.WithBlobFiles(res.blobFiles))
-	return image.WriteLayout(dest, idx, lo...)
+	return image.WriteLayout(dest, idx, append(lo, extra...)...)
 }
 
 // refName is the layout's ref.name for a tag: its tag part, so `oci:DIR:TAG` works in

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
 )
@@ -30,7 +31,20 @@ const layerCacheVersion = 1
 // that shapes them, so a rebuild with an unchanged lock fetches, links and compresses
 // nothing. Entries are written atomically and verified by sha256 when read back, so a
 // torn or tampered entry is rebuilt, never used.
-type layerCache struct{ dir string }
+type layerCache struct {
+	dir string
+	// maxPackage is the per-package unpacked size cap linking applies to missed groups
+	// (install.Options.MaxUnpackedSize); it travels with the cache to every group.
+	maxPackage int64
+	// phase observes build phases (ImageOptions.Phase).
+	phase func(string)
+}
+
+func (c layerCache) enter(name string) {
+	if c.phase != nil {
+		c.phase(name)
+	}
+}
 
 type layerMeta struct {
 	Digest    string          `json:"digest"`
@@ -90,6 +104,20 @@ func (c layerCache) key(recs []conda.PackageRecord, prefix, python string, epoch
 	b, _ := json.Marshal(in)
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// cleanStale removes the temporary files of runs killed while writing a layer
+// (layers/*/.tmp-*); a live writer's are kept.
+func (c layerCache) cleanStale() {
+	if c.dir == "" {
+		return
+	}
+	shards, _ := os.ReadDir(c.dir)
+	for _, s := range shards {
+		if s.IsDir() {
+			_, _ = fsutil.CleanStale(filepath.Join(c.dir, s.Name()), ".tmp-*")
+		}
+	}
 }
 
 func (c layerCache) paths(key string) (blob, meta string) {
@@ -163,10 +191,12 @@ func (c layerCache) buildFile(key string, entries []install.Entry, o image.Layer
 	if err := os.MkdirAll(filepath.Dir(blobPath), 0o755); err != nil {
 		return nil, "", &cacheIOError{err}
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(blobPath), ".tmp-*")
+	t, err := fsutil.CreateTemp(filepath.Dir(blobPath), ".tmp-*")
 	if err != nil {
 		return nil, "", &cacheIOError{err}
 	}
+	defer t.Release()
+	tmp := t.File
 	defer os.Remove(tmp.Name())
 	fw := &ioErrWriter{w: tmp}
 	bw := bufio.NewWriterSize(fw, 256<<10)
@@ -181,6 +211,7 @@ func (c layerCache) buildFile(key string, entries []install.Entry, o image.Layer
 		}
 		return nil, "", err
 	}
+	c.enter("layer-write")
 	if err := tmp.Chmod(0o644); err != nil {
 		tmp.Close()
 		return nil, "", &cacheIOError{err}
@@ -217,10 +248,12 @@ func (w *ioErrWriter) Write(p []byte) (int, error) {
 }
 
 func writeAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	t, err := fsutil.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
 	}
+	defer t.Release()
+	tmp := t.File
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, r); err != nil {
 		tmp.Close()

@@ -35,6 +35,12 @@ type ChannelOptions struct {
 	// Progress receives progress lines (nil: quiet); Terminal draws bars instead.
 	Progress io.Writer
 	Terminal bool
+	// Network limits (0: the channel package's defaults; a negative MinRate or Deadline
+	// disables the check).
+	IdleTimeout     time.Duration
+	Deadline        time.Duration
+	MinRate         int64
+	MaxRepodataSize int64
 }
 
 // LockOptions configure Lock.
@@ -120,6 +126,18 @@ func NewChannelClient(o ChannelOptions) (*channel.Client, error) {
 	}
 	if o.CacheDir != "" {
 		opts = append(opts, channel.WithCacheDir(o.CacheDir))
+	}
+	if o.IdleTimeout > 0 {
+		opts = append(opts, channel.WithIdleTimeout(o.IdleTimeout))
+	}
+	if o.Deadline > 0 {
+		opts = append(opts, channel.WithDeadline(o.Deadline))
+	}
+	if o.MinRate != 0 {
+		opts = append(opts, channel.WithMinRate(max(o.MinRate, 0), channel.DefaultRateWindow))
+	}
+	if o.MaxRepodataSize > 0 {
+		opts = append(opts, channel.WithMaxRepodataSize(o.MaxRepodataSize))
 	}
 	if o.Progress != nil {
 		opts = append(opts, channel.WithProgress(o.Progress, o.Terminal))

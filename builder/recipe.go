@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -115,10 +116,13 @@ func WriteLock(r *recipes.Recipe, l *LockFile) error {
 
 func writeFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	_, _ = fsutil.CleanStale(dir, "."+filepath.Base(path)+".tmp-*") // left by killed runs
+	t, err := fsutil.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	defer t.Release()
+	tmp := t.File
 	defer os.Remove(tmp.Name()) // a no-op once renamed
 	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
@@ -177,7 +181,7 @@ func SplitBase(base string) LockBase {
 func CheckLock(r *recipes.Recipe, l *LockFile) error {
 	var reasons []string
 	hashOK := l.RecipeHash == r.Hash()
-	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
+	if err := lock.Check(l, LockWant(r)); err != nil {
 		var se *lock.StaleError
 		if !errors.As(err, &se) {
 			return err

@@ -36,7 +36,7 @@ func TestLoadRecipeErrors(t *testing.T) {
 	if want := "recipe " + path + " has 2 errors; fix them and run again:"; first != want {
 		t.Errorf("first line %q, want %q", first, want)
 	}
-	for _, s := range []string{"line 3:", `"numpy >="`, "line 4:", "linux-128"} {
+	for _, s := range []string{"reprobuild.hcl:3:32:", `"numpy >="`, "reprobuild.hcl:4:23:", "linux-128"} { // file:line:col
 		if !strings.Contains(rest, s) {
 			t.Errorf("rendered diagnostics lack %q:\n%s", s, rest)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/image"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -121,10 +122,13 @@ const ReferrersFile = "referrers.json"
 // whole or not at all.
 func writeDocs(dest string, res *ImageResult, o ImageOptions, tag string) (string, error) {
 	dir := filepath.Clean(dest) + ".reprobuild"
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
+	_, _ = fsutil.CleanStale(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-*") // left by killed runs
+	t, err := fsutil.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return "", err
 	}
+	defer t.Release()
+	tmp := t.Path
 	defer os.RemoveAll(tmp)
 	ro := record.ReproduceOptions{ImageRef: tag}
 	if tag != "" {
@@ -166,10 +170,7 @@ func writeDocs(dest string, res *ImageResult, o ImageOptions, tag string) (strin
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return "", err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := fsutil.ReplaceDir(tmp, dir); err != nil {
 		return "", err
 	}
 	return dir, nil

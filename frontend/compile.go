@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -59,6 +60,9 @@ type Options struct {
 	// binary. Linking only writes files, so a linux/amd64 linker can prepare an arm64
 	// image without emulation. Nil runs them on the target platform.
 	LinkPlatform *ocispecs.Platform
+	// MaxPackageSize, when positive, is the link steps' per-package unpacked size cap
+	// ("reprobuild link --max-package-size"); 0 keeps install's default.
+	MaxPackageSize int64
 }
 
 // Local is a client directory the solve must provide under Name.
@@ -127,7 +131,11 @@ func Compile(p *plan.Plan, o Options) (*Build, error) {
 	// Groups are merged in the plan's layer order, so a path two groups write keeps the
 	// later one, as the embedded engine's layers do.
 	for gi, group := range p.Groups {
-		st, err := c.linkGroup(gi, group.Packages, linker)
+		var prior []llb.State // the last group's step checks the whole environment
+		if gi == len(p.Groups)-1 {
+			prior = parts[1:]
+		}
+		st, err := c.linkGroup(gi, group.Packages, linker, prior)
 		if err != nil {
 			return nil, err
 		}
@@ -405,7 +413,7 @@ func specName(spec string) string {
 	return strings.ToLower(s)
 }
 
-func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunOption) (llb.State, error) {
+func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunOption, prior []llb.State) (llb.State, error) {
 	fetched := make([]llb.State, 0, len(group))
 	for _, p := range group {
 		st, err := c.fetch(p)
@@ -430,9 +438,15 @@ func (c *compiler) linkGroup(i int, group []conda.PackageRecord, linker llb.RunO
 		args = append(args, "--python-version", c.p.Python)
 	}
 	args = append(args, "--records", RecordsFile, "--pkgs", PkgsDir, "--out", OutDir)
+	if c.o.MaxPackageSize > 0 {
+		args = append(args, "--max-package-size", strconv.FormatInt(c.o.MaxPackageSize, 10))
+	}
+	envArgs, envMounts := envCheck(prior)
+	args = append(args, envArgs...)
 	run := llb.Scratch().Platform(c.linkPlatform()).Run(
 		llb.Args(args),
 		linker,
+		envMounts,
 		llb.AddMount(PkgsDir, pkgs, llb.Readonly),
 		llb.AddMount(MetaDir, meta, llb.Readonly),
 		llb.Network(llb.NetModeNone),

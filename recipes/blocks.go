@@ -59,11 +59,16 @@ func (d *decoder) decodeImage(b *hcl.Block) {
 	}
 	img.Tags = tags
 	img.Labels = d.stringMapAttr(content.Attributes["labels"])
+	if attr := content.Attributes["labels"]; attr != nil {
+		d.checkLabels(attr, img.Labels)
+	}
 	if attr := content.Attributes["prefix"]; attr != nil {
 		var p string
 		if d.stringAttr(attr, &p) {
 			if !path.IsAbs(p) || path.Clean(p) != p || p == "/" {
 				d.errorf(attr.Expr.Range(), "Invalid prefix", "The prefix %q must be a clean absolute path other than \"/\", e.g. %q.", p, DefaultPrefix)
+			} else if overlaps(p, RecordDir) {
+				d.errorf(attr.Expr.Range(), "Invalid prefix", "The prefix %q overlaps %s, where reprobuild writes the runtime record. Choose another, e.g. %q.", p, RecordDir, DefaultPrefix)
 			} else {
 				img.Prefix = p
 			}
@@ -150,7 +155,7 @@ func (d *decoder) decodeChannels(blocks hcl.Blocks) {
 			var u string
 			if d.stringAttr(attr, &u) {
 				if nu, msg := normalizeChannelURL(u); msg != "" {
-					d.errorf(attr.Expr.Range(), "Invalid channel URL", "%s", msg)
+					d.urlError(attr.Expr.Range(), "Invalid channel URL", msg, hasSecret(u))
 				} else {
 					ch.URL = nu
 					if first, dup := urls[nu]; dup {
@@ -164,7 +169,7 @@ func (d *decoder) decodeChannels(blocks hcl.Blocks) {
 		for i, m := range mirrors {
 			nm, msg := normalizeChannelURL(m)
 			if msg != "" {
-				d.errorf(ranges[i], "Invalid mirror URL", "%s", msg)
+				d.urlError(ranges[i], "Invalid mirror URL", msg, hasSecret(m))
 				continue
 			}
 			ch.Mirrors = append(ch.Mirrors, nm)
@@ -199,7 +204,14 @@ func normalizeChannelURL(u string) (string, string) {
 			return "", fmt.Sprintf("%q uses the unsupported scheme %q. Use https://, http:// or file://.", u, pu.Scheme)
 		}
 		if pu.User != nil {
-			return "", fmt.Sprintf("%q carries credentials. Remove them from the recipe: credentials are configured outside it so they never reach the lock.", pu.Redacted())
+			pu.User = nil
+			return "", fmt.Sprintf("%q carries credentials (user:password@). Remove them from the recipe and set REPROBUILD_AUTH_%s=\"basic USER:PASSWORD\" or use --auth-file: credentials are configured outside the recipe so they never reach the lock or the image.", pu.String(), authEnvKey(pu.Host))
+		}
+		if segs := strings.Split(pu.Path, "/"); len(segs) > 2 && segs[1] == "t" && segs[2] != "" {
+			segs = append(segs[:1], segs[3:]...)
+			pu.Path = strings.Join(segs, "/")
+			pu.RawPath = ""
+			return "", fmt.Sprintf("the channel URL carries an anaconda.org token (/t/<TOKEN>/). Write %q instead and set REPROBUILD_AUTH_%s=\"conda-token <TOKEN>\" (or \"conda_token\" in --auth-file): the token is then sent as /t/<TOKEN>/ but never reaches the lock or the image.", pu.String(), authEnvKey(pu.Host))
 		}
 		if pu.Scheme != "file" && pu.Host == "" {
 			return "", fmt.Sprintf("%q has no host.", u)
@@ -208,6 +220,40 @@ func normalizeChannelURL(u string) (string, string) {
 	}
 	p := path.Clean(strings.ReplaceAll(u, "\\", "/"))
 	return p, ""
+}
+
+// hasSecret reports a URL carrying credentials: userinfo or an anaconda.org /t/TOKEN/.
+func hasSecret(u string) bool {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return strings.Contains(u, "@")
+	}
+	segs := strings.Split(pu.Path, "/")
+	return pu.User != nil || len(segs) > 2 && segs[1] == "t" && segs[2] != ""
+}
+
+// urlError reports a bad channel or mirror URL. When the URL carries a secret, the
+// diagnostic names the place (file:line:col) but has no source snippet, so the secret is
+// not printed into a terminal or CI log.
+func (d *decoder) urlError(rng hcl.Range, summary, msg string, secret bool) {
+	if !secret {
+		d.errorf(rng, summary, "%s", msg)
+		return
+	}
+	d.add(&hcl.Diagnostic{Severity: hcl.DiagError,
+		Summary: fmt.Sprintf("%s at %s:%d:%d", summary, rng.Filename, rng.Start.Line, rng.Start.Column),
+		Detail:  msg})
+}
+
+// authEnvKey is the REPROBUILD_AUTH_ suffix of a host, as the channel package reads it.
+func authEnvKey(host string) string {
+	b := []byte(strings.ToUpper(host))
+	for i, ch := range b {
+		if !(ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 func validNamePattern(p string) bool {
@@ -330,7 +376,9 @@ func (d *decoder) decodePlatform(b *hcl.Block) {
 func (d *decoder) decodeHardware(b *hcl.Block) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "cuda"}, {Name: "cpu"}, {Name: "gpus"}, {Name: "memory"},
+		{Name: "cpus"},
 	}})
+	d.decodeCPUs(content.Attributes["cpus"])
 	d.addAll(diags)
 	h := &d.recipe.Hardware
 	h.Range = b.DefRange
@@ -388,9 +436,11 @@ func (d *decoder) decodeHardware(b *hcl.Block) {
 func (d *decoder) decodeData(blocks hcl.Blocks) {
 	schema := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "url", Required: true}, {Name: "sha256"}, {Name: "path", Required: true}, {Name: "mode"},
+		{Name: "source"},
 	}}
 	names := map[string]hcl.Range{}
 	paths := map[string]hcl.Range{}
+	pathRanges := map[string]hcl.Range{} // data path -> its attribute's value
 	for _, b := range blocks {
 		name := b.Labels[0]
 		if first, dup := names[name]; dup {
@@ -422,6 +472,7 @@ func (d *decoder) decodeData(blocks hcl.Blocks) {
 					d.errorf(attr.Expr.Range(), "Duplicate data path", "%q is also the path of the data block at %s.", ds.Path, at(first))
 				} else {
 					paths[ds.Path] = b.DefRange
+					pathRanges[ds.Path] = attr.Expr.Range()
 				}
 			}
 		}
@@ -434,8 +485,10 @@ func (d *decoder) decodeData(blocks hcl.Blocks) {
 		} else {
 			d.warnf(b.DefRange, "Data without sha256", "Data %q is not pinned by a checksum, so its content can change between builds. Add sha256 = \"...\".", name)
 		}
+		d.decodeDataSource(content.Attributes["source"], &ds)
 		d.recipe.Data = append(d.recipe.Data, ds)
 	}
+	d.checkDataPaths(pathRanges)
 }
 
 func (d *decoder) decodeRuntime(b *hcl.Block) {
@@ -448,13 +501,18 @@ func (d *decoder) decodeRuntime(b *hcl.Block) {
 	rt.Entrypoint, _ = d.stringListAttr(content.Attributes["entrypoint"])
 	rt.Cmd, _ = d.stringListAttr(content.Attributes["cmd"])
 	rt.Env = d.stringMapAttr(content.Attributes["env"])
+	if attr := content.Attributes["env"]; attr != nil {
+		d.checkEnv(attr, rt.Env)
+	}
 	if attr := content.Attributes["workdir"]; attr != nil {
 		if d.stringAttr(attr, &rt.Workdir) && !path.IsAbs(rt.Workdir) {
 			d.errorf(attr.Expr.Range(), "Invalid workdir", "%q must be an absolute path, e.g. \"/work\".", rt.Workdir)
 		}
 	}
 	if attr := content.Attributes["user"]; attr != nil {
-		d.stringAttr(attr, &rt.User)
+		if d.stringAttr(attr, &rt.User) && !d.checkUser(attr, rt.User) {
+			rt.User = ""
+		}
 	}
 }
 

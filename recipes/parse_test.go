@@ -225,3 +225,26 @@ func TestUnknownCPUWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretURLsNotPrinted: a channel or mirror URL carrying a token or a password is
+// refused, and neither the message nor the source snippet shows the secret.
+func TestSecretURLsNotPrinted(t *testing.T) {
+	path := "testdata/diagnostics/secret_urls.hcl"
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, diags := Parse(path, src)
+	if len(diags.Errs()) != 2 {
+		t.Fatalf("want 2 errors, got %v", diags)
+	}
+	out := FormatDiagnostics(path, src, diags)
+	if strings.Contains(out, "SECRET") {
+		t.Errorf("diagnostics print the secret:\n%s", out)
+	}
+	for _, want := range []string{"secret_urls.hcl:2:", "secret_urls.hcl:3:", "REPROBUILD_AUTH_CONDA_ANACONDA_ORG", "REPROBUILD_AUTH_MIRROR_EXAMPLE_8443"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diagnostics do not say %q:\n%s", want, out)
+		}
+	}
+}

@@ -21,6 +21,11 @@ type channelFlags struct {
 	offline  bool
 	jobs     int
 	authFile string
+	// network limits (see docs/channels.md)
+	idleTimeout time.Duration
+	deadline    time.Duration
+	minRate     int64
+	maxRepodata int64
 }
 
 func (f *channelFlags) register(cmd *cobra.Command) {
@@ -28,12 +33,23 @@ func (f *channelFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.offline, "offline", false, "use only the cache and file:// channels")
 	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 8, "parallel downloads")
 	cmd.Flags().StringVar(&f.authFile, "auth-file", "", "JSON credentials file (default $REPROBUILD_AUTH_FILE); REPROBUILD_AUTH_<HOST> variables also apply")
+	cmd.Flags().DurationVar(&f.idleTimeout, "net-idle-timeout", 60*time.Second, "a download with no byte for this long fails over to the next location")
+	cmd.Flags().DurationVar(&f.deadline, "net-deadline", 0, "most time one download from one location may take, body included (0: none)")
+	cmd.Flags().Int64Var(&f.minRate, "net-min-rate", channel.DefaultMinRate, "slowest accepted transfer in bytes/s, averaged over 30s; slower fails over to the next location (0: none)")
+	cmd.Flags().Int64Var(&f.maxRepodata, "max-repodata-size", channel.DefaultMaxRepodataSize, "largest repodata document accepted, in bytes once decompressed")
 }
 
 // options reads the flags and the environment into channel options for the builder.
 func (f *channelFlags) options(cmd *cobra.Command) (builder.ChannelOptions, error) {
 	environ := os.Environ()
-	o := builder.ChannelOptions{Offline: f.offline, CacheDir: f.cacheDir, Parallelism: f.jobs}
+	o := builder.ChannelOptions{Offline: f.offline, CacheDir: f.cacheDir, Parallelism: f.jobs,
+		IdleTimeout: f.idleTimeout, Deadline: f.deadline, MinRate: f.minRate, MaxRepodataSize: f.maxRepodata}
+	if f.minRate == 0 {
+		o.MinRate = -1 // explicitly off
+	}
+	if f.idleTimeout < 0 || f.deadline < 0 || f.minRate < 0 || f.maxRepodata < 0 {
+		return o, fmt.Errorf("--net-idle-timeout, --net-deadline, --net-min-rate and --max-repodata-size must not be negative")
+	}
 	if o.CacheDir == "" {
 		home, _ := os.UserHomeDir()
 		o.CacheDir = channel.DefaultCacheDir(environ, home)

@@ -17,6 +17,7 @@ func newImageCommand() *cobra.Command {
 		vars, tags, platforms              []string
 		push, locked, frozen, asJSON       bool
 		layers                             int
+		maxPackage                         int64
 		cf                                 channelFlags
 	)
 	cmd := &cobra.Command{
@@ -53,6 +54,10 @@ func newImageCommand() *cobra.Command {
 			o := builder.ImageOptions{
 				Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Platforms: platforms, Output: output, Push: push, Tags: tags,
 				Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
+				MaxPackageSize: maxPackage,
+			}
+			if maxPackage < 0 {
+				return fmt.Errorf("--max-package-size %d: want a positive number of bytes (0: the default 8 GiB)", maxPackage)
 			}
 			var res *builder.ImageResult
 			switch engine {
@@ -99,7 +104,7 @@ func newImageCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout), docker:FILE (docker archive), vm:PATH.qcow2|vm:PATH.raw (bootable VM disk) or kubevirt:DIR (VM disk as a KubeVirt containerDisk)")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "oci:DIR (OCI layout), docker:FILE (docker archive), vm:PATH.qcow2|vm:PATH.raw (bootable VM disk), kubevirt:DIR (VM disk as a KubeVirt containerDisk) or sif:FILE (SIF file for Apptainer)")
 	cmd.Flags().StringArrayVarP(&tags, "tag", "t", nil, "image reference to tag/push (repeatable; default image.tags)")
 	cmd.Flags().BoolVar(&push, "push", false, "push to the tags")
 	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to lock: fail (exit 3) if reprobuild.lock is missing or stale")
@@ -107,6 +112,7 @@ func newImageCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.Flags().IntVar(&layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	cmd.Flags().StringVar(&engine, "engine", "embedded", "embedded or buildkit")
+	cmd.Flags().Int64Var(&maxPackage, "max-package-size", 0, "largest unpacked size of one package in bytes, a guard against archive bombs (0: 8 GiB)")
 	cmd.Flags().StringSliceVar(&platforms, "platform", nil, "build only these targets (linux-64 or linux/amd64; repeatable); each image is the one a full build gives")
 	cmd.Flags().StringVar(&buildkitAddr, "buildkit-addr", "", "buildkitd address for --engine buildkit (default $BUILDKIT_HOST)")
 	cf.register(cmd)

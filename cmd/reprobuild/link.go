@@ -23,6 +23,8 @@ type linkOptions struct {
 	records string
 	pkgs    string
 	out     string
+	env     []string
+	maxSize int64
 }
 
 func newLinkCommand() *cobra.Command {
@@ -42,6 +44,8 @@ func newLinkCommand() *cobra.Command {
 	f.StringVar(&o.records, "records", frontend.RecordsFile, "JSON list of the package records to link")
 	f.StringVar(&o.pkgs, "pkgs", frontend.PkgsDir, "directory holding the archives by file name")
 	f.StringVar(&o.out, "out", frontend.OutDir, "directory the linked tree (image-root relative paths) is written to")
+	f.Int64Var(&o.maxSize, "max-package-size", 0, "largest unpacked size of one package in bytes (0: 8 GiB)")
+	f.StringArrayVar(&o.env, "env", nil, "read-only tree of a group linked before this one, in layer order (repeatable): the whole environment is checked as one tree")
 	return cmd
 }
 
@@ -72,13 +76,28 @@ func runLink(ctx context.Context, o linkOptions) error {
 		defer os.RemoveAll(spool)
 	}
 	// The same linking code as the embedded engine, so both engines write the same tree.
-	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python, SpoolDir: spool})
+	trees, clobbers, err := install.LinkAll(ctx, pkgs, install.Options{Prefix: o.prefix, PythonVersion: o.python, SpoolDir: spool, MaxUnpackedSize: o.maxSize})
 	var changed *install.ArchiveChangedError
 	if errors.As(err, &changed) {
 		return fmt.Errorf("link: %w", &checksumError{file: changed.File, want: pinned[changed.File], err: err})
 	}
 	if err != nil {
 		return fmt.Errorf("link: %w", err)
+	}
+	if len(o.env) > 0 {
+		// The same whole-environment check as the embedded engine, on the same layers.
+		layers := make([][]install.Entry, 0, len(o.env)+1)
+		for _, dir := range o.env {
+			shape, err := install.ShapeOfDir(dir)
+			if err != nil {
+				return fmt.Errorf("link: %w", err)
+			}
+			layers = append(layers, shape)
+		}
+		layers = append(layers, install.ShapeOfTrees(trees))
+		if err := install.CheckEnvironment(o.prefix, layers...); err != nil {
+			return fmt.Errorf("link: %w", err)
+		}
 	}
 	for _, c := range clobbers {
 		fmt.Fprintf(os.Stderr, "link: %s from %s replaces the one from %s\n", c.Path, c.Winner, c.Loser)

@@ -420,7 +420,7 @@ func TestCatalogRegistry(t *testing.T) {
 	}
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if want := "reprobuild run " + reg.Host() + "/catalog/lab/pushed@" + v.Builds[0].Digest; !strings.Contains(string(page), want) {
+	if want := "reprobuild launch --to kubernetes --image " + reg.Host() + "/catalog/lab/pushed@" + v.Builds[0].Digest; !strings.Contains(string(page), want) {
 		t.Errorf("the version page lacks %q", want)
 	}
 }

@@ -63,7 +63,11 @@ func Build(ctx context.Context, c gwclient.Client) (*gwclient.Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", lockName, err)
 	}
-	if err := lock.Check(l, lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}); err != nil {
+	want := lock.Want{RecipeHash: r.Hash(), Targets: r.Targets()}
+	for _, s := range r.RootSpecs() { // every root spec must be satisfied by each target
+		want.Specs = append(want.Specs, lock.Spec{Text: s.Text, Origin: fmt.Sprintf("%s:%d:%d", s.Range.Filename, s.Range.Start.Line, s.Range.Start.Column)})
+	}
+	if err := lock.Check(l, want); err != nil {
 		return nil, fmt.Errorf("%s: %w", lockName, err)
 	}
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 )
 
 // Store is a directory of files named by the sha256 of their content. A file is only
@@ -46,6 +48,14 @@ func Open(dir string, opts ...Option) (*Store, error) {
 	s := &Store{dir: dir}
 	for _, o := range opts {
 		o(s)
+	}
+	// Temporary files of writers killed mid-way (cas/tmp) are removed by the next
+	// process to open the store; a live writer's are kept (see Clean).
+	_ = s.Clean(context.Background())
+	// Other users of cas/tmp (link spools, streamed repodata) hold an fsutil lock while
+	// they live; what a killed process left is removed here.
+	for _, glob := range []string{"spool-*", "repodata-*"} {
+		_, _ = fsutil.CleanStale(filepath.Join(dir, "tmp"), glob)
 	}
 	return s, nil
 }

@@ -354,12 +354,13 @@ func (s *Server) versionView(r *http.Request, p *Principal, v *Version) versionV
 	}
 	base := fmt.Sprintf("%s://%s", scheme, r.Host)
 	vv.Lines = []string{
-		fmt.Sprintf("reprobuild pull %s/%s/%s@%d", base, v.Namespace, v.Environment, v.Number),
-		fmt.Sprintf("reprobuild image -f reprobuild.hcl --frozen --output oci:%s-v%d", v.Environment, v.Number),
+		fmt.Sprintf("reprobuild pull %s/%s/%s@%d -o %s-v%d", base, v.Namespace, v.Environment, v.Number, v.Environment, v.Number),
+		fmt.Sprintf("reprobuild image -f %s-v%d/reprobuild.hcl --frozen --output oci:%s-v%d.oci", v.Environment, v.Number, v.Environment, v.Number),
+		fmt.Sprintf("reprobuild run -f %s-v%d/reprobuild.hcl", v.Environment, v.Number),
 	}
 	if s.opts.Registry != "" && vv.Build.Digest != "" {
 		ref := fmt.Sprintf("%s/%s/%s@%s", strings.TrimSuffix(s.opts.Registry, "/"), v.Namespace, v.Environment, vv.Build.Digest)
-		vv.Lines = append(vv.Lines, "reprobuild run "+ref, "reprobuild launch --to kubernetes "+ref)
+		vv.Lines = append(vv.Lines, "reprobuild launch --to kubernetes --image "+ref, "reprobuild launch --to slurm --image "+ref)
 	}
 	return vv
 }

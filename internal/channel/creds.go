@@ -16,6 +16,10 @@ type Credential struct {
 	Token    string
 	Username string
 	Password string
+	// CondaToken is an anaconda.org channel token: requests carry it as a /t/TOKEN/
+	// path prefix, the way anaconda.org expects, instead of a header. It never reaches
+	// a recipe, lock, record or message.
+	CondaToken string
 }
 
 func (c Credential) String() string   { return "[credentials redacted]" }
@@ -90,7 +94,8 @@ const EnvPrefix = "REPROBUILD_AUTH_"
 // CredentialsFromEnv reads REPROBUILD_AUTH_<HOST>=VALUE entries from environ (as
 // os.Environ gives them). <HOST> is the host or host:port in upper case with every
 // other character as '_' (mirror.example.org:8443 -> MIRROR_EXAMPLE_ORG_8443). VALUE is
-// "bearer TOKEN", "basic USER:PASSWORD", or a bare TOKEN (bearer).
+// "bearer TOKEN", "basic USER:PASSWORD", "conda-token TOKEN" (an anaconda.org channel
+// token, sent as a /t/TOKEN/ path prefix), or a bare TOKEN (bearer).
 func CredentialsFromEnv(environ []string) (Credentials, error) {
 	var c Credentials
 	for _, kv := range environ {
@@ -119,6 +124,11 @@ func parseCredValue(v string) (Credential, error) {
 		if t := strings.TrimSpace(rest); t != "" {
 			return Credential{Token: t}, nil
 		}
+	case ok && strings.EqualFold(kind, "conda-token"):
+		if t := strings.TrimSpace(rest); t != "" && !strings.ContainsAny(t, "/?#") {
+			return Credential{CondaToken: t}, nil
+		}
+		return Credential{}, fmt.Errorf(`conda tokens must be "conda-token TOKEN" with no '/', '?' or '#'`)
 	case ok && strings.EqualFold(kind, "basic"):
 		user, pass, ok := strings.Cut(strings.TrimSpace(rest), ":")
 		if ok && user != "" {
@@ -128,20 +138,21 @@ func parseCredValue(v string) (Credential, error) {
 	case !ok && v != "":
 		return Credential{Token: v}, nil
 	}
-	return Credential{}, fmt.Errorf(`value must be "bearer TOKEN", "basic USER:PASSWORD" or a bare token`)
+	return Credential{}, fmt.Errorf(`value must be "bearer TOKEN", "basic USER:PASSWORD", "conda-token TOKEN" or a bare token`)
 }
 
 // credFile is the JSON form LoadCredentials reads.
 type credFile struct {
 	Hosts map[string]struct {
-		Token    string `json:"token"`
-		Username string `json:"username"`
-		Password string `json:"password"`
+		Token      string `json:"token"`
+		Username   string `json:"username"`
+		Password   string `json:"password"`
+		CondaToken string `json:"conda_token"`
 	} `json:"hosts"`
 }
 
-// LoadCredentials reads a JSON file {"hosts": {"HOST[:PORT]": {"token": "..."} or
-// {"username": "...", "password": "..."}}}.
+// LoadCredentials reads a JSON file {"hosts": {"HOST[:PORT]": {"token": "..."},
+// {"username": "...", "password": "..."} or {"conda_token": "..."}}}.
 func LoadCredentials(path string) (Credentials, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -162,6 +173,13 @@ func ParseCredentials(data []byte, source string) (Credentials, error) {
 		switch {
 		case host == "":
 			return c, &CredentialError{Source: source, Reason: "empty host name"}
+		case e.CondaToken != "" && e.Token == "" && e.Username == "" && e.Password == "":
+			if strings.ContainsAny(e.CondaToken, "/?#") {
+				return c, &CredentialError{Source: source, Reason: fmt.Sprintf("host %q: conda_token must not contain '/', '?' or '#'", host)}
+			}
+			c.set(host, Credential{CondaToken: e.CondaToken})
+		case e.CondaToken != "":
+			return c, &CredentialError{Source: source, Reason: fmt.Sprintf("host %q needs either conda_token, token or username/password, not several", host)}
 		case e.Token != "" && e.Username == "" && e.Password == "":
 			c.set(host, Credential{Token: e.Token})
 		case e.Token == "" && e.Username != "":
@@ -178,16 +196,28 @@ func ParseCredentials(data []byte, source string) (Credentials, error) {
 func (c Credentials) authorize(req *http.Request) {
 	u := req.URL
 	if cr, ok := c.lookup(u); ok {
-		if cr.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+cr.Token)
-		} else {
-			req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password)))
-		}
+		cr.setHeader(req)
 	} else if u.User != nil {
 		pass, _ := u.User.Password()
 		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pass)))
 	}
 	u.User = nil
+}
+
+// setHeader authenticates req with cr: an anaconda.org-style token goes into the path
+// (/t/TOKEN/...), the others into the Authorization header.
+func (cr Credential) setHeader(req *http.Request) {
+	switch {
+	case cr.CondaToken != "":
+		if !strings.HasPrefix(req.URL.Path, "/t/") {
+			req.URL.Path = "/t/" + cr.CondaToken + req.URL.Path
+			req.URL.RawPath = ""
+		}
+	case cr.Token != "":
+		req.Header.Set("Authorization", "Bearer "+cr.Token)
+	default:
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password)))
+	}
 }
 
 // Redact removes userinfo and anaconda.org-style /t/TOKEN/ path segments from a URL,

@@ -5,7 +5,7 @@
 // a compact binary form so a warm run does not parse JSON. Vendor writes locked
 // packages out as a file channel.
 //
-// It may import internal/conda, internal/cas, the standard library,
+// It may import internal/conda, internal/cas, internal/fsutil, the standard library,
 // klauspost/compress/zstd, vmihailenco/msgpack/v5 (CEP 16 sharded repodata) and
 // golang.org/x/sync/errgroup. It reads no environment and no clock: callers pass
 // credentials, the cache directory and (optionally) a clock as options.

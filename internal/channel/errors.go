@@ -68,10 +68,29 @@ type FetchError struct {
 }
 
 func (e *FetchError) Error() string {
+	// Every location tried is named (once per distinct failure), so a broken primary
+	// is not hidden behind the last mirror's error.
 	var b strings.Builder
-	fmt.Fprintf(&b, "fetching %s failed after %d attempt(s)", e.What, len(e.Attempts))
-	if n := len(e.Attempts); n > 0 {
-		fmt.Fprintf(&b, "; last: %v", e.Attempts[n-1])
+	fmt.Fprintf(&b, "fetching %s failed after %d attempt(s) at every location", e.What, len(e.Attempts))
+	seen := map[string]bool{}
+	shown := 0
+	for _, a := range e.Attempts {
+		msg := a.Error()
+		if seen[msg] {
+			continue
+		}
+		seen[msg] = true
+		if shown == 8 {
+			b.WriteString("; ...")
+			break
+		}
+		if shown == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(msg)
+		shown++
 	}
 	return b.String()
 }

@@ -262,6 +262,8 @@ func (c *Client) try(ctx context.Context, what string, urls []string, fn func(co
 			case errors.As(err, &he) && isFileURL(u):
 				// A local file does not change between attempts.
 				dead[i] = true
+			case errors.As(err, new(*RepodataSizeError)), errors.As(err, new(*RedirectError)):
+				dead[i] = true
 			}
 		}
 		if !live {
@@ -322,6 +324,12 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if c.o.deadline > 0 {
+		var cancelD context.CancelFunc
+		ctx, cancelD = context.WithTimeout(ctx, c.o.deadline)
+		defer cancelD()
+	}
+	overDeadline := func() bool { return c.o.deadline > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) }
 	idle := time.AfterFunc(c.o.idleTimeout, cancel)
 	defer idle.Stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -340,7 +348,10 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 		if !idle.Stop() {
 			return "", nil, fmt.Errorf("GET %s: no response within %s", Redact(u), c.o.idleTimeout)
 		}
-		return "", nil, fmt.Errorf("GET %s: %v", Redact(u), redactErr(err))
+		if overDeadline() {
+			return "", nil, fmt.Errorf("GET %s: no response within the download deadline of %s", Redact(u), c.o.deadline)
+		}
+		return "", nil, fmt.Errorf("GET %s: %w", Redact(u), redactErr(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotModified && (cond.ETag != "" || cond.LastModified != "") {
@@ -350,11 +361,20 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 		return "", resp.Header, &StatusError{URL: Redact(u), Status: resp.StatusCode}
 	}
 	body := &idleReader{r: resp.Body, t: idle, d: c.o.idleTimeout}
-	s, err := consume(body)
+	guard := startRateGuard(c.o.minRate, c.o.rateWindow, cancel)
+	defer guard.stop()
+	s, err := consume(guard.reader(body))
 	if err != nil {
 		var me *cas.MismatchError
-		if errors.As(err, &me) {
+		var re *RepodataSizeError
+		if errors.As(err, &me) || errors.As(err, &re) {
 			return "", resp.Header, err
+		}
+		if guard.tooSlow() {
+			return "", resp.Header, fmt.Errorf("GET %s: body slower than %d bytes/s over %s (a stalled or dripping server)", Redact(u), c.o.minRate, c.o.rateWindow)
+		}
+		if overDeadline() {
+			return "", resp.Header, fmt.Errorf("GET %s: not complete within the download deadline of %s", Redact(u), c.o.deadline)
 		}
 		if body.stalled() {
 			return "", resp.Header, fmt.Errorf("GET %s: stalled for %s mid-body", Redact(u), c.o.idleTimeout)
@@ -371,6 +391,10 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 func redactErr(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) {
+		var re *RedirectError
+		if errors.As(ue.Err, &re) {
+			return re // names only redacted URLs
+		}
 		return fmt.Errorf("%s", ue.Err)
 	}
 	return err

@@ -28,6 +28,13 @@ type options struct {
 	maxAge      time.Duration
 	now         func() time.Time
 	fsync       bool
+	// maxRepodata bounds a repodata document after decompression.
+	maxRepodata int64
+	// deadline bounds one request (connect, headers and body) to one location.
+	deadline time.Duration
+	// minRate (bytes/s) averaged over rateWindow: a slower body moves to the next location.
+	minRate    int64
+	rateWindow time.Duration
 }
 
 // defaults is the one place default settings live.
@@ -37,8 +44,21 @@ func defaults() options {
 		retries:     2,
 		backoff:     500 * time.Millisecond,
 		idleTimeout: 60 * time.Second,
+		maxRepodata: DefaultMaxRepodataSize,
+		minRate:     DefaultMinRate,
+		rateWindow:  DefaultRateWindow,
 	}
 }
+
+// Defaults of the network limits (see the With* options).
+const (
+	// DefaultMaxRepodataSize is 1 GiB: conda-forge's largest subdir is a few hundred MB.
+	DefaultMaxRepodataSize = 1 << 30
+	// DefaultMinRate is 1 KiB/s over DefaultRateWindow: a server dripping bytes slower
+	// than that is treated as stalled.
+	DefaultMinRate    = 1 << 10
+	DefaultRateWindow = 30 * time.Second
+)
 
 // WithCacheDir sets the cache root (required): packages and repodata go under it.
 func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
@@ -66,6 +86,24 @@ func WithRetries(n int, backoff time.Duration) Option {
 // WithIdleTimeout aborts a request that receives no bytes for d (default 60s), so a
 // stalled server moves the download to the next location.
 func WithIdleTimeout(d time.Duration) Option { return func(o *options) { o.idleTimeout = d } }
+
+// WithMaxRepodataSize bounds a repodata document after decompression (default
+// DefaultMaxRepodataSize); a larger one is refused with a *RepodataSizeError and the next
+// location is tried. The bound is counted on the decompressed bytes, so a small .zst
+// that inflates without end stops at n.
+func WithMaxRepodataSize(n int64) Option { return func(o *options) { o.maxRepodata = n } }
+
+// WithDeadline bounds one request to one location, body included (0: no deadline). A
+// request that runs out of time fails over to the next location.
+func WithDeadline(d time.Duration) Option { return func(o *options) { o.deadline = d } }
+
+// WithMinRate sets the slowest body transfer accepted: fewer than bytesPerSec*window
+// bytes within any window of the body (0: no minimum). A server that drips bytes (and so
+// never triggers the idle timeout) fails over to the next location. Defaults:
+// DefaultMinRate over DefaultRateWindow.
+func WithMinRate(bytesPerSec int64, window time.Duration) Option {
+	return func(o *options) { o.minRate, o.rateWindow = bytesPerSec, window }
+}
 
 // WithProgress reports downloads on w: a bar line redrawn in place when terminal is
 // true, one plain line per finished package otherwise. Nil w means silent.
@@ -122,7 +160,15 @@ func New(opts ...Option) (*Client, error) {
 		tr.DisableCompression = true
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{o: o, http: hc, store: store, dir: o.cacheDir}, nil
+	c := &Client{o: o, store: store, dir: o.cacheDir}
+	if hc.CheckRedirect == nil {
+		// A copy, so the caller's client is not changed.
+		own := *hc
+		own.CheckRedirect = c.checkRedirect
+		hc = &own
+	}
+	c.http = hc
+	return c, nil
 }
 
 // Store is the client's package store.

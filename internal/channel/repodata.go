@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 )
 
 // repodataMeta is what the cache remembers about one channel subdir's repodata. It is
@@ -279,6 +280,11 @@ func (c *Client) streamRepodata(ch Channel, subdir string, doc *rawDoc) (*conda.
 		return nil, le.err
 	}
 	if err != nil {
+		if se := c.sizeErr(err, doc.src); se != err {
+			return nil, se
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	sha, err := pipe.finish()
@@ -444,10 +450,14 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path str
 		defer zr.Close()
 		r = zr
 	}
-	f, err := os.CreateTemp(filepath.Join(c.store.Dir(), "tmp"), "repodata-*")
+	// Locked while written, so the next process's cas.Open removes it only if this one
+	// was killed.
+	t, err := fsutil.CreateTemp(filepath.Join(c.store.Dir(), "tmp"), "repodata-*")
 	if err != nil {
 		return "", "", err
 	}
+	defer t.Release()
+	f := t.File
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	_, err = io.Copy(bw, c.limitRepodata(r, src))
@@ -468,6 +478,9 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path str
 			return "", "", c.repodataTooLarge(src)
 		}
 		if zst {
+			if se := c.sizeErr(err, src); se != err {
+				return "", "", se
+			}
 			err = fmt.Errorf("decompressing repodata.json.zst: %w", err)
 		}
 		return "", "", err
@@ -475,12 +488,27 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path str
 	return hex.EncodeToString(h.Sum(nil)), f.Name(), nil
 }
 
-// repodataLimit is the most bytes a repodata document may decompress to.
-func (c *Client) repodataLimit() int64 { return maxRepodata }
+// repodataLimit is the most bytes a repodata document may decompress to
+// (WithMaxRepodataSize, --max-repodata-size).
+func (c *Client) repodataLimit() int64 {
+	if c.o.maxRepodata > 0 {
+		return c.o.maxRepodata
+	}
+	return maxRepodata
+}
 
 // repodataTooLarge is the error for a document over repodataLimit.
 func (c *Client) repodataTooLarge(src string) error {
-	return fmt.Errorf("repodata %s: larger than %d bytes", src, c.repodataLimit())
+	return &RepodataSizeError{URL: src, Limit: c.repodataLimit()}
+}
+
+// sizeErr maps a zstd frame whose window exceeds the limit (it would decode to more
+// than the limit) to repodataTooLarge; other errors are returned as they are.
+func (c *Client) sizeErr(err error, src string) error {
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return c.repodataTooLarge(src)
+	}
+	return err
 }
 
 // limitRepodata reads r, failing with repodataTooLarge past repodataLimit: streamed
@@ -515,18 +543,27 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// maxRepodata bounds a decompressed repodata document, so a hostile .zst cannot
-// exhaust memory (conda-forge's largest subdir is a few hundred MB).
+// maxRepodata bounds a decompressed repodata document when no limit is set, so a
+// hostile .zst cannot exhaust memory (conda-forge's largest subdir is a few hundred MB).
 const maxRepodata = 4 << 30
 
-func readZstd(r io.Reader) ([]byte, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(maxRepodata))
+// readZstd decompresses a whole repodata.json.zst within the repodata limit (the
+// decoder's window limit bounds its memory, not the document's size).
+func (c *Client) readZstd(r io.Reader, src string) ([]byte, error) {
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
 	if err != nil {
 		return nil, err
 	}
 	defer zr.Close()
-	data, err := io.ReadAll(zr)
+	data, err := readLimited(zr, c.repodataLimit(), src)
 	if err != nil {
+		var re *RepodataSizeError
+		if errors.As(err, &re) {
+			return nil, err
+		}
+		if se := c.sizeErr(err, src); se != err {
+			return nil, se
+		}
 		return nil, fmt.Errorf("decompressing repodata.json.zst: %w", err)
 	}
 	return data, nil
@@ -550,6 +587,9 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("repodata %s: %w", Redact(src), err)
+	}
+	if !zst && fi.Size() > c.repodataLimit() {
+		return nil, c.repodataTooLarge(Redact(src))
 	}
 	var ino uint64
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -576,7 +616,7 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 			return nil, err
 		}
 		defer f.Close()
-		return readZstd(f)
+		return c.readZstd(f, Redact(src))
 	}
 	if meta.SHA256 != "" && meta.Path == p && meta.Size == fi.Size() && meta.MtimeNs == fi.ModTime().UnixNano() && meta.Ino == ino {
 		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src)}, nil

@@ -9,6 +9,7 @@
 // only in LoadBase, WriteLayout, WriteDockerArchive and Push.
 //
 // It may import the standard library, go-containerregistry, klauspost/compress,
-// internal/install (for install.Entry) and internal/progress (Push reports its bytes);
+// internal/install (for install.Entry), internal/progress (Push reports its bytes) and
+// internal/fsutil (atomic output replacement);
 // nothing else of ours.
 package image

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/reprobuild/reprobuild/internal/fsutil"
 	"github.com/reprobuild/reprobuild/internal/progress"
 )
 
@@ -31,6 +32,8 @@ type layoutOptions struct {
 	refName   string
 	artifacts []v1.Image
 	blobFiles map[v1.Hash]string
+	// beforeReplace runs when the new layout is complete, before the swap.
+	beforeReplace func()
 }
 
 // WithBlobFiles names local files that already hold blobs of the layout, by digest (e.g.
@@ -62,6 +65,12 @@ func WithArtifacts(arts ...v1.Image) LayoutOption {
 // WithRefName sets the ref.name annotation of the index entry in index.json.
 func WithRefName(n string) LayoutOption { return func(o *layoutOptions) { o.refName = n } }
 
+// WithBeforeReplace calls f when the new layout is complete beside the old one, just
+// before it is swapped in (for progress and the kill tests).
+func WithBeforeReplace(f func()) LayoutOption {
+	return func(o *layoutOptions) { o.beforeReplace = f }
+}
+
 // WriteLayout writes x (a v1.Image or a v1.ImageIndex) as an OCI image layout at dir:
 // index.json lists exactly one entry, x itself (an image's entry carries its platform),
 // so `skopeo inspect oci:DIR`, `umoci unpack --image DIR:REF` and `crane push DIR` each
@@ -80,10 +89,14 @@ func WriteLayout(dir string, x any, opts ...LayoutOption) error {
 		return err
 	}
 	parent := filepath.Dir(dir)
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	// Leftovers of runs killed while writing this output; a live writer's are kept.
+	_, _ = fsutil.CleanStale(parent, "."+filepath.Base(dir)+".tmp-*")
+	t, err := fsutil.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("writing OCI layout %s: creating a temporary directory in %s: %w", dir, parent, err)
 	}
+	defer t.Release()
+	tmp := t.Path
 	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("writing OCI layout %s: %w", dir, err)
@@ -119,7 +132,10 @@ func WriteLayout(dir string, x any, opts ...LayoutOption) error {
 			return fmt.Errorf("writing OCI layout %s: %w", dir, err)
 		}
 	}
-	return replaceDir(tmp, dir)
+	if o.beforeReplace != nil {
+		o.beforeReplace()
+	}
+	return fsutil.ReplaceDir(tmp, dir)
 }
 
 // linkBlobs hardlinks known blob files into the layout at dir. layout's writer skips a
@@ -165,27 +181,6 @@ func replaceable(dir string) error {
 	return nil
 }
 
-// replaceDir renames tmp to dir. An existing dir is first moved aside and removed only
-// after the new one is in place.
-func replaceDir(tmp, dir string) error {
-	if err := os.Rename(tmp, dir); err == nil {
-		return nil
-	}
-	if _, err := os.Lstat(dir); err != nil {
-		return fmt.Errorf("moving the new OCI layout into %s: %w", dir, err)
-	}
-	old := tmp + ".old"
-	if err := os.Rename(dir, old); err != nil {
-		return fmt.Errorf("moving the old %s aside to replace it: %w", dir, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		// Put the old layout back rather than leave nothing.
-		_ = os.Rename(old, dir)
-		return fmt.Errorf("moving the new OCI layout into %s: %w", dir, err)
-	}
-	return os.RemoveAll(old)
-}
-
 // WriteDockerArchive writes img as a `docker load` archive at path, tagged tag (e.g.
 // "lab/analysis:2026.11"). It writes a temporary file beside path and renames it.
 func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
@@ -193,15 +188,18 @@ func WriteDockerArchive(path, tag string, img v1.Image) (err error) {
 	if err != nil {
 		return fmt.Errorf("docker archive %s: tag %q is not a valid REPO:TAG: %w", path, tag, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
+	_, _ = fsutil.CleanStale(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	tf, err := fsutil.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("docker archive %s: %w", path, err)
 	}
+	f := tf.File
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(f.Name())
 		}
+		tf.Release()
 	}()
 	img, err = uniformCompression(img)
 	if err != nil {

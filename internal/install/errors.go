@@ -33,7 +33,7 @@ type SizeLimitError struct {
 }
 
 func (e *SizeLimitError) Error() string {
-	return fmt.Sprintf("package %s: unpacked content exceeds %d bytes (archive bomb?); raise Options.MaxUnpackedSize if the package is genuine", e.Package, e.Limit)
+	return fmt.Sprintf("package %s: unpacked content exceeds %d bytes (archive bomb?); raise --max-package-size (Options.MaxUnpackedSize) if the package is genuine", e.Package, e.Limit)
 }
 
 // MalformedPackageError reports an archive that is not a valid conda package.
@@ -91,4 +91,17 @@ type ArchiveChangedError struct {
 
 func (e *ArchiveChangedError) Error() string {
 	return fmt.Sprintf("package %s: %s changed after it was verified (its sha256 no longer matches the lock); retry once the channel is no longer being written", e.Package, e.File)
+}
+
+// PathsMismatchError reports an archive whose content disagrees with its
+// info/paths.json: a listed file missing or of another kind, size or sha256, or a file
+// the list does not mention.
+type PathsMismatchError struct {
+	Package string
+	Path    string
+	Reason  string
+}
+
+func (e *PathsMismatchError) Error() string {
+	return fmt.Sprintf("package %s: %s: %s; the package metadata lies about its content, do not install it (re-download it or report it to the channel)", e.Package, e.Path, e.Reason)
 }

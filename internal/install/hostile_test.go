@@ -69,6 +69,12 @@ func writeRaw(t testing.TB, dir, ext string, payload []rawMember, noIndex bool) 
 	if !noIndex {
 		info = append(info, rawMember{name: "info/index.json", data: []byte(rawIndex)})
 	}
+	return writeRawInfo(t, dir, ext, info, payload)
+}
+
+// writeRawInfo writes an archive holding the info members and payload verbatim.
+func writeRawInfo(t testing.TB, dir, ext string, info, payload []rawMember) string {
+	t.Helper()
 	file := filepath.Join(dir, "evil-1-0"+ext)
 	var out bytes.Buffer
 	switch ext {

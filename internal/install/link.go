@@ -116,7 +116,7 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 	if err != nil {
 		return nil, err
 	}
-	places, digests, err := placeholders(pkg, c.info)
+	places, listed, err := placeholders(pkg, c.info)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +168,13 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 		kinds[m.name] = m.typ
 		files[m.name] = m
 	}
+	// The archive must hold exactly what info/paths.json says, as rattler checks it:
+	// conda-meta is then written from the bytes really installed, never from the claim.
+	if listed != nil {
+		if err := verifyPaths(pkg, listed, files, hasChild); err != nil {
+			return nil, err
+		}
+	}
 
 	var entries []Entry
 	var metaPaths []metaPath
@@ -197,11 +204,10 @@ func link(ctx context.Context, p Package, o Options) (*PackageTree, error) {
 			m.data, m.spool, m.exec = t.data, t.spool, t.exec
 		}
 		data := m.data
-		// conda-meta copies the digest from paths.json, as conda does; hashing every
-		// file again would double the cost of linking.
-		if d, ok := digests[m.name]; ok {
-			mp.SHA256 = d
-		}
+		// conda-meta records the digest of the bytes installed (verifyPaths has checked
+		// them against paths.json when the package has one).
+		sum := m.digest()
+		mp.SHA256 = hex.EncodeToString(sum[:])
 		size := m.size()
 		mp.Size = &size
 		ph, ok := places[m.name]
@@ -388,10 +394,11 @@ func readMetadata(pkg string, rec conda.PackageRecord, info map[string][]byte) (
 }
 
 // placeholders reads prefix placeholders from info/paths.json, or from info/has_prefix in
-// packages older than paths.json.
-func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, map[string]string, error) {
+// packages older than paths.json. The paths.json entries are returned by clean path (nil
+// when the package has no paths.json).
+func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, map[string]pathInfo, error) {
 	out := map[string]placeholder{}
-	digests := map[string]string{}
+	var listed map[string]pathInfo
 	if pj, ok := info["info/paths.json"]; ok {
 		var paths struct {
 			Paths []pathInfo `json:"paths"`
@@ -399,10 +406,16 @@ func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, m
 		if err := json.Unmarshal(pj, &paths); err != nil {
 			return nil, nil, &MalformedPackageError{Package: pkg, Reason: "info/paths.json: " + err.Error()}
 		}
+		listed = make(map[string]pathInfo, len(paths.Paths))
 		for _, p := range paths.Paths {
-			if p.SHA256 != "" {
-				digests[path.Clean(p.Path)] = p.SHA256
+			clean := path.Clean(p.Path)
+			if p.Path == "" || clean != p.Path || strings.HasPrefix(clean, "/") || clean == ".." || strings.HasPrefix(clean, "../") {
+				return nil, nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/paths.json lists %q, not a clean relative path", p.Path)}
 			}
+			if _, dup := listed[clean]; dup {
+				return nil, nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/paths.json lists %s twice", clean)}
+			}
+			listed[clean] = p
 			if p.Placeholder != "" {
 				mode := p.FileMode
 				if mode == "" {
@@ -411,11 +424,11 @@ func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, m
 				out[path.Clean(p.Path)] = placeholder{p.Placeholder, mode}
 			}
 		}
-		return out, digests, nil
+		return out, listed, nil
 	}
 	hp, ok := info["info/has_prefix"]
 	if !ok {
-		return out, digests, nil
+		return out, nil, nil
 	}
 	for _, line := range strings.Split(string(hp), "\n") {
 		fields, err := splitQuoted(strings.TrimSpace(line))
@@ -432,7 +445,7 @@ func placeholders(pkg string, info map[string][]byte) (map[string]placeholder, m
 			return nil, nil, &MalformedPackageError{Package: pkg, Reason: fmt.Sprintf("info/has_prefix line %q: want 1 or 3 fields", line)}
 		}
 	}
-	return out, digests, nil
+	return out, nil, nil
 }
 
 // splitQuoted splits on spaces, keeping double-quoted fields whole.

@@ -14,6 +14,15 @@ type Want struct {
 	RecipeHash string
 	// Targets are the platforms the recipe builds for.
 	Targets []string
+	// Specs are the recipe's root match specs; every locked target must hold a package
+	// (or virtual package) matching each.
+	Specs []Spec
+}
+
+// Spec is one root match spec of a recipe and where it was written ("file:line:col").
+type Spec struct {
+	Text   string
+	Origin string
 }
 
 // StaleError lists every reason a lock does not fit its recipe or is not usable as is.
@@ -58,6 +67,7 @@ func Check(l *Lock, want Want) error {
 			reasons = append(reasons, fmt.Sprintf("target %s is locked but no longer in the recipe", t.Platform))
 		}
 	}
+	reasons = append(reasons, unmetSpecs(l, want.Specs)...)
 	reasons = append(reasons, Problems(l)...)
 	if len(reasons) > 0 {
 		return &StaleError{Reasons: reasons}
@@ -131,6 +141,52 @@ func Problems(l *Lock) []string {
 		}
 		for _, p := range t.Pip {
 			out = append(out, fmt.Sprintf("%s: pip package %s %s is locked but reprobuild cannot install pip packages yet", t.Platform, p.Name, p.Version))
+		}
+	}
+	return out
+}
+
+// unmetSpecs lists the recipe specs that the locked set of a target does not satisfy:
+// a lock from which a root package was removed (or replaced by one the spec refuses)
+// must not build.
+func unmetSpecs(l *Lock, specs []Spec) []string {
+	var out []string
+	for _, t := range l.Targets {
+		byName := map[string]*conda.PackageRecord{}
+		for i := range t.Packages {
+			byName[t.Packages[i].Name] = &t.Packages[i]
+		}
+		for _, v := range t.Virtual {
+			byName[v.Name] = &conda.PackageRecord{Name: v.Name, Version: v.Version, Build: v.Build, Subdir: t.Platform}
+		}
+		for _, s := range specs {
+			where := ""
+			if s.Origin != "" {
+				where = " (" + s.Origin + ")"
+			}
+			// The channel of a spec is the solver's business; the lock records where
+			// each package came from in its url.
+			text := s.Text
+			if i := strings.LastIndex(text, "::"); i >= 0 {
+				text = text[i+2:]
+			}
+			m, err := conda.ParseMatchSpec(text)
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s: recipe spec %q%s cannot be read: %v", t.Platform, s.Text, where, err))
+				continue
+			}
+			name := depName(text)
+			if strings.HasPrefix(name, "__") && len(t.Virtual) == 0 {
+				continue // virtual packages are only checked when the target records them
+			}
+			p, ok := byName[name]
+			if !ok {
+				out = append(out, fmt.Sprintf("%s: recipe spec %q%s is satisfied by no locked package", t.Platform, s.Text, where))
+				continue
+			}
+			if !m.Match(p) {
+				out = append(out, fmt.Sprintf("%s: recipe spec %q%s is not satisfied by the locked %s-%s-%s", t.Platform, s.Text, where, p.Name, p.Version, p.Build))
+			}
 		}
 	}
 	return out

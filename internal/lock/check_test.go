@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
 )
 
 // completeLock is sampleLock with the dependency closure complete, so only the changes
@@ -67,6 +69,25 @@ func TestCheck(t *testing.T) {
 			l.Targets[1].Packages = l.Targets[1].Packages[len(l.Targets[1].Packages)-1:]
 			l.Targets[1].Packages[0].Depends = []string{"__glibc >=2.30"}
 		}, []string{`linux-64: python-3.9.19-h0755675_0_cpython depends on "__glibc >=2.30" but the lock has __glibc-2.28-0`}},
+		{"root package removed from one target", func(l *Lock, w *Want) {
+			w.Specs = []Spec{{Text: "tzdata", Origin: "reprobuild.hcl:7:13"}}
+			var kept []conda.PackageRecord
+			for _, p := range l.Targets[1].Packages {
+				if p.Name != "tzdata" {
+					kept = append(kept, p)
+				}
+			}
+			l.Targets[1].Packages = kept
+		}, []string{`linux-64: recipe spec "tzdata" (reprobuild.hcl:7:13) is satisfied by no locked package`}},
+		{"root spec refuses the locked version", func(l *Lock, w *Want) {
+			w.Specs = []Spec{{Text: "tzdata >=2025", Origin: "reprobuild.hcl:7:13"}}
+		}, []string{
+			`linux-aarch64: recipe spec "tzdata >=2025" (reprobuild.hcl:7:13) is not satisfied by the locked tzdata-2024a-h0c530f3_0`,
+			`linux-64: recipe spec "tzdata >=2025" (reprobuild.hcl:7:13) is not satisfied by the locked tzdata-2024a-h0c530f3_0`,
+		}},
+		{"root specs satisfied (channel, virtual)", func(l *Lock, w *Want) {
+			w.Specs = []Spec{{Text: "conda-forge::tzdata 2024a"}, {Text: "__glibc >=2.17"}, {Text: "tzdata"}}
+		}, nil},
 		{"pip package", func(l *Lock, w *Want) {
 			l.Targets[0].Pip = []PipPackage{{Name: "requests", Version: "2.31.0", URL: "https://files.example/requests.whl"}}
 		}, []string{"linux-aarch64: pip package requests 2.31.0 is locked but reprobuild cannot install pip packages yet"}},

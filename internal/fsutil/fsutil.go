@@ -1,0 +1,143 @@
+package fsutil
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Temp is a temporary file or directory whose writer is alive while it is held.
+type Temp struct {
+	Path string
+	// File is the open file of CreateTemp (nil for MkdirTemp).
+	File *os.File
+	lock *os.File
+}
+
+// MkdirTemp creates a directory in parent named pattern with a random part (as
+// os.MkdirTemp) and locks it until Release.
+func MkdirTemp(parent, pattern string) (*Temp, error) {
+	dir, err := os.MkdirTemp(parent, pattern)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(dir)
+	if err == nil {
+		err = lockFile(f)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &Temp{Path: dir, lock: f}, nil
+}
+
+// CreateTemp creates a file in parent (as os.CreateTemp) and locks it until Release.
+func CreateTemp(parent, pattern string) (*Temp, error) {
+	f, err := os.CreateTemp(parent, pattern)
+	if err != nil {
+		return nil, err
+	}
+	// The lock is held on its own descriptor, so File can be closed (as it must be
+	// before a rename) while the temporary stays protected.
+	l, err := os.Open(f.Name())
+	if err == nil {
+		if err = lockFile(l); err != nil {
+			l.Close()
+		}
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &Temp{Path: f.Name(), File: f, lock: l}, nil
+}
+
+// Release drops the lock (and closes File if still open). Call it once the temporary is
+// renamed away or removed.
+func (t *Temp) Release() {
+	if t == nil {
+		return
+	}
+	if t.File != nil {
+		t.File.Close()
+	}
+	if t.lock != nil {
+		t.lock.Close()
+		t.lock = nil
+	}
+}
+
+// CleanStale removes the entries of parent matching glob (filepath.Match syntax, e.g.
+// ".out.tmp-*") that no live writer holds: leftovers of runs killed before they could
+// clean up. It returns what it removed.
+func CleanStale(parent, glob string) ([]string, error) {
+	ents, err := os.ReadDir(parent)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, e := range ents {
+		if ok, _ := filepath.Match(glob, e.Name()); !ok {
+			continue
+		}
+		p := filepath.Join(parent, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		free, err := tryLock(f)
+		if err != nil || !free {
+			f.Close()
+			continue
+		}
+		// Held while removing, so a writer cannot adopt the path meanwhile.
+		err = os.RemoveAll(p)
+		f.Close()
+		if err == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed, nil
+}
+
+// ReplaceDir puts the directory tmp at dir, replacing what is there. Where the OS can
+// exchange two paths atomically, dir is never missing: a kill leaves the old or the new
+// tree at dir (and the other at tmp, for CleanStale). Elsewhere the old tree is moved
+// aside first and put back if the second rename fails.
+func ReplaceDir(tmp, dir string) error {
+	if err := os.Rename(tmp, dir); err == nil {
+		return nil
+	}
+	if _, err := os.Lstat(dir); err != nil {
+		return fmt.Errorf("moving %s into place: %w", dir, err)
+	}
+	switch err := exchange(tmp, dir); {
+	case err == nil:
+		// tmp now holds the old tree.
+		return os.RemoveAll(tmp)
+	case !errors.Is(err, errNoExchange):
+		return fmt.Errorf("exchanging %s with its new version: %w", dir, err)
+	}
+	old := strings.TrimRight(tmp, string(filepath.Separator)) + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return fmt.Errorf("moving the old %s aside to replace it: %w", dir, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		_ = os.Rename(old, dir) // put the old tree back rather than leave nothing
+		return fmt.Errorf("moving %s into place: %w", dir, err)
+	}
+	return os.RemoveAll(old)
+}
+
+// errNoExchange says the OS or filesystem cannot exchange two paths atomically.
+var errNoExchange = errors.New("atomic exchange not supported")

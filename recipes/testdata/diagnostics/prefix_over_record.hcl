@@ -1,0 +1,5 @@
+channel "c" { url = "https://example.org/c" }
+image "x" {
+  base   = "scratch"
+  prefix = "/opt/reprobuild/env"
+}
