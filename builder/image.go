@@ -537,6 +537,10 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := image.WriteDockerArchive(dest, tag, res.Image); err != nil {
 				return err
 			}
+		case "sif":
+			if err := writeSIF(ctx, res, dest); err != nil {
+				return err
+			}
 		case "vm":
 			if err := writeVM(ctx, r, res, o, dest); err != nil {
 				return err
@@ -546,7 +550,7 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 				return err
 			}
 		default:
-			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2 or kubevirt:DIR", kind)}
+			return &OutputError{Output: o.Output, Reason: fmt.Sprintf("unknown kind %q, want oci:DIR, docker:FILE, vm:PATH.qcow2, kubevirt:DIR or sif:FILE", kind)}
 		}
 		res.Outputs = append(res.Outputs, o.Output)
 		docs, err := writeDocs(dest, res, o, firstTag(r, o.Tags))
@@ -588,6 +592,9 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 			if err := pushReferrers(ctx, tag, res.Referrers, kc); err != nil {
 				return err
 			}
+		}
+		if err := recordPushes(o.Channel.CacheDir, res); err != nil {
+			return err
 		}
 	}
 	return nil

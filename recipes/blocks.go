@@ -376,7 +376,9 @@ func (d *decoder) decodePlatform(b *hcl.Block) {
 func (d *decoder) decodeHardware(b *hcl.Block) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "cuda"}, {Name: "cpu"}, {Name: "gpus"}, {Name: "memory"},
+		{Name: "cpus"},
 	}})
+	d.decodeCPUs(content.Attributes["cpus"])
 	d.addAll(diags)
 	h := &d.recipe.Hardware
 	h.Range = b.DefRange
@@ -434,6 +436,7 @@ func (d *decoder) decodeHardware(b *hcl.Block) {
 func (d *decoder) decodeData(blocks hcl.Blocks) {
 	schema := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "url", Required: true}, {Name: "sha256"}, {Name: "path", Required: true}, {Name: "mode"},
+		{Name: "source"},
 	}}
 	names := map[string]hcl.Range{}
 	paths := map[string]hcl.Range{}
@@ -482,6 +485,7 @@ func (d *decoder) decodeData(blocks hcl.Blocks) {
 		} else {
 			d.warnf(b.DefRange, "Data without sha256", "Data %q is not pinned by a checksum, so its content can change between builds. Add sha256 = \"...\".", name)
 		}
+		d.decodeDataSource(content.Attributes["source"], &ds)
 		d.recipe.Data = append(d.recipe.Data, ds)
 	}
 	d.checkDataPaths(pathRanges)

@@ -107,7 +107,10 @@ type Hardware struct {
 	CPU    string
 	GPUs   int
 	Memory string
-	Range  hcl.Range
+	// CPUs is how many cores a run asks for (Kubernetes requests, Slurm
+	// --cpus-per-task); 0 leaves it to the scheduler.
+	CPUs  int
+	Range hcl.Range
 	// CPURange is where cpu is written.
 	CPURange hcl.Range
 }
@@ -120,6 +123,10 @@ type Data struct {
 	Path   string
 	Mode   string // bake | mount
 	Range  hcl.Range
+	// Source is where a mount comes from when the image runs: "host:PATH", "pvc:CLAIM"
+	// or "nfs:SERVER:/EXPORT" (see DataSource); empty when not given.
+	Source      string
+	SourceRange hcl.Range
 }
 
 // Runtime configures how the image runs.

@@ -26,7 +26,8 @@ const exitCodesHelp = `Exit codes:
   2  usage (unknown command or flag, wrong arguments)
   3  the lock is missing or stale (lock --check, image --locked)
   4  audit: the declared reproducibility level is not met
-  5  verify: the rebuilt image differs from the one checked`
+  5  verify: the rebuilt image differs from the one checked
+  run exits with the container's own status`
 
 // codeError carries a specific exit code.
 type codeError struct {

@@ -26,6 +26,8 @@ func newRootCommand() *cobra.Command {
 		newShowCommand(),
 		newCacheCommand(),
 		newVersionCommand(),
+		newRunCommand(),
+		newLaunchCommand(),
 	)
 	var out outputFlags
 	registerOutputFlags(root, &out)

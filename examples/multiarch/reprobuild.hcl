@@ -30,7 +30,8 @@ hardware {
 }
 
 data "scratch" {
-  url  = "s3://lab-bucket/scratch"
-  path = "/scratch"
-  mode = "mount"
+  url    = "s3://lab-bucket/scratch"
+  path   = "/scratch"
+  mode   = "mount"
+  source = "pvc:lab-scratch" # where launch --to kubernetes mounts it from
 }

@@ -19,6 +19,7 @@ var rank = map[string]int{
 	"internal/cas":      0,
 	"internal/testutil": 0,
 	"internal/vmdisk":   0,
+	"internal/progress": 0,
 
 	"internal/lock":     1,
 	"internal/install":  1,
@@ -26,9 +27,14 @@ var rank = map[string]int{
 	"internal/pkgmaker": 1,
 	"recipes":           1,
 
+	"internal/runc":             1,
+	"internal/launch/kubecheck": 1,
+
 	"internal/image":   2,
 	"internal/channel": 2,
 	"internal/record":  2,
+	"internal/sif":     2,
+	"internal/launch":  2,
 
 	"internal/plan": 3,
 

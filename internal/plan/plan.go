@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -365,6 +366,7 @@ func config(r *recipes.Recipe, l *lock.Lock, p *Plan) image.Config {
 		if r.Python != nil && r.Python.Source == "base" {
 			env["PYTHONPATH"] = path.Join(p.Prefix, "lib", "python"+conda.MajorMinor(r.Python.Version), "site-packages")
 		}
+		maps.Copy(env, record.GPUEnv(r.Hardware))
 		for k, v := range r.Runtime.Env {
 			env[k] = v
 		}

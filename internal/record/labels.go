@@ -3,6 +3,8 @@ package record
 import (
 	"strconv"
 	"strings"
+
+	"github.com/reprobuild/reprobuild/recipes"
 )
 
 // Label keys reprobuild sets on every image. The org.opencontainers.image.* keys follow
@@ -100,8 +102,11 @@ func FromLabels(labels map[string]string) (*RuntimeRecord, bool) {
 			rr.Hardware.GPUs, _ = strconv.Atoi(v)
 		case "memory":
 			rr.Hardware.Memory = v
+		case "cpus":
+			rr.Hardware.CPUs, _ = strconv.Atoi(v)
 		}
 	}
+	rr.Hardware.GPUEnv = GPUEnv(recipes.Hardware{Cuda: rr.Hardware.Cuda, GPUs: rr.Hardware.GPUs})
 	return rr, true
 }
 
@@ -118,6 +123,9 @@ func hardwareSummary(h HardwareInfo) string {
 	}
 	if h.Memory != "" {
 		parts = append(parts, "memory="+h.Memory)
+	}
+	if h.CPUs > 0 {
+		parts = append(parts, "cpus="+strconv.Itoa(h.CPUs))
 	}
 	return strings.Join(parts, ",")
 }

@@ -107,6 +107,10 @@ type HardwareInfo struct {
 	CPU    string `json:"cpu,omitempty"`
 	GPUs   int    `json:"gpus"`
 	Memory string `json:"memory,omitempty"`
+	// CPUs is how many cores a run asks for (launch specs); GPUEnv is what the image
+	// config carries for GPU runtimes (see GPUEnv).
+	CPUs   int               `json:"cpus,omitempty"`
+	GPUEnv map[string]string `json:"gpu_env,omitempty"`
 }
 
 // ChannelInfo is one channel the lock was solved against, in priority order.
@@ -195,6 +199,7 @@ func Runtime(r *recipes.Recipe, l *lock.Lock, b BuildInfo) (*RuntimeRecord, erro
 		Virtual:  []VirtualInfo{},
 		Hardware: HardwareInfo{
 			Cuda: r.Hardware.Cuda, CPU: r.Hardware.CPU, GPUs: r.Hardware.GPUs, Memory: r.Hardware.Memory,
+			CPUs: r.Hardware.CPUs, GPUEnv: GPUEnv(r.Hardware),
 		},
 		Channels: []ChannelInfo{},
 		Solver:   SolverInfo{ChannelPriority: l.Solver.ChannelPriority, ExcludeNewer: l.Solver.ExcludeNewer},

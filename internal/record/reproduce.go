@@ -125,6 +125,7 @@ func Reproduce(records []*RuntimeRecord, o ReproduceOptions) []byte {
 		}
 	}
 	fmt.Fprintf(&b, "\nThe full runtime record is inside the image at `/%s`; print it with `reprobuild inspect %s`.\n", Path, ref)
+	b.WriteString(runItSection(first, recipe, ref))
 
 	b.WriteString("\n## Rebuild it bit for bit\n\n")
 	fmt.Fprintf(&b, "You need the recipe (`%s`), its lock (`reprobuild.lock`) and reprobuild %s.\n\n```sh\n", recipe, cmp.Or(first.ReprobuildVersion, "(devel)"))

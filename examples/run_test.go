@@ -1,0 +1,239 @@
+package examples
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
+)
+
+// runCLI runs the CLI like run does but returns stdout, stderr and the exit status
+// instead of failing on a non-zero one.
+func runCLI(t *testing.T, o runOpts, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(cli, args...)
+	cmd.Dir = o.dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, o.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.String(), stderr.String(), ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), 0
+}
+
+// addMount appends a mount data block to a recipe.
+func addMount(t *testing.T, recipe, name, dest, source string) {
+	t.Helper()
+	block := "\ndata \"" + name + "\" {\n  url    = \"https://example.org/" + name + "\"\n" +
+		"  sha256 = \"" + strings.Repeat("ab", 32) + "\"\n  path   = \"" + dest + "\"\n  mode   = \"mount\"\n"
+	if source != "" {
+		block += "  source = \"" + source + "\"\n"
+	}
+	block += "}\n"
+	f, err := os.OpenFile(recipe, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(block); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireRunc(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	return testutil.RequireBinary(t, "runc", "REPROBUILD_RUNC")
+}
+
+// TestRunQuickstart runs the quickstart image with `reprobuild run`: the image's cmd,
+// a command after --, a mount read through the recipe's host: source and through --data,
+// a non-zero exit status propagated, and a missing source refused before anything runs.
+func TestRunQuickstart(t *testing.T) {
+	runcBin := requireRunc(t)
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	runc := "--runc=" + runcBin
+
+	out, errOut, code := runCLI(t, o, "run", "--offline", runc)
+	if code != 0 || out != "hello from reprobuild, installed in /opt/env\n" {
+		t.Fatalf("run: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+
+	if err := os.MkdirAll(filepath.Join(dir, "inputs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "inputs", "msg.txt"), []byte("mounted data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addMount(t, filepath.Join(dir, "reprobuild.hcl"), "inputs", "/data/inputs", "host:inputs")
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--", "/bin/sh", "-c", "cat /data/inputs/msg.txt; pwd; exit 3")
+	if code != 3 {
+		t.Fatalf("run exit 3: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	if out != "mounted data\n/work\n" {
+		t.Fatalf("run printed %q, want the mounted file and the recipe's workdir", out)
+	}
+	if !strings.Contains(errOut, "exited with status 3") {
+		t.Errorf("stderr does not say the status: %q", errOut)
+	}
+
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "msg.txt"), []byte("from --data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--data", "inputs="+other, "--", "/bin/cat", "/data/inputs/msg.txt")
+	if code != 0 || out != "from --data\n" {
+		t.Fatalf("run --data: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+
+	// A missing source is refused before anything is built or run.
+	addMount(t, filepath.Join(dir, "reprobuild.hcl"), "weights", "/data/weights", "")
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc)
+	if code == 0 || out != "" {
+		t.Fatalf("a mount without a source ran: status %d, stdout %q", code, out)
+	}
+	first, _, _ := strings.Cut(errOut, "\n")
+	if !strings.Contains(first, `data "weights"`) || !strings.Contains(first, "--data weights=HOSTPATH") {
+		t.Errorf("error does not name the mount and the fix: %q", first)
+	}
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--data", "weights="+filepath.Join(other, "absent"))
+	if code == 0 || !strings.Contains(errOut, "does not exist") {
+		t.Errorf("a missing --data path: status %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// TestRunDebianPython runs the Debian python example with `reprobuild run`: its entry
+// point, and python reading a mounted file.
+func TestRunDebianPython(t *testing.T) {
+	runcBin := requireRunc(t)
+	base := debianBase(t)
+	ws := workspace(t)
+	dir := filepath.Join(ws, "debian-python")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	runc := "--runc=" + runcBin
+	out, errOut, code := runCLI(t, o, "run", "--offline", runc, "--var", "base="+base)
+	if code != 0 || out != "hello-py 0.2.0 on python 3.11\n" {
+		t.Fatalf("run: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "n.txt"), []byte("41"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addMount(t, filepath.Join(dir, "reprobuild.hcl"), "numbers", "/data/numbers", "")
+	script := "import sys, sample; print(int(open('/data/numbers/n.txt').read()) + 1); sys.exit(5)"
+	out, errOut, code = runCLI(t, o, "run", "--offline", runc, "--var", "base="+base, "--data", "numbers="+data, "--entrypoint", "/usr/bin/python3", "--", "-c", script)
+	if code != 5 || out != "42\n" {
+		t.Fatalf("run python: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+}
+
+// TestGPURecipe: a recipe with hardware.cuda and gpus builds an image whose config and
+// runtime record carry the NVIDIA runtime variables, and `run` without the NVIDIA
+// container toolkit refuses it before running anything, saying what to install.
+func TestGPURecipe(t *testing.T) {
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}
+	recipe := filepath.Join(dir, "reprobuild.hcl")
+	src, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recipe, append(src, "\nhardware {\n  cuda = \"12.4\"\n  gpus = 2\n  cpus = 4\n}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "oci")
+	buildImage(t, o, "reprobuild.hcl", out)
+	cf, err := layoutImage(t, out).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_REQUIRE_CUDA=cuda>=12.4"} {
+		if !slicesContains(cf.Config.Env, want) {
+			t.Errorf("image env %v lacks %s", cf.Config.Env, want)
+		}
+	}
+	rec, err := os.ReadFile(out + ".reprobuild/runtime-linux-64.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rec), `"NVIDIA_REQUIRE_CUDA": "cuda>=12.4"`) || !strings.Contains(string(rec), `"cpus": 4`) {
+		t.Errorf("the runtime record does not list the GPU env and cpus:\n%s", rec)
+	}
+	if _, err := exec.LookPath("nvidia-container-runtime-hook"); err == nil {
+		t.Skip("the NVIDIA container toolkit is installed here; the missing-hook error cannot be shown")
+	}
+	stdout, errOut, code := runCLI(t, o, "run", "--offline", "--", "/bin/sh", "-c", "echo ran")
+	first, _, _ := strings.Cut(errOut, "\n")
+	if code == 0 || stdout != "" || !strings.Contains(first, "nvidia-container-runtime-hook is not installed") || !strings.Contains(first, "nvidia-container-toolkit") {
+		t.Errorf("GPU run without the toolkit: status %d, stdout %q, stderr %q", code, stdout, errOut)
+	}
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRunRootless runs the quickstart with `reprobuild run` as an unprivileged user
+// (setpriv to 65534): the rootless configuration (a user namespace mapping the image's
+// root to that user) runs the image's program and propagates its exit status.
+func TestRunRootless(t *testing.T) {
+	runcBin := requireRunc(t)
+	setpriv := testutil.RequireBinary(t, "setpriv", "")
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		testutil.Unavailable(t, "user namespaces are disabled here (max_user_namespaces %q, %v)", b, err)
+	}
+	base, err := os.MkdirTemp("", "reprobuild-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	for _, d := range []string{"channel", "bases", "quickstart"} {
+		if err := os.CopyFS(filepath.Join(base, "examples", d), os.DirFS(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := filepath.WalkDir(base, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, 65534, 65534)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+		cli, "run", "--offline", "--runc="+runcBin, "--", "/bin/sh", "-c", "/opt/env/bin/hello-reprobuild; id -u; exit 4")
+	cmd.Dir = filepath.Join(base, "examples", "quickstart")
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + base, "TMPDIR=" + base, "REPROBUILD_CACHE=" + filepath.Join(base, "cache")}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
+		t.Fatalf("rootless run: %v (want exit status 4)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	if want := "hello from reprobuild, installed in /opt/env\n0\n"; stdout.String() != want {
+		t.Errorf("rootless run printed %q, want %q (the image's root mapped to the caller)", stdout.String(), want)
+	}
+}
