@@ -11,8 +11,9 @@ import (
 )
 
 // TestDamagedLockRefused: a lock from which the package a root spec needs was removed
-// (its recipe hash still matching) is refused by `lock --check`, by a frozen image build,
-// by verify and by llb, each naming the spec and its recipe line.
+// (its recipe hash still matching) is refused by `lock --check`, by a --locked image
+// build, by verify and by llb, each naming the spec and its recipe line. (--frozen uses
+// the lock as it is, unchecked, as pixi and uv mean it.)
 func TestDamagedLockRefused(t *testing.T) {
 	recipe, _, _ := writeProject(t)
 	r, err := builder.LoadRecipe(recipe, nil)
@@ -32,7 +33,7 @@ func TestDamagedLockRefused(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
 	for _, args := range [][]string{
 		{"lock", "--check", "-f", recipe},
-		{"image", "-f", recipe, "--frozen", "--offline", "--output", "oci:" + out},
+		{"image", "-f", recipe, "--locked", "--offline", "--output", "oci:" + out},
 		{"verify", "-f", recipe},
 		{"llb", "-f", recipe},
 	} {
@@ -47,6 +48,6 @@ func TestDamagedLockRefused(t *testing.T) {
 		}
 	}
 	if _, err := os.Stat(out); err == nil {
-		t.Error("a frozen build from a damaged lock wrote an output")
+		t.Error("a --locked build from a damaged lock wrote an output")
 	}
 }
