@@ -12,8 +12,9 @@ import (
 )
 
 // TestDamagedLockRefused: a lock from which the package a root spec needs was removed
-// (its recipe hash still matching) is refused by `lock --check`, by a frozen image build,
-// by verify and by llb, each naming the spec and its recipe line.
+// (its recipe hash still matching) is refused by `lock --check`, by a --locked image
+// build, by verify and by llb, each naming the spec and its recipe line; --frozen (the
+// lock as it is, as pixi and uv mean it) still refuses a lock broken on its own terms.
 func TestDamagedLockRefused(t *testing.T) {
 	recipe, rec, _ := writeProject(t)
 	r, err := builder.LoadRecipe(recipe, nil)
