@@ -25,6 +25,14 @@ func prepareLockFor(ctx context.Context, o ImageOptions) (*recipes.Recipe, *lock
 		if r, err = LoadRecipe(o.Recipe, o.Vars); err == nil {
 			l, err = LoadLock(r)
 		}
+		// Unchecked against the recipe, but never unusable on its own terms: a package
+		// whose dependency was removed from the lock (or one without url or sha256)
+		// cannot give a working environment.
+		if err == nil {
+			if ps := lock.Problems(l); len(ps) > 0 {
+				err = &FrozenLockError{Recipe: o.Recipe, Err: &lock.StaleError{Reasons: ps}}
+			}
+		}
 	} else {
 		r, l, locked, err = PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
 	}

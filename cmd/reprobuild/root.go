@@ -28,6 +28,9 @@ func newRootCommand() *cobra.Command {
 		newVersionCommand(),
 		newRunCommand(),
 		newLaunchCommand(),
+		newServeCommand(),
+		newSubmitCommand(),
+		newPullCommand(),
 	)
 	var out outputFlags
 	registerOutputFlags(root, &out)

@@ -382,7 +382,13 @@ func TestCacheInfoPrune(t *testing.T) {
 		t.Fatalf("after a build: layers = %+v, want files and none stale", layers)
 	}
 	// An entry as an older reprobuild left it: another binary hash in its key and meta.
-	metas, _ := filepath.Glob(filepath.Join(cache, "layers", "*", "*.json"))
+	all, _ := filepath.Glob(filepath.Join(cache, "layers", "*", "*.json"))
+	var metas []string // layer entries only: activation and envcheck records have no blob
+	for _, m := range all {
+		if _, err := os.Stat(strings.TrimSuffix(m, ".json") + ".blob"); err == nil {
+			metas = append(metas, m)
+		}
+	}
 	if len(metas) == 0 {
 		t.Fatal("no layer cache entries")
 	}
@@ -446,7 +452,13 @@ func TestVerifyNoCache(t *testing.T) {
 		t.Fatalf("verify with a sound cache: %v", err)
 	}
 	// Poison: give every entry the bytes and metadata of the first one.
-	metas, _ := filepath.Glob(filepath.Join(cache, "layers", "*", "*.json"))
+	all, _ := filepath.Glob(filepath.Join(cache, "layers", "*", "*.json"))
+	var metas []string // layer entries only: activation and envcheck records have no blob
+	for _, m := range all {
+		if _, err := os.Stat(strings.TrimSuffix(m, ".json") + ".blob"); err == nil {
+			metas = append(metas, m)
+		}
+	}
 	if len(metas) < 2 {
 		t.Fatalf("want several layer cache entries, have %d", len(metas))
 	}

@@ -21,6 +21,9 @@ var rank = map[string]int{
 	"internal/vmdisk":   0,
 	"internal/progress": 0,
 
+	// Below even those: file-system helpers the store and the layer writer share.
+	"internal/fsutil": -1,
+
 	"internal/lock":     1,
 	"internal/install":  1,
 	"internal/solver":   1,
@@ -36,7 +39,8 @@ var rank = map[string]int{
 	"internal/sif":     2,
 	"internal/launch":  2,
 
-	"internal/plan": 3,
+	"internal/plan":    3,
+	"internal/catalog": 3,
 
 	"frontend":         10,
 	"frontend/gateway": 11,

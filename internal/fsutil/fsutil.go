@@ -18,24 +18,46 @@ type Temp struct {
 
 // MkdirTemp creates a directory in parent named pattern with a random part (as
 // os.MkdirTemp) and locks it until Release.
+//
+// The directory is made and locked under a staging name that no CleanStale glob of
+// pattern matches, and only then renamed to its final name: a CleanStale running
+// beside it (another process opening the same cache) would otherwise find it unlocked
+// between the mkdir and the lock and remove it.
 func MkdirTemp(parent, pattern string) (*Temp, error) {
-	dir, err := os.MkdirTemp(parent, pattern)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(dir)
-	if err == nil {
-		err = lockFile(f)
-	}
-	if err != nil {
-		if f != nil {
-			f.Close()
+	for {
+		staging, err := os.MkdirTemp(parent, stagingPrefix+pattern)
+		if err != nil {
+			return nil, err
 		}
-		os.RemoveAll(dir)
-		return nil, err
+		f, err := os.Open(staging)
+		if err == nil {
+			err = lockFile(f)
+		}
+		if err != nil {
+			if f != nil {
+				f.Close()
+			}
+			os.RemoveAll(staging)
+			return nil, err
+		}
+		dir := filepath.Join(parent, strings.TrimPrefix(filepath.Base(staging), stagingPrefix))
+		if _, err := os.Lstat(dir); err == nil {
+			// The final name is taken (a leftover with the same random part): try again.
+			f.Close()
+			os.RemoveAll(staging)
+			continue
+		}
+		if err := os.Rename(staging, dir); err != nil {
+			f.Close()
+			os.RemoveAll(staging)
+			return nil, err
+		}
+		return &Temp{Path: dir, lock: f}, nil
 	}
-	return &Temp{Path: dir, lock: f}, nil
 }
+
+// stagingPrefix starts the name a temporary directory has until it is locked.
+const stagingPrefix = ".staging-"
 
 // CreateTemp creates a file in parent (as os.CreateTemp) and locks it until Release.
 func CreateTemp(parent, pattern string) (*Temp, error) {

@@ -178,3 +178,38 @@ func TestKilledBeforeReplace(t *testing.T) {
 		t.Errorf("leftovers: %v", ents)
 	}
 }
+
+// TestMkdirTempRacesCleanStale: a directory MkdirTemp returns is never removed by a
+// CleanStale running at the same time (two processes sharing a cache; found by the
+// catalogue's concurrent builds).
+func TestMkdirTempRacesCleanStale(t *testing.T) {
+	parent := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				CleanStale(parent, "spool-*")
+			}
+		}
+	}()
+	for i := 0; i < 500; i++ {
+		tmp, err := MkdirTemp(parent, "spool-*")
+		if err != nil {
+			close(stop)
+			t.Fatalf("MkdirTemp %d: %v", i, err)
+		}
+		if err := os.WriteFile(filepath.Join(tmp.Path, "x"), []byte("x"), 0o644); err != nil {
+			close(stop)
+			t.Fatalf("directory %d removed while held: %v", i, err)
+		}
+		os.RemoveAll(tmp.Path)
+		tmp.Release()
+	}
+	close(stop)
+	<-done
+}

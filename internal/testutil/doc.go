@@ -6,7 +6,7 @@
 // When CI=true a test whose service cannot start fails; elsewhere it is skipped with the
 // reason, so a developer machine without root or binaries still runs the unit tests.
 //
-// It may import the standard library, go-containerregistry and the BuildKit client; it
-// is for tests only and must never be imported by non-test code (internal/depcheck
-// checks).
+// It may import the standard library, go-containerregistry, the BuildKit client and the
+// PostgreSQL driver (StartPostgres runs a real cluster on 127.0.0.1); it is for tests
+// only and must never be imported by non-test code (internal/depcheck checks).
 package testutil
