@@ -28,13 +28,18 @@ type killJob struct {
 	Recipe, Cache, Output, Phase string
 }
 
-// TestKillHelper is not a test: a child process runs one build and, when it reaches
-// the phase it was given, says so and waits to be killed.
-func TestKillHelper(t *testing.T) {
-	raw := os.Getenv(killHelperEnv)
-	if raw == "" {
-		t.Skip("helper process only")
+// TestMain runs the kill helper instead of the tests in a child process started by
+// TestKillAtEveryPhase.
+func TestMain(m *testing.M) {
+	if raw := os.Getenv(killHelperEnv); raw != "" {
+		killHelper(raw)
 	}
+	os.Exit(m.Run())
+}
+
+// killHelper runs one build in a child process and, when it reaches the phase it was
+// given, says so and waits to be killed.
+func killHelper(raw string) {
 	var j killJob
 	if err := json.Unmarshal([]byte(raw), &j); err != nil {
 		os.Exit(2)
@@ -197,7 +202,7 @@ func TestKillAtEveryPhase(t *testing.T) {
 				defer func() { srv.mu.Lock(); srv.stall = false; srv.mu.Unlock() }()
 			}
 			raw, _ := json.Marshal(job)
-			cmd := exec.Command(os.Args[0], "-test.run=^TestKillHelper$")
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
 			cmd.Env = append(os.Environ(), killHelperEnv+"="+string(raw))
 			stdout, err := cmd.StdoutPipe()
 			if err != nil {

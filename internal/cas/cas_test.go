@@ -164,13 +164,17 @@ func TestCancelledWhileLocked(t *testing.T) {
 
 const helperEnv = "REPROBUILD_CAS_TEST_HELPER"
 
-// TestHelperProcess is not a test: a child process runs it to write half a file under
-// the key lock and wait to be killed.
-func TestHelperProcess(t *testing.T) {
-	dir := os.Getenv(helperEnv)
-	if dir == "" {
-		t.Skip("helper process only")
+// TestMain runs helperProcess instead of the tests in a child process started by
+// TestKilledWriterLeavesUsableStore.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		helperProcess(dir)
 	}
+	os.Exit(m.Run())
+}
+
+// helperProcess writes half a file under the key lock and waits to be killed.
+func helperProcess(dir string) {
 	s, err := Open(dir)
 	if err != nil {
 		os.Exit(2)
@@ -188,7 +192,7 @@ func TestHelperProcess(t *testing.T) {
 
 func TestKilledWriterLeavesUsableStore(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

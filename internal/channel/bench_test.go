@@ -185,13 +185,9 @@ func cpuTime() int64 {
 
 const serveEnv = "REPROBUILD_CHANNEL_BENCH_SERVE"
 
-// TestHelperServe is not a test: a child process runs it to serve a directory over HTTP
-// on loopback for the fetch benchmark, printing its address.
-func TestHelperServe(t *testing.T) {
-	dir := os.Getenv(serveEnv)
-	if dir == "" {
-		t.Skip("helper process only")
-	}
+// helperServe serves a directory over HTTP on loopback for the fetch benchmark,
+// printing its address.
+func helperServe(dir string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		os.Exit(2)
@@ -202,7 +198,7 @@ func TestHelperServe(t *testing.T) {
 }
 
 func startServerProcess(b *testing.B, dir string) (string, func()) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperServe$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), serveEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -221,14 +217,14 @@ func startServerProcess(b *testing.B, dir string) (string, func()) {
 
 const loadEnv = "REPROBUILD_CHANNEL_BENCH_LOAD"
 
-// TestHelperLoad is not a test: a child process runs it to time one repodata load in a
-// fresh process (new heap, nothing mapped), printing the nanoseconds it took. The
-// value of loadEnv is "cold|warm dir cache": cold parses dir/linux-64/repodata.json
-// after reading it; warm loads it through a client whose cache already holds it.
-func TestHelperLoad(t *testing.T) {
-	args := strings.Fields(os.Getenv(loadEnv))
-	if len(args) != 3 {
-		t.Skip("helper process only")
+// helperLoad times one repodata load in a fresh process (new heap, nothing mapped),
+// printing the nanoseconds it took. The value of loadEnv is "cold|warm dir cache":
+// cold parses dir/linux-64/repodata.json after reading it; warm loads it through a
+// client whose cache already holds it.
+func helperLoad(args []string) {
+	fail := func(err error) {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
 	}
 	ch := Channel{URL: "https://conda.anaconda.org/conda-forge", Location: "file://" + args[1]}
 	var elapsed time.Duration
@@ -236,18 +232,21 @@ func TestHelperLoad(t *testing.T) {
 	case "cold":
 		raw, err := os.ReadFile(filepath.Join(args[1], "linux-64", "repodata.json"))
 		if err != nil {
-			t.Fatal(err)
+			fail(err)
 		}
 		start := time.Now()
 		if _, err := conda.ParseRepodata(raw, ch.URL, conda.WithSubdir("linux-64")); err != nil {
-			t.Fatal(err)
+			fail(err)
 		}
 		elapsed = time.Since(start)
 	case "warm":
-		c := testClient(t, args[2])
+		c, err := New(WithCacheDir(args[2]), WithRetries(1, time.Millisecond), WithIdleTimeout(time.Second))
+		if err != nil {
+			fail(err)
+		}
 		start := time.Now()
 		if _, err := c.Repodata(context.Background(), ch, "linux-64"); err != nil {
-			t.Fatal(err)
+			fail(err)
 		}
 		elapsed = time.Since(start)
 	}
@@ -268,7 +267,7 @@ func BenchmarkRepodataLoadFreshProcess(b *testing.B) {
 		b.Fatal(err)
 	}
 	child := func(kind string) float64 {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperLoad$")
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), loadEnv+"="+kind+" "+dir+" "+cache)
 		out, err := cmd.Output()
 		if err != nil {

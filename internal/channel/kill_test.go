@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,13 +15,25 @@ import (
 
 const helperEnv = "REPROBUILD_CHANNEL_TEST_HELPER"
 
-// TestHelperFetch is not a test: a child process runs it to fetch one download (given
-// as JSON in the environment) into a cache, so the parent can SIGKILL it mid-download.
-func TestHelperFetch(t *testing.T) {
-	spec := os.Getenv(helperEnv)
-	if spec == "" {
-		t.Skip("helper process only")
+// TestMain runs one of the package's child-process roles instead of the tests when
+// its variable is set: a fetch to be killed mid-download, or a file server and a timed
+// repodata load for the benchmarks.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(helperEnv); spec != "" {
+		helperFetch(spec)
 	}
+	if dir := os.Getenv(serveEnv); dir != "" {
+		helperServe(dir)
+	}
+	if args := strings.Fields(os.Getenv(loadEnv)); len(args) == 3 {
+		helperLoad(args)
+	}
+	os.Exit(m.Run())
+}
+
+// helperFetch fetches one download (given as JSON) into a cache, so the parent can
+// SIGKILL it mid-download.
+func helperFetch(spec string) {
 	var in struct {
 		Cache  string
 		Record conda.PackageRecord
@@ -45,7 +58,7 @@ func TestDownloadKilledMidwayLeavesUsableCache(t *testing.T) {
 	cache := t.TempDir()
 	spec, _ := json.Marshal(map[string]any{"Cache": cache, "Record": recs[0]})
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFetch$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+string(spec))
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -111,13 +111,18 @@ func TestCleanStaleKeepsLiveWriters(t *testing.T) {
 
 const helperEnv = "REPROBUILD_FSUTIL_HELPER"
 
-// TestHelperProcess is not a test: the child writes a new output in a temporary
-// directory and waits to be killed before replacing the old one.
-func TestHelperProcess(t *testing.T) {
-	parent := os.Getenv(helperEnv)
-	if parent == "" {
-		t.Skip("helper process only")
+// TestMain runs helperProcess instead of the tests in a child process started by
+// TestKilledBeforeReplace.
+func TestMain(m *testing.M) {
+	if parent := os.Getenv(helperEnv); parent != "" {
+		helperProcess(parent)
 	}
+	os.Exit(m.Run())
+}
+
+// helperProcess writes a new output in a temporary directory and waits to be killed
+// before replacing the old one.
+func helperProcess(parent string) {
 	tmp, err := MkdirTemp(parent, ".out.tmp-")
 	if err != nil {
 		os.Exit(2)
@@ -137,7 +142,7 @@ func TestKilledBeforeReplace(t *testing.T) {
 	parent := t.TempDir()
 	out := filepath.Join(parent, "out")
 	write(t, filepath.Join(out, "f"), "old")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"="+parent)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
