@@ -33,8 +33,8 @@ func newImageCommand() *cobra.Command {
 			"default $BUILDKIT_HOST).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if locked && frozen {
-				return usageError(fmt.Errorf("--locked (fail on a stale lock) and --frozen (use the lock unchecked) exclude each other"))
+			if err := checkLockFlags(locked, frozen); err != nil {
+				return err
 			}
 			vm, err := parseVars(vars)
 			if err != nil {
@@ -139,4 +139,13 @@ func imageFlagError(err error) error {
 		return fmt.Errorf("%w: pass --buildkit-addr or set BUILDKIT_HOST", err)
 	}
 	return err
+}
+
+// checkLockFlags refuses --locked (fail on a stale lock) together with --frozen (use the
+// lock unchecked), for every command that builds from the lock.
+func checkLockFlags(locked, frozen bool) error {
+	if locked && frozen {
+		return usageError(fmt.Errorf("--locked (fail on a stale lock) and --frozen (use the lock unchecked) exclude each other"))
+	}
+	return nil
 }

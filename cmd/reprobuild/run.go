@@ -18,7 +18,7 @@ func newRunCommand() *cobra.Command {
 	var (
 		file             string
 		vars, data       []string
-		frozen           bool
+		locked, frozen   bool
 		runc, entrypoint string
 		cf               channelFlags
 	)
@@ -34,6 +34,9 @@ func newRunCommand() *cobra.Command {
 			"A recipe with hardware.gpus or cuda needs nvidia-container-runtime-hook (NVIDIA\n" +
 			"container toolkit).",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkLockFlags(locked, frozen); err != nil {
+				return err
+			}
 			vm, err := parseVars(vars)
 			if err != nil {
 				return err
@@ -69,7 +72,7 @@ func newRunCommand() *cobra.Command {
 			o := builder.RunOptions{
 				Entrypoint: entry,
 				Image: builder.ImageOptions{
-					Recipe: file, Vars: vm, Frozen: frozen, Epoch: epoch,
+					Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Epoch: epoch,
 					Channel: co, Keychain: authn.DefaultKeychain,
 				},
 				Args: args, Data: dm, Runc: runc, GPUHook: hook,
@@ -91,7 +94,8 @@ func newRunCommand() *cobra.Command {
 	cmd.Flags().StringVarP(&file, "file", "f", "reprobuild.hcl", "recipe file")
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
 	cmd.Flags().StringArrayVar(&data, "data", nil, "bind a host path for a mount data block, NAME=HOSTPATH (repeatable)")
-	cmd.Flags().BoolVar(&frozen, "frozen", false, "refuse to lock: fail if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&locked, "locked", false, "refuse to lock: fail (exit 3) if reprobuild.lock is missing or stale")
+	cmd.Flags().BoolVar(&frozen, "frozen", false, "use reprobuild.lock as it is, without checking it against the recipe")
 	cmd.Flags().StringVar(&entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (arguments after -- follow it)")
 	cmd.Flags().StringVar(&runc, "runc", "", "runc binary (default: runc on PATH)")
 	cf.register(cmd)
