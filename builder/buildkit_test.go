@@ -285,7 +285,7 @@ func TestBuildKitEngine(t *testing.T) {
 		}
 		ref := reg.Host() + "/reprobuild/engine:1"
 		out := filepath.Join(t.TempDir(), "layout")
-		res, err := ImageBuildKit(ctx, ImageOptions{Recipe: recipe, Frozen: true, Output: "oci:" + out, Push: true, Tags: []string{ref}},
+		res, err := ImageBuildKit(ctx, ImageOptions{Recipe: recipe, Locked: true, Output: "oci:" + out, Push: true, Tags: []string{ref}},
 			BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin})
 		if err != nil {
 			t.Fatal(err)
@@ -328,7 +328,7 @@ func TestBuildKitEngine(t *testing.T) {
 		if d := cmp.Diff([]string{ref + "@" + res.Digest}, res.Pushed); d != "" {
 			t.Errorf("pushed (-want +got):\n%s", d)
 		}
-		again, err := ImageBuildKit(ctx, ImageOptions{Recipe: recipe, Frozen: true}, BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin})
+		again, err := ImageBuildKit(ctx, ImageOptions{Recipe: recipe, Locked: true}, BuildKitOptions{Addr: bk.Addr(), LinkerDir: bin})
 		if err != nil {
 			t.Fatal(err)
 		}

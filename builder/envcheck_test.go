@@ -119,7 +119,7 @@ func TestEmbeddedRefusesEscapeTogether(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out")
 	for _, budget := range []int{1, 16} { // one group, and a group per package
-		_, err := Image(context.Background(), ImageOptions{Recipe: recipe, Frozen: true, Output: "oci:" + out, LayerBudget: budget,
+		_, err := Image(context.Background(), ImageOptions{Recipe: recipe, Locked: true, Output: "oci:" + out, LayerBudget: budget,
 			Channel: ChannelOptions{CacheDir: filepath.Join(dir, "cache"), Offline: true}})
 		if err == nil || want == nil || !strings.Contains(err.Error(), want.Error()) {
 			t.Fatalf("layers %d: err = %v, want %v", budget, err, want)

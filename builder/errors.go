@@ -9,7 +9,7 @@ import (
 // never a command-line flag: the CLI maps them to its flags.
 
 // FrozenLockError says the lock is missing or stale and the caller forbade locking
-// (ImageOptions.Frozen, the CLI's --locked).
+// (ImageOptions.Locked, the CLI's --locked).
 type FrozenLockError struct {
 	Recipe string // the recipe path
 	Err    error  // why the lock cannot be used (a *MissingLockError or *lock.StaleError)

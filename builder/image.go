@@ -37,10 +37,11 @@ const DefaultLayerBudget = plan.DefaultLayerBudget
 type ImageOptions struct {
 	Recipe string
 	Vars   map[string]string
-	// Frozen refuses to lock: the lock must exist and be up to date (the CLI's --locked).
+	// Locked refuses to lock: the lock must exist and be up to date (the CLI's --locked).
+	Locked bool
+	// Frozen uses the lock as it is, unchecked against the recipe (the CLI's --frozen,
+	// as pixi, uv and cargo mean it).
 	Frozen bool
-	// LockAsIs uses the lock as it is, unchecked against the recipe (the CLI's --frozen).
-	LockAsIs bool
 	// NoLayerCache builds every layer from the package archives (verify --no-cache).
 	NoLayerCache bool
 	// Platforms, when set, builds only these targets of the lock (conda subdirs, or OCI

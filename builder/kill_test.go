@@ -45,7 +45,7 @@ func killHelper(raw string) {
 		os.Exit(2)
 	}
 	var once sync.Once
-	o := ImageOptions{Recipe: j.Recipe, Frozen: true, Output: "oci:" + j.Output, Channel: ChannelOptions{CacheDir: j.Cache},
+	o := ImageOptions{Recipe: j.Recipe, Locked: true, Output: "oci:" + j.Output, Channel: ChannelOptions{CacheDir: j.Cache},
 		Phase: func(p string) {
 			if p == j.Phase {
 				once.Do(func() { fmt.Println("at " + p) })
@@ -177,7 +177,7 @@ func TestKillAtEveryPhase(t *testing.T) {
 	recipe := killProject(t, srv)
 	ctx := context.Background()
 	cleanOut := filepath.Join(t.TempDir(), "clean")
-	clean, err := Image(ctx, ImageOptions{Recipe: recipe, Frozen: true, Output: "oci:" + cleanOut, Channel: ChannelOptions{CacheDir: t.TempDir()}})
+	clean, err := Image(ctx, ImageOptions{Recipe: recipe, Locked: true, Output: "oci:" + cleanOut, Channel: ChannelOptions{CacheDir: t.TempDir()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestKillAtEveryPhase(t *testing.T) {
 			if left := leftovers(t, cache, output); (len(left) > 0) != (phase == "mid-download" || phase == "layer-write" || phase == "output-replace") {
 				t.Errorf("after a kill at %s, temporaries: %v", phase, left)
 			}
-			res, err := Image(ctx, ImageOptions{Recipe: recipe, Frozen: true, Output: "oci:" + output, Channel: ChannelOptions{CacheDir: cache}})
+			res, err := Image(ctx, ImageOptions{Recipe: recipe, Locked: true, Output: "oci:" + output, Channel: ChannelOptions{CacheDir: cache}})
 			if err != nil {
 				t.Fatalf("build after a kill at %s: %v", phase, err)
 			}

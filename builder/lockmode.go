@@ -7,9 +7,9 @@ import (
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
-// prepareLockFor is PrepareLock as the image options ask: with LockAsIs (the CLI's
+// prepareLockFor is PrepareLock as the image options ask: with Frozen (the CLI's
 // --frozen, as pixi, uv and cargo mean it) the lock is used as it is, without checking
-// it against the recipe or solving; with Frozen (the CLI's --locked) a missing or stale
+// it against the recipe or solving; with Locked (the CLI's --locked) a missing or stale
 // lock is an error; otherwise a missing or stale lock is relocked first.
 //
 // It then refuses targets no image can hold (checkImagePlatforms), before anything is
@@ -21,7 +21,7 @@ func prepareLockFor(ctx context.Context, o ImageOptions) (*recipes.Recipe, *lock
 		locked bool
 		err    error
 	)
-	if o.LockAsIs {
+	if o.Frozen {
 		if r, err = LoadRecipe(o.Recipe, o.Vars); err == nil {
 			l, err = LoadLock(r)
 		}
@@ -34,7 +34,7 @@ func prepareLockFor(ctx context.Context, o ImageOptions) (*recipes.Recipe, *lock
 			}
 		}
 	} else {
-		r, l, locked, err = PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+		r, l, locked, err = PrepareLock(ctx, o.Recipe, o.Vars, o.Locked, o.Channel)
 	}
 	if err != nil {
 		return nil, nil, false, err

@@ -102,7 +102,7 @@ func Run(ctx context.Context, o RunOptions) (int, error) {
 // BuildForRun builds (or reuses from the layer cache) the recipe's image for one
 // architecture, writing nothing, and returns it with the build's result.
 func BuildForRun(ctx context.Context, o ImageOptions, arch string) (v1.Image, *ImageResult, error) {
-	r, l, _, err := PrepareLock(ctx, o.Recipe, o.Vars, o.Frozen, o.Channel)
+	r, l, _, err := prepareLockFor(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}

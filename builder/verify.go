@@ -62,7 +62,7 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 		return verifyVM(ctx, o, p)
 	}
 	io := ImageOptions{
-		Recipe: o.Recipe, Vars: o.Vars, Frozen: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
+		Recipe: o.Recipe, Vars: o.Vars, Locked: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
 		Channel: o.Channel, Keychain: o.Keychain, NoLayerCache: o.NoCache || o.Image == "",
 	}
 	built, err := Image(ctx, io)

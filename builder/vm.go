@@ -161,7 +161,7 @@ func verifyVM(ctx context.Context, o VerifyOptions, p string) (*VerifyResult, er
 	defer os.RemoveAll(tmp)
 	rebuilt := filepath.Join(tmp, "rebuilt"+filepath.Ext(p))
 	if _, err := Image(ctx, ImageOptions{
-		Recipe: o.Recipe, Vars: o.Vars, Frozen: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
+		Recipe: o.Recipe, Vars: o.Vars, Locked: true, Epoch: o.Epoch, LayerBudget: o.LayerBudget,
 		Channel: o.Channel, Keychain: o.Keychain, Output: "vm:" + rebuilt,
 	}); err != nil {
 		return nil, err

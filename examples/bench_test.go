@@ -100,7 +100,7 @@ func BenchmarkColdBuild(b *testing.B) {
 	for b.Loop() {
 		cache := b.TempDir()
 		out := filepath.Join(b.TempDir(), "oci")
-		if _, err := builder.Image(ctx, builder.ImageOptions{Recipe: recipe, Frozen: true, Output: "oci:" + out, Channel: builder.ChannelOptions{CacheDir: cache, Offline: true}}); err != nil {
+		if _, err := builder.Image(ctx, builder.ImageOptions{Recipe: recipe, Locked: true, Output: "oci:" + out, Channel: builder.ChannelOptions{CacheDir: cache, Offline: true}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -116,7 +116,7 @@ func BenchmarkNoopRebuild(b *testing.B) {
 	if _, err := builder.Image(ctx, o); err != nil {
 		b.Fatal(err)
 	}
-	o.Frozen = true
+	o.Locked = true
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := builder.Image(ctx, o); err != nil {

@@ -52,7 +52,7 @@ func newImageCommand() *cobra.Command {
 				return fmt.Errorf("nothing to do: give --output oci:DIR, --output docker:FILE or --push")
 			}
 			o := builder.ImageOptions{
-				Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Platforms: platforms, Output: output, Push: push, Tags: tags,
+				Recipe: file, Vars: vm, Locked: locked, Frozen: frozen, Platforms: platforms, Output: output, Push: push, Tags: tags,
 				Epoch: epoch, LayerBudget: layers, Channel: co, Keychain: authn.DefaultKeychain,
 				MaxPackageSize: maxPackage,
 			}

@@ -72,7 +72,7 @@ func newRunCommand() *cobra.Command {
 			o := builder.RunOptions{
 				Entrypoint: entry,
 				Image: builder.ImageOptions{
-					Recipe: file, Vars: vm, Frozen: locked, LockAsIs: frozen, Epoch: epoch,
+					Recipe: file, Vars: vm, Locked: locked, Frozen: frozen, Epoch: epoch,
 					Channel: co, Keychain: authn.DefaultKeychain,
 				},
 				Args: args, Data: dm, Runc: runc, GPUHook: hook,

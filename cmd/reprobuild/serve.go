@@ -177,7 +177,7 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 		fmt.Fprintf(req.Log, "audit: %v\n", err)
 	}
 	out := filepath.Join(req.Dir, "image")
-	o := builder.ImageOptions{Recipe: req.Recipe, Frozen: true, Output: "oci:" + out, Epoch: b.epoch, Channel: co, Keychain: authn.DefaultKeychain}
+	o := builder.ImageOptions{Recipe: req.Recipe, Locked: true, Output: "oci:" + out, Epoch: b.epoch, Channel: co, Keychain: authn.DefaultKeychain}
 	if b.registry != "" {
 		o.Push = true
 		o.Tags = []string{fmt.Sprintf("%s/%s/%s:v%d", b.registry, req.Namespace, req.Environment, req.Number)}
