@@ -275,6 +275,12 @@ func TestCatalogAPI(t *testing.T) {
 		if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/quick/versions", map[string]string{"recipe": bad}, &re); code != 422 || !strings.Contains(re.Message, "does not allow") || !strings.Contains(re.Message, "conda-forge") {
 			t.Errorf("disallowed channel: %d %+v", code, re)
 		}
+		// So is a PyPI index the server does not allow (--allow-pypi), with its own reason.
+		re = catalog.RecipeError{}
+		pip := strings.Replace(recipe, "dependencies {", "pypi \"pypi\" {\n  url = \"https://pypi.org/simple\"\n}\ndependencies {\n  pip = [\"requests\"]", 1)
+		if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/quick/versions", map[string]string{"recipe": pip}, &re); code != 422 || !strings.Contains(re.Message, "https://pypi.org/simple, which this server does not allow as a package index") {
+			t.Errorf("disallowed PyPI index: %d %+v", code, re)
+		}
 
 		// A malformed recipe gets the CLI's diagnostics, rendered the same way.
 		broken := strings.Replace(recipe, "solver {", "solver {\n  wibble = 1", 1)
