@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,4 +233,37 @@ func TestRebuildQueue(t *testing.T) {
 	if _, err := s.CreateBuild(ctx, "lab", "nope", 1, "tester", "embedded"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("rebuild of a missing version: %v", err)
 	}
+}
+
+// TestRegistryArtifactsRecorded: what a build pushed to the registry is stored per build
+// and read back with the version, on SQLite and PostgreSQL.
+func TestRegistryArtifactsRecorded(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		v, err := s.CreateVersion(ctx, "lab", "reg", "reprobuild.hcl", "# x\n", "tester", "embedded")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := v.Builds[0]
+		b.Status, b.Digest = StatusSucceeded, "sha256:"+strings.Repeat("a", 64)
+		b.Registry = []RegistryArtifact{
+			{Name: "reprobuild.lock", ArtifactType: "application/vnd.reprobuild.lock.v1", Ref: "r.example/lab/reg@sha256:" + strings.Repeat("b", 64), Subject: b.Digest},
+			{Name: "linux-64-sbom.spdx.json", ArtifactType: "application/spdx+json", Ref: "r.example/lab/reg@sha256:" + strings.Repeat("c", 64), Subject: "sha256:" + strings.Repeat("d", 64)},
+		}
+		if err := s.finishBuild(ctx, v.ID, b, "version 1\n", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetVersion(ctx, "lab", "reg", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read back in name order.
+		want := []RegistryArtifact{b.Registry[1], b.Registry[0]}
+		if len(got.Builds) != 1 || !slices.Equal(got.Builds[0].Registry, want) {
+			t.Errorf("registry artifacts read back: %+v, want %+v", got.Builds[0].Registry, want)
+		}
+		if err := s.IntegrityCheck(ctx); err != nil {
+			t.Error(err)
+		}
+	})
 }
