@@ -202,6 +202,24 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 	for _, p := range ir.Pushed {
 		fmt.Fprintf(req.Log, "pushed %s\n", p)
 	}
+	if b.registry != "" {
+		// The recipe and lock go beside the image, referring to it; the SBOM referrers
+		// the push attached are listed, so the version records all of them by digest.
+		recipe, err := os.ReadFile(req.Recipe)
+		if err != nil {
+			return res, err
+		}
+		lock, err := os.ReadFile(ir.LockPath)
+		if err != nil {
+			return res, fmt.Errorf("reading the lock to push: %w", err)
+		}
+		if res.Registry, err = pushDocuments(ctx, o.Tags[0], ir.Digest, ir.Platforms, recipe, lock, o.Keychain); err != nil {
+			return res, err
+		}
+		for _, a := range res.Registry {
+			fmt.Fprintf(req.Log, "pushed %s %s (%s)\n", a.Name, a.Ref, a.ArtifactType)
+		}
+	}
 	docs := out + ".reprobuild"
 	entries, err := os.ReadDir(docs)
 	if err != nil {
