@@ -120,6 +120,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+var heldTemp *Temp
+
 // helperProcess writes a new output in a temporary directory and waits to be killed
 // before replacing the old one.
 func helperProcess(parent string) {
@@ -127,6 +129,10 @@ func helperProcess(parent string) {
 	if err != nil {
 		os.Exit(2)
 	}
+	// Held in a global, as a real writer holds its Temp until Release: a Temp nothing
+	// refers to any more may be collected, and its lock closed with it, while the
+	// helper waits (TestKilledBeforeReplace once saw its live temporary removed).
+	heldTemp = tmp
 	os.WriteFile(filepath.Join(tmp.Path, "f"), []byte("new"), 0o644)
 	os.Stdout.WriteString("ready\n")
 	select {}
