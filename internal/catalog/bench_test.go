@@ -1,13 +1,17 @@
 package catalog
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,24 +105,146 @@ func benchEnvironmentList(b *testing.B, db string) {
 //
 // Each reports the p50 and p99 of all requests of the last run as the clients saw them,
 // and the same inside the server's handler (from the handler's start to its return), so
-// that time spent waiting for a core (the clients run in this process, the machine is
-// shared) can be told apart from the server's own work. Target: p99 <= 5 ms.
+// that time spent waiting for a core (the machine is shared) can be told apart from the
+// server's own work. Target: p99 <= 5 ms.
 //
-// The "floor" runs serve the same response from a handler that does nothing else (no
-// token, no lookup): the latency the machine gives any Go HTTP server at that load.
+// The clients run in this process, or ("external") in a child process (this test
+// binary, see TestMain), so that the server's process does not also run them. The
+// "floor" runs serve the same response from a handler that does nothing else (no token,
+// no lookup): the latency the machine gives any Go HTTP server at that load.
 func BenchmarkAPIReadConcurrent(b *testing.B) {
 	for _, load := range []struct {
 		name     string
 		interval time.Duration
 	}{{"saturating", 0}, {"bounded", 100 * time.Millisecond}} {
 		b.Run(load.name, func(b *testing.B) {
-			forEachBenchDB(b, func(b *testing.B, db string) { benchAPIRead(b, db, load.interval) })
-			b.Run("floor", func(b *testing.B) { benchAPIRead(b, "floor", load.interval) })
+			forEachBenchDB(b, func(b *testing.B, db string) { benchAPIRead(b, db, load.interval, false) })
+			b.Run("sqlite-external", func(b *testing.B) { benchAPIRead(b, "", load.interval, true) })
+			b.Run("floor", func(b *testing.B) { benchAPIRead(b, "floor", load.interval, false) })
 		})
 	}
 }
 
-func benchAPIRead(b *testing.B, db string, interval time.Duration) {
+const (
+	loadClients, loadEach = 50, 40
+	// loadGenEnv makes the test binary a load generator (see TestMain): URL, token and
+	// interval in nanoseconds separated by spaces.
+	loadGenEnv = "REPROBUILD_CATALOG_LOADGEN"
+)
+
+// TestMain runs the load generator instead of the tests in a child process started by
+// BenchmarkAPIReadConcurrent.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(loadGenEnv); spec != "" {
+		os.Exit(loadGenerator(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// loadGenerator waits for "go" lines on stdin; for each it runs one load and writes the
+// latencies (nanoseconds, one line, space separated) to stdout.
+func loadGenerator(spec string) int {
+	f := strings.Fields(spec)
+	if len(f) != 3 {
+		fmt.Fprintf(os.Stderr, "load generator: %s=%q: want URL TOKEN INTERVAL-NS\n", loadGenEnv, spec)
+		return 2
+	}
+	ns, err := strconv.ParseInt(f[2], 10, 64)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load generator:", err)
+		return 2
+	}
+	url, tok, interval := f[0], f[1], time.Duration(ns)
+	lg := newLoad(url, tok, interval)
+	lg.warm()
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		lat, err := lg.run()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "load generator:", err)
+			return 1
+		}
+		var b strings.Builder
+		for i, d := range lat {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(strconv.FormatInt(int64(d), 10))
+		}
+		fmt.Println(b.String())
+	}
+	return 0
+}
+
+type load struct {
+	url, tok string
+	interval time.Duration
+	client   *http.Client
+}
+
+func newLoad(url, tok string, interval time.Duration) *load {
+	tr := &http.Transport{MaxIdleConnsPerHost: loadClients, MaxConnsPerHost: loadClients}
+	return &load{url: url, tok: tok, interval: interval, client: &http.Client{Transport: tr, Timeout: time.Minute}}
+}
+
+func (l *load) get() error {
+	req, _ := http.NewRequest("GET", l.url, nil)
+	req.Header.Set("Authorization", "Bearer "+l.tok)
+	resp, err := l.client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, err = io_copy(resp)
+	if resp.StatusCode != 200 && err == nil {
+		err = fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	return err
+}
+
+// warm opens the connections (and fills the caches) before measuring.
+func (l *load) warm() {
+	var wg sync.WaitGroup
+	for range loadClients {
+		wg.Go(func() { l.get() })
+	}
+	wg.Wait()
+}
+
+// run sends one load and returns every request's latency.
+func (l *load) run() ([]time.Duration, error) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed error
+	lat := make([]time.Duration, 0, loadClients*loadEach)
+	start := time.Now()
+	for c := range loadClients {
+		wg.Go(func() {
+			mine := make([]time.Duration, 0, loadEach)
+			for i := range loadEach {
+				due := time.Now()
+				if l.interval > 0 {
+					due = start.Add(time.Duration(c)*l.interval/loadClients + time.Duration(i)*l.interval)
+					time.Sleep(time.Until(due))
+				}
+				err := l.get()
+				mine = append(mine, time.Since(due))
+				if err != nil {
+					mu.Lock()
+					failed = err
+					mu.Unlock()
+					return
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return lat, failed
+}
+
+func benchAPIRead(b *testing.B, db string, interval time.Duration, external bool) {
 	var h http.Handler
 	var tok string
 	if db == "floor" {
@@ -148,70 +274,63 @@ func benchAPIRead(b *testing.B, db string, interval time.Duration) {
 		smu.Unlock()
 	}))
 	defer hs.Close()
-	const clients, each = 50, 40
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: time.Minute}
 	url := hs.URL + "/api/v1/namespaces/lab/environments/env-0500/versions/1"
-	get := func() error {
-		req, _ := http.NewRequest("GET", url, nil)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := client.Do(req)
+	var run func() ([]time.Duration, error)
+	if external {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s %d", loadGenEnv, url, tok, int64(interval)))
+		cmd.Stderr = os.Stderr
+		stdin, err := cmd.StdinPipe()
 		if err != nil {
-			return err
+			b.Fatal(err)
 		}
-		_, err = io_copy(resp)
-		if resp.StatusCode != 200 && err == nil {
-			err = fmt.Errorf("HTTP %d", resp.StatusCode)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			b.Fatal(err)
 		}
-		return err
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() { stdin.Close(); cmd.Wait() }()
+		out := bufio.NewReader(stdout)
+		run = func() ([]time.Duration, error) {
+			if _, err := io.WriteString(stdin, "go\n"); err != nil {
+				return nil, err
+			}
+			line, err := out.ReadString('\n')
+			if err != nil {
+				return nil, fmt.Errorf("load generator: %w", err)
+			}
+			var lat []time.Duration
+			for _, f := range strings.Fields(line) {
+				n, err := strconv.ParseInt(f, 10, 64)
+				if err != nil {
+					return nil, err
+				}
+				lat = append(lat, time.Duration(n))
+			}
+			return lat, nil
+		}
+	} else {
+		lg := newLoad(url, tok, interval)
+		defer lg.client.CloseIdleConnections()
+		lg.warm()
+		run = lg.run
 	}
-	// Open the connections (and fill the caches) before measuring.
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Go(func() { get() })
-	}
-	wg.Wait()
 	var lat []time.Duration
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		lat = lat[:0]
 		smu.Lock()
 		server = server[:0]
 		smu.Unlock()
-		var mu sync.Mutex
-		var failed error
-		start := time.Now()
-		for c := range clients {
-			wg.Go(func() {
-				mine := make([]time.Duration, 0, each)
-				for i := range each {
-					due := time.Now()
-					if interval > 0 {
-						due = start.Add(time.Duration(c)*interval/clients + time.Duration(i)*interval)
-						time.Sleep(time.Until(due))
-					}
-					err := get()
-					mine = append(mine, time.Since(due))
-					if err != nil {
-						mu.Lock()
-						failed = err
-						mu.Unlock()
-						return
-					}
-				}
-				mu.Lock()
-				lat = append(lat, mine...)
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
-		if failed != nil {
-			b.Fatal(failed)
+		var err error
+		if lat, err = run(); err != nil {
+			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*clients*each), "cpu-us/request")
+	// CPU of this process only: with external clients, the server's alone.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*loadClients*loadEach), "cpu-us/request")
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
