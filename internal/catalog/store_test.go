@@ -267,3 +267,40 @@ func TestRegistryArtifactsRecorded(t *testing.T) {
 		}
 	})
 }
+
+// TestUpgradeFromSchema1: a catalogue made before the registry_artifacts table
+// (migration 2) opens, is upgraded at start, and keeps its versions.
+func TestUpgradeFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := OpenStore(ctx, "", dir, fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := old.CreateVersion(ctx, "lab", "old", "reprobuild.hcl", "# x\n", "tester", "embedded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 1: as a server of the previous release left it.
+	for _, stmt := range []string{`DROP TABLE registry_artifacts`, `DELETE FROM schema_migrations WHERE version > 1`} {
+		if _, err := old.DB().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s, err := OpenStore(ctx, "", dir, fixedClock())
+	if err != nil {
+		t.Fatalf("opening a schema-1 catalogue: %v", err)
+	}
+	defer s.Close()
+	if n, err := s.SchemaVersion(ctx); err != nil || n != len(migrations) {
+		t.Fatalf("schema version %d, %v after the upgrade; want %d", n, err, len(migrations))
+	}
+	got, err := s.GetVersion(ctx, "lab", "old", v.Number)
+	if err != nil || got.Recipe != "# x\n" || len(got.Builds) != 1 || got.Builds[0].Registry != nil {
+		t.Fatalf("version after the upgrade: %+v, %v", got, err)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
+	}
+}
