@@ -72,7 +72,7 @@ func TestPyPIIndexPolicy(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	page := html.UnescapeString(string(body))
-	for _, want := range []string{`class="diagnostics"`, "Package index not allowed", "reprobuild.hcl:8:1", "https://mirror.example/pypi-evil/simple", "the PyPI indexes under <code>https://pypi.org/simple</code>"} {
+	for _, want := range []string{`class="diagnostics"`, "Package index not allowed", "reprobuild.hcl:8:1", "https://mirror.example/pypi-evil/simple", "PyPI indexes under <code>https://pypi.org/simple</code>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page (HTTP %d) lacks %q", resp.StatusCode, want)
 		}
