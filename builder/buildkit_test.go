@@ -465,9 +465,7 @@ func TestBuildKitEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		var attrs map[string]string
-		if err := testutil.ReadJSON(attrsPath, &attrs); err != nil {
-			t.Fatal(err)
-		}
+		testutil.ReadJSON(t, attrsPath, &attrs)
 		attrs["containerimage.config"] = string(cfg)
 		fields := []string{"type=oci", "dest=" + filepath.Join(dir, "out.tar")}
 		for k, v := range attrs {
@@ -486,9 +484,7 @@ func TestBuildKitEngine(t *testing.T) {
 			t.Fatalf("buildctl: %v\n%s", err, out)
 		}
 		var m map[string]any
-		if err := testutil.ReadJSON(filepath.Join(dir, "meta.json"), &m); err != nil {
-			t.Fatal(err)
-		}
+		testutil.ReadJSON(t, filepath.Join(dir, "meta.json"), &m)
 		// The same recipe and lock through the BuildKit engine.
 		o := base
 		o.Lock, o.Recipe = l, r

@@ -1,22 +1,11 @@
 package testutil
 
 import (
-	"encoding/json"
-	"os"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
-
-// ReadJSON decodes the JSON file at p into v.
-func ReadJSON(p string, v any) error {
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
 
 // OCIArchive unpacks an OCI archive (BuildKit's type=oci output) into a temporary
 // directory and returns its top-level index and manifest.
