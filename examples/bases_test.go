@@ -15,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 var updateBases = flag.Bool("update-bases", false, "rebuild examples/bases/busybox from this machine's /bin/busybox (Debian busybox-static)")
@@ -83,14 +85,7 @@ func TestBusyboxBase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, m := testutil.OCILayout(t, dir)
 	if len(m.Manifests) != 1 {
 		t.Fatalf("examples/bases/busybox has %d manifests, want 1", len(m.Manifests))
 	}

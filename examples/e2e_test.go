@@ -240,38 +240,11 @@ func TestSourceDateEpochOverride(t *testing.T) {
 	}
 }
 
-// unpackLayout flattens the single image of an OCI layout into dir (a rootfs).
+// unpackLayout flattens the image of an OCI layout (testutil.LayoutImage) into dir (a
+// rootfs).
 func unpackLayout(t *testing.T, layoutDir, rootfs string) {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(layoutDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Manifests) == 0 {
-		t.Fatal("empty layout")
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		// A multi-platform output: take the linux/amd64 image of the nested index.
-		child, err2 := idx.ImageIndex(m.Manifests[0].Digest)
-		if err2 != nil {
-			t.Fatal(err)
-		}
-		cm, _ := child.IndexManifest()
-		for _, d := range cm.Manifests {
-			if d.Platform != nil && d.Platform.Architecture == runtime.GOARCH {
-				img, err = child.Image(d.Digest)
-				break
-			}
-		}
-		if err != nil || img == nil {
-			t.Fatalf("no %s image in the layout", runtime.GOARCH)
-		}
-	}
+	img := testutil.LayoutImage(t, layoutDir)
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
@@ -666,44 +639,6 @@ func TestVendorAirGapped(t *testing.T) {
 	}
 }
 
-// layoutImage returns the linux/amd64 (or only) image of an OCI layout written by
-// reprobuild image.
-func layoutImage(t *testing.T, dir string) v1.Image {
-	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := m.Manifests[0]
-	if !d.MediaType.IsIndex() {
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img
-	}
-	inner, err := idx.ImageIndex(d.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, _ := inner.IndexManifest()
-	for _, c := range im.Manifests {
-		if c.Platform == nil || c.Platform.Architecture == runtime.GOARCH {
-			img, err := inner.Image(c.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return img
-		}
-	}
-	t.Fatalf("no %s image in %s", runtime.GOARCH, dir)
-	return nil
-}
-
 // TestBuildKitEngineThroughCLI builds the quickstart with --engine buildkit on a real
 // buildkitd twice, with everything pruned in between (same digest), and checks the file
 // tree equals the embedded engine's: paths, modes, content hashes and link targets.
@@ -723,11 +658,11 @@ func TestBuildKitEngineThroughCLI(t *testing.T) {
 	}
 	emb := filepath.Join(t.TempDir(), "emb")
 	buildImage(t, o, "reprobuild.hcl", emb)
-	a, err := testutil.TreeFromImage(layoutImage(t, first))
+	a, err := testutil.TreeFromImage(testutil.LayoutImage(t, first))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := testutil.TreeFromImage(layoutImage(t, emb))
+	b, err := testutil.TreeFromImage(testutil.LayoutImage(t, emb))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -737,7 +672,7 @@ func TestBuildKitEngineThroughCLI(t *testing.T) {
 	}
 	recs := map[string]*record.RuntimeRecord{}
 	for engine, dir := range map[string]string{"buildkit": first, "embedded": emb} {
-		js, err := testutil.ImageFile(layoutImage(t, dir), record.Path)
+		js, err := testutil.ImageFile(testutil.LayoutImage(t, dir), record.Path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -157,7 +157,7 @@ func TestGPURecipe(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "oci")
 	buildImage(t, o, "reprobuild.hcl", out)
-	cf, err := layoutImage(t, out).ConfigFile()
+	cf, err := testutil.LayoutImage(t, out).ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}

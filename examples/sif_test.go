@@ -96,7 +96,7 @@ func TestSIFOutput(t *testing.T) {
 	}
 	oci := filepath.Join(t.TempDir(), "oci")
 	buildImage(t, runOpts{dir: filepath.Join(wsDir, "quickstart"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}, "reprobuild.hcl", oci)
-	want, err := testutil.TreeFromImage(layoutImage(t, oci))
+	want, err := testutil.TreeFromImage(testutil.LayoutImage(t, oci))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -70,16 +69,7 @@ func activationProject(t *testing.T, base string, names ...string) string {
 
 func layoutConfig(t *testing.T, dir string) *v1.ConfigFile {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := idx.IndexManifest()
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
+	cf, err := testutil.LayoutImage(t, dir).ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}

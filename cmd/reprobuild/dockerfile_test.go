@@ -18,7 +18,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/internal/testutil"
 )
@@ -81,7 +80,7 @@ func TestDockerfileCLIImage(t *testing.T) {
 		t.Fatalf("buildctl build of the Dockerfile: %v\n%s", err, out)
 	}
 
-	img := readOCIArchiveImage(t, ociTar)
+	img := testutil.OCIArchiveImage(t, ociTar)
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -130,28 +129,6 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	if err := os.WriteFile(dst, b, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// readOCIArchiveImage reads the one image of an OCI archive BuildKit exported.
-func readOCIArchiveImage(t *testing.T, tarPath string) v1.Image {
-	t.Helper()
-	dir := t.TempDir()
-	if err := testutil.ExtractTar(tarPath, dir); err != nil {
-		t.Fatal(err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil || len(m.Manifests) != 1 {
-		t.Fatalf("OCI archive index: %+v %v", m, err)
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // unpackImage applies the layers of a small image (directories and files only) to dir,
