@@ -3,6 +3,7 @@ package examples
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -302,46 +303,18 @@ func dirSticky(mode int64) os.FileMode {
 	return 0
 }
 
-// runcRun runs args in rootfs with runc and returns stdout.
+// runcRun runs args in rootfs (read-only) with runc and returns stdout.
 func runcRun(t *testing.T, rootfs string, env []string, args ...string) string {
 	t.Helper()
 	testutil.RequireRoot(t)
 	runc := testutil.RequireBinary(t, "runc", "REPROBUILD_RUNC")
-	bundle := filepath.Dir(rootfs)
-	os.Remove(filepath.Join(bundle, "config.json")) // from an earlier run in this bundle
-	spec := exec.Command(runc, "spec")
-	spec.Dir = bundle
-	if out, err := spec.CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(bundle, "config.json")
-	raw, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	proc := cfg["process"].(map[string]any)
-	proc["terminal"] = false
-	proc["args"] = args
-	proc["env"] = env
-	cfg["root"] = map[string]any{"path": filepath.Base(rootfs), "readonly": true}
-	raw, _ = json.Marshal(cfg)
-	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("reprobuild-e2e-%d", os.Getpid())
-	cmd := exec.Command(runc, "run", "--bundle", bundle, id)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	exec.Command(runc, "delete", "-f", id).Run()
-	if err != nil {
-		t.Fatalf("runc run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	ctx, bundle := context.Background(), filepath.Dir(rootfs)
+	testutil.RuncSpec(t, ctx, runc, bundle)
+	return testutil.RuncRun(t, ctx, runc, bundle, func(spec, proc map[string]any) {
+		proc["args"] = args
+		proc["env"] = env
+		spec["root"] = map[string]any{"path": filepath.Base(rootfs), "readonly": true}
+	})
 }
 
 // TestQuickstartRunsWithRunc runs the quickstart image's program with runc: a shell

@@ -2,11 +2,8 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -189,42 +186,15 @@ func unpackImage(t *testing.T, img v1.Image, dir string) {
 // working directory from the image config, examples mounted read-only at /examples.
 func runcImage(t *testing.T, ctx context.Context, runc, bundle string, cf *v1.ConfigFile, examples string, args ...string) string {
 	t.Helper()
-	os.Remove(filepath.Join(bundle, "config.json"))
-	spec := exec.CommandContext(ctx, runc, "spec")
-	spec.Dir = bundle
-	if out, err := spec.CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	proc := cfg["process"].(map[string]any)
-	proc["terminal"] = false
-	proc["args"] = append(slices.Clone(cf.Config.Entrypoint), args...)
-	proc["env"] = cf.Config.Env
-	proc["cwd"] = cf.Config.WorkingDir
-	proc["user"] = map[string]any{"uid": 1000, "gid": 1000}
-	cfg["root"] = map[string]any{"path": "rootfs", "readonly": false}
-	cfg["mounts"] = append(cfg["mounts"].([]any), map[string]any{
-		"destination": "/examples", "type": "bind", "source": examples, "options": []string{"rbind", "ro"},
+	testutil.RuncSpec(t, ctx, runc, bundle)
+	return testutil.RuncRun(t, ctx, runc, bundle, func(spec, proc map[string]any) {
+		proc["args"] = append(slices.Clone(cf.Config.Entrypoint), args...)
+		proc["env"] = cf.Config.Env
+		proc["cwd"] = cf.Config.WorkingDir
+		proc["user"] = map[string]any{"uid": 1000, "gid": 1000}
+		spec["root"] = map[string]any{"path": "rootfs", "readonly": false}
+		spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
+			"destination": "/examples", "type": "bind", "source": examples, "options": []string{"rbind", "ro"},
+		})
 	})
-	raw, _ = json.Marshal(cfg)
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("reprobuild-cli-%d", os.Getpid())
-	cmd := exec.CommandContext(ctx, runc, "run", "--bundle", bundle, id)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	exec.Command(runc, "delete", "-f", id).Run()
-	if err != nil {
-		t.Fatalf("runc run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
 }
