@@ -102,18 +102,24 @@ func TestExplicitRoundTrip(t *testing.T) {
 				t.Errorf("exported packages differ from the original (-orig +export):\n%s", diff)
 			}
 			// And through the canonical lock text.
-			text, err := Marshal(l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := Parse(text)
-			if err != nil {
-				t.Fatalf("parse of marshalled lock: %v", err)
-			}
-			if diff := cmp.Diff(l, back, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("lock changed through Marshal/Parse (-want +got):\n%s", diff)
-			}
+			checkTextRoundTrip(t, l)
 		})
+	}
+}
+
+// checkTextRoundTrip checks that l comes back unchanged through the canonical lock text.
+func checkTextRoundTrip(t *testing.T, l *Lock) {
+	t.Helper()
+	text, err := Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(text)
+	if err != nil {
+		t.Fatalf("parse of marshalled lock: %v", err)
+	}
+	if diff := cmp.Diff(l, back, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("lock changed through Marshal/Parse (-want +got):\n%s", diff)
 	}
 }
 
@@ -181,17 +187,7 @@ func TestCondaLockRoundTrip(t *testing.T) {
 			if diff := cmp.Diff(l, again, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("lock changed through export/import (-want +got):\n%s", diff)
 			}
-			text, err := Marshal(l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := Parse(text)
-			if err != nil {
-				t.Fatalf("parse of marshalled lock: %v", err)
-			}
-			if diff := cmp.Diff(l, back, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("lock changed through Marshal/Parse (-want +got):\n%s", diff)
-			}
+			checkTextRoundTrip(t, l)
 			for _, tg := range l.Targets {
 				out, err := ExportExplicit(l, tg.Platform)
 				if len(tg.Pip) > 0 {
