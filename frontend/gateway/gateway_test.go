@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -85,23 +84,7 @@ func TestGatewayFrontend(t *testing.T) {
 	rec.URL = "file://" + filepath.Join(chDir, "linux-64", rec.Fn)
 	rec.Channel = "file://" + chDir
 	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"hello\"]\n}\nplatform { targets = [\"linux-64\"] }\nruntime { cmd = [\"/opt/env/bin/hello\"] }\n"
-	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	r.Dir = proj
-	l := builder.NewLock(r)
-	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}}
-	data, err := lock.Marshal(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r, l := writeProject(t, proj, src, []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}})
 
 	out := t.TempDir()
 	meta := filepath.Join(out, "meta.json")
@@ -137,6 +120,26 @@ func TestGatewayFrontend(t *testing.T) {
 }
 
 // multiPlatform builds a two-platform index of a noarch package through the frontend.
+// writeProject writes the recipe src and a lock of targets for it into proj, where the
+// frontend reads them from its build context, and returns both.
+func writeProject(t *testing.T, proj, src string, targets []lock.Target) (*recipes.Recipe, *lock.Lock) {
+	t.Helper()
+	testutil.WriteFile(t, filepath.Join(proj, "reprobuild.hcl"), src)
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r.Dir = proj
+	l := builder.NewLock(r)
+	l.Targets = targets
+	data, err := lock.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, filepath.Join(proj, lock.Filename), string(data))
+	return r, l
+}
+
 func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 	proj := t.TempDir()
 	chDir := filepath.Join(proj, "channel")
@@ -149,22 +152,7 @@ func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 	}
 	rec.URL = "file://" + filepath.Join(chDir, "noarch", rec.Fn)
 	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"tables\"]\n}\nplatform { targets = [\"linux-64\", \"linux-aarch64\"] }\n"
-	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	l := builder.NewLock(r)
-	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}, {Platform: "linux-aarch64", Packages: []conda.PackageRecord{rec}}}
-	data, err := lock.Marshal(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeProject(t, proj, src, []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}, {Platform: "linux-aarch64", Packages: []conda.PackageRecord{rec}}})
 	out := t.TempDir()
 	cmd := exec.Command(bk.Buildctl(), "--addr", bk.Addr(), "build", "--progress", "plain",
 		"--frontend", "gateway.v0", "--opt", "source="+frontendRef, "--opt", "platform=linux/amd64,linux/arm64",
