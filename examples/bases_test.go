@@ -11,7 +11,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -77,13 +76,7 @@ func TestBusyboxBase(t *testing.T) {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
-		p, err := layout.Write(dir, empty.Index)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.AppendImage(img); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteLayout(t, dir, img)
 	}
 	idx, m := testutil.OCILayout(t, dir)
 	if len(m.Manifests) != 1 {

@@ -445,13 +445,7 @@ func debianBase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "debian")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteLayout(t, dir, img)
 	d, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -563,13 +557,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 	badDir := filepath.Join(t.TempDir(), "bad")
-	p, err := layout.Write(badDir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(bad); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteLayout(t, badDir, bad)
 	_, err = run(t, o, "verify", "-f", "reprobuild.hcl", "--offline", "oci:"+badDir)
 	if err == nil {
 		t.Fatal("verify passed a tampered image")

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 )
 
@@ -21,6 +22,18 @@ func OCILayout(t testing.TB, dir string) (v1.ImageIndex, *v1.IndexManifest) {
 		t.Fatal(err)
 	}
 	return idx, im
+}
+
+// WriteLayout writes an OCI image layout at dir whose index lists img alone.
+func WriteLayout(t testing.TB, dir string, img v1.Image) {
+	t.Helper()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // LayoutImage is the image of an OCI layout that reprobuild image wrote: its first
