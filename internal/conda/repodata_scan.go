@@ -35,6 +35,10 @@ type decoder struct {
 	keybuf  []byte
 
 	recs    []PackageRecord
+	// index, when set, makes the decoder index records by name (BuildRepodataIndex)
+	// instead of appending them to recs: fields other than the name are checked as
+	// parseRecord checks them but not kept.
+	index   *indexBuilder
 	info    RepodataInfo
 	removed []string
 	hasInfo bool
@@ -624,10 +628,39 @@ func (d *decoder) stringField(j int, dst *string, intern bool) (int, error) {
 	if err != nil {
 		return k, err
 	}
+	if d.index != nil {
+		// Indexing only needs to know whether the field is empty.
+		*dst = ""
+		if len(s) > 0 {
+			*dst = indexMark
+		}
+		return k, nil
+	}
 	if intern {
 		*dst = d.internString(s)
 	} else {
 		*dst = d.strs.alloc(s)
+	}
+	return k, nil
+}
+
+// nameField reads a record's name, which indexing keeps too; consecutive records
+// usually share it.
+func (d *decoder) nameField(j int, dst *string) (int, error) {
+	if d.index == nil {
+		return d.stringField(j, dst, true)
+	}
+	if d.buf[j] != '"' {
+		return j, d.fail(j, fmt.Sprintf("expected a string, found %q", d.buf[j]))
+	}
+	s, k, err := d.rawString(j)
+	if err != nil {
+		return k, err
+	}
+	if last := d.index.lastName; string(s) == last {
+		*dst = last
+	} else {
+		*dst = d.internString(s)
 	}
 	return k, nil
 }
@@ -655,6 +688,14 @@ func (d *decoder) listField(j int, dst *[]string, name string) (int, error) {
 		d.lists.tmp = d.lists.tmp[:start]
 		return end, err
 	}
+	if d.index != nil {
+		// Indexing only needs to know whether the list is empty.
+		*dst = indexEmpty
+		if d.index.listLen > 0 {
+			*dst = indexList
+		}
+		return end, nil
+	}
 	*dst = d.lists.take(start)
 	return end, nil
 }
@@ -664,6 +705,9 @@ func (d *decoder) stringList(i int, name string) (int, error) {
 	i, err := d.ws(i)
 	if err != nil {
 		return i, err
+	}
+	if d.index != nil {
+		d.index.listLen = 0
 	}
 	if d.buf[i] == ']' {
 		return i + 1, nil
@@ -679,7 +723,11 @@ func (d *decoder) stringList(i int, name string) (int, error) {
 		if err != nil {
 			return e, err
 		}
-		d.lists.tmp = append(d.lists.tmp, d.internString(s))
+		if d.index != nil {
+			d.index.listLen++
+		} else {
+			d.lists.tmp = append(d.lists.tmp, d.internString(s))
+		}
 		if e, err = d.ws(e); err != nil {
 			return e, err
 		}
