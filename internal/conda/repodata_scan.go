@@ -34,7 +34,7 @@ type decoder struct {
 	scratch []byte
 	keybuf  []byte
 
-	recs    []PackageRecord
+	recs []PackageRecord
 	// index, when set, makes the decoder index records by name (BuildRepodataIndex)
 	// instead of appending them to recs: fields other than the name are checked as
 	// parseRecord checks them but not kept.
