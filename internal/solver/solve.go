@@ -75,15 +75,38 @@ type problem struct {
 	// rootBest is, per requested name, its best candidate by version alone.
 	rootBest map[string]*prec
 	arena    []lit
-	// parts are the channels' record slices (Records, then each of Subdirs) in order;
-	// spans index them.
+	// parts are the channels' record slices (Records, then each of Subdirs, then each
+	// of Indexes) in order; spans index them.
 	parts []part
+	// err is the first failure to read an index's records; the solve stops with it.
+	err error
 }
 
-// part is one record slice of channel ch.
+// part is one record slice of channel ch, or one index (idx set) whose records are
+// decoded by name when reached. A span of an index part is one name: lo is its number
+// in the index.
 type part struct {
-	ch   int32
-	recs []conda.PackageRecord
+	ch     int32
+	recs   []conda.PackageRecord
+	idx    *conda.RepodataIndex
+	loaded map[int32][]conda.PackageRecord
+}
+
+// load decodes the records of name ni of index part pi, once.
+func (p *problem) load(pi, ni int32) []conda.PackageRecord {
+	pt := &p.parts[pi]
+	if recs, ok := pt.loaded[ni]; ok {
+		return recs
+	}
+	recs, err := pt.idx.Records(int(ni))
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	if pt.loaded == nil {
+		pt.loaded = map[int32][]conda.PackageRecord{}
+	}
+	pt.loaded[ni] = recs
+	return recs
 }
 
 type entry struct {
@@ -122,15 +145,28 @@ func (p *problem) entries(g *nameGroup) []entry {
 	if g.groupData != nil {
 		more = g.spans
 	}
+	size := func(s span) int {
+		if s.ch >= 0 && p.parts[s.ch].idx != nil {
+			return p.parts[s.ch].idx.Count(int(s.lo))
+		}
+		return int(s.hi - s.lo)
+	}
 	n := 0
 	if g.span0.hi != 0 {
-		n += int(g.span0.hi - g.span0.lo)
+		n += size(g.span0)
 	}
 	for _, s := range more {
-		n += int(s.hi - s.lo)
+		n += size(s)
 	}
 	out := make([]entry, 0, n)
 	add := func(s span) {
+		if s.ch >= 0 && p.parts[s.ch].idx != nil {
+			recs := p.load(s.ch, s.lo)
+			for i := range recs {
+				out = append(out, entry{rec: &recs[i], ch: p.parts[s.ch].ch})
+			}
+			return
+		}
 		for i := s.lo; i < s.hi; i++ {
 			var r *conda.PackageRecord
 			ch := s.ch
@@ -185,14 +221,24 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]*parsedSpec{}, hidden: map[string][]hiddenRec{}}
 	p.flex = t.ChannelPriority == PriorityFlexible
 	p.collect()
+	if p.err != nil {
+		return nil, p.err
+	}
 	p.encode()
 	p.constrain()
+	if p.err != nil {
+		return nil, p.err
+	}
 	ok, err := p.eng.solve(func() bool { return ctx.Err() != nil })
 	if err != nil {
 		return nil, fmt.Errorf("solving %d specs: %w", len(t.Specs), ctx.Err())
 	}
 	if !ok {
-		return nil, p.explain()
+		err := p.explain()
+		if p.err != nil {
+			return nil, p.err
+		}
+		return nil, err
 	}
 	sol := &Solution{}
 	for v, pr := range p.vars {
@@ -224,11 +270,21 @@ func (p *problem) collect() {
 				total += len(recs)
 			}
 		}
+		for _, x := range c.Indexes {
+			if x != nil && x.Len() > 0 {
+				p.parts = append(p.parts, part{ch: int32(ci), idx: x})
+				total += x.Len()
+			}
+		}
 	}
 	// Size the map for the runs of equal names (repodata lists a name's records
 	// together), an upper bound on the names, so it never rehashes.
 	runs := len(t.Virtual)
 	for _, pt := range p.parts {
+		if pt.idx != nil {
+			runs += pt.idx.Len()
+			continue
+		}
 		recs := pt.recs
 		for i := range recs {
 			if i == 0 || recs[i].Name != recs[i-1].Name {
@@ -239,49 +295,93 @@ func (p *problem) collect() {
 	p.names = make(map[string]*nameGroup, min(runs, total))
 	var last *nameGroup // repodata lists a name's records together: skip the map then
 	var slab []nameGroup
-	add := func(r *conda.PackageRecord, ch, i int) {
+	group := func(name string) *nameGroup {
 		g := last
-		if g == nil || g.name != r.Name {
-			g = p.names[r.Name]
+		if g == nil || g.name != name {
+			g = p.names[name]
 			if g == nil {
 				if len(slab) == cap(slab) {
 					slab = make([]nameGroup, 0, 256)
 				}
-				slab = append(slab, nameGroup{name: r.Name})
+				slab = append(slab, nameGroup{name: name})
 				g = &slab[len(slab)-1]
-				p.names[r.Name] = g
+				p.names[name] = g
 			}
 			last = g
 		}
-		if len(r.TrackFeatures) > 0 && !g.tracks {
+		return g
+	}
+	tracks := func(g *nameGroup) {
+		if !g.tracks {
 			g.tracks = true
-			p.trackNames = append(p.trackNames, r.Name)
+			p.trackNames = append(p.trackNames, g.name)
+		}
+	}
+	add := func(r *conda.PackageRecord, ch, i int) {
+		g := group(r.Name)
+		if len(r.TrackFeatures) > 0 {
+			tracks(g)
 		}
 		g.addRec(int32(ch), int32(i))
 	}
 	for i := range t.Virtual {
 		add(&t.Virtual[i], -1, i)
 	}
+	// visit adds record ri of part pi unless the task's settings hide it.
+	visit := func(c *ChannelRecords, pi, ri int) {
+		r := &p.parts[pi].recs[ri]
+		if strings.HasPrefix(r.Name, "__") {
+			return // virtual packages come only from the task
+		}
+		if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
+			if p.canHide(r.Name) {
+				p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+			}
+			return
+		}
+		if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
+			if p.canHide(r.Name) {
+				p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
+			}
+			return
+		}
+		add(r, pi, ri)
+	}
 	for pi, pt := range p.parts {
 		c := &t.Channels[pt.ch]
-		for ri := range pt.recs {
-			r := &pt.recs[ri]
-			if strings.HasPrefix(r.Name, "__") {
-				continue // virtual packages come only from the task
+		if pt.idx == nil {
+			for ri := range pt.recs {
+				visit(c, pi, ri)
 			}
-			if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
-				if p.canHide(r.Name) {
-					p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+			continue
+		}
+		x := pt.idx
+		for ni := range x.Len() {
+			name := x.Name(ni)
+			if strings.HasPrefix(name, "__") {
+				continue
+			}
+			_, newest := x.Timestamps(ni)
+			if (t.ExcludeNewer > 0 && newest > t.ExcludeNewer) || (len(c.Allow) > 0 && !allowed(c.Allow, name)) {
+				// The settings hide records of this name: decode them now and visit
+				// them one by one, so that what is hidden, and in which order, is as
+				// for records passed whole. They become a part of their own.
+				recs, err := x.Records(ni)
+				if err != nil {
+					p.err = err
+					return
+				}
+				p.parts = append(p.parts, part{ch: pt.ch, recs: recs})
+				for ri := range recs {
+					visit(c, len(p.parts)-1, ri)
 				}
 				continue
 			}
-			if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
-				if p.canHide(r.Name) {
-					p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
-				}
-				continue
+			g := group(name)
+			if x.TracksFeatures(ni) {
+				tracks(g)
 			}
-			add(r, pi, ri)
+			g.addRec(int32(pi), int32(ni))
 		}
 	}
 }
@@ -311,7 +411,9 @@ func (p *problem) ready(g *nameGroup) {
 	if g.groupData == nil {
 		g.groupData = &groupData{}
 	}
-	if raw[0].ch < 0 {
+	if len(raw) == 0 {
+		// Only when an index could not be read (p.err).
+	} else if raw[0].ch < 0 {
 		// A virtual package hides channel records of its name.
 		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
 	} else if t.ChannelPriority == "" || t.ChannelPriority == PriorityStrict {
