@@ -194,6 +194,10 @@ type rawDoc struct {
 	open   func() (io.ReadCloser, error)
 	hashed func(sha string)
 	size   int64
+
+	// path is a file holding the document as it is (not compressed), readable at any
+	// offset: records indexed by name are read back from it. "" when there is none.
+	path string
 }
 
 func (r *rawDoc) bytes() ([]byte, error) {
@@ -231,6 +235,11 @@ func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*cond
 	if err != nil {
 		return nil, err
 	}
+	return c.decodeRepodata(ch, subdir, doc)
+}
+
+// decodeRepodata decodes a located document, from the compact cache when it has it.
+func (c *Client) decodeRepodata(ch Channel, subdir string, doc *rawDoc) (*conda.Repodata, error) {
 	if doc.sha == "" && doc.open != nil {
 		return c.streamRepodata(ch, subdir, doc)
 	}
@@ -429,7 +438,7 @@ func writeMetaFile(path string, m repodataMeta) error {
 
 // casDoc is a cached document, read from its file in the store.
 func casDoc(sha, path, src string) *rawDoc {
-	d := &rawDoc{sha: sha, src: src,
+	d := &rawDoc{sha: sha, src: src, path: path,
 		load: func() ([]byte, error) { return os.ReadFile(path) },
 		open: func() (io.ReadCloser, error) { return os.Open(path) }}
 	if fi, err := os.Stat(path); err == nil {
@@ -618,15 +627,19 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 		defer f.Close()
 		return c.readZstd(f, Redact(src))
 	}
+	path := p
+	if zst {
+		path = ""
+	}
 	if meta.SHA256 != "" && meta.Path == p && meta.Size == fi.Size() && meta.MtimeNs == fi.ModTime().UnixNano() && meta.Ino == ino {
-		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src)}, nil
+		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src), path: path}, nil
 	}
 	// Not hashed yet: Repodata streams it (parse and hash at once), RepodataRaw reads it.
 	size := fi.Size()
 	if zst {
 		size = 0
 	}
-	return &rawDoc{load: load, open: open, size: size, src: Redact(src), hashed: func(sha string) {
+	return &rawDoc{load: load, open: open, size: size, src: Redact(src), path: path, hashed: func(sha string) {
 		_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, Path: p, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), Ino: ino})
 	}}, nil
 }

@@ -1,7 +1,6 @@
 package conda
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
@@ -509,12 +508,12 @@ func (d *decoder) recordValue(kid recordKey, j int, rec *PackageRecord, buildStr
 	case kConstrains:
 		return d.listField(j, &rec.Constrains, "constrains")
 	case kTrackFeatures:
-		if b[j] == '"' && d.index != nil {
-			// Indexing only needs to know whether the string names a feature.
-			s, k, err := d.rawString(j)
-			if err == nil && len(bytes.Trim(s, ", ")) > 0 {
-				rec.TrackFeatures = indexList
-			}
+		if d.index != nil {
+			// Indexing keeps the features a name tracks: decode them as usual.
+			x := d.index
+			d.index = nil
+			k, err := d.recordValue(kid, j, rec, buildString)
+			d.index = x
 			return k, err
 		}
 		if b[j] == '"' {

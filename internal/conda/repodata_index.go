@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // RepodataIndex is a repodata document indexed by package name: for each name, how
@@ -28,6 +29,10 @@ type RepodataIndex struct {
 	names []string
 	meta  []nameMeta
 	spans []recSpan // grouped by name (nameMeta.first), document order within a name
+	// features are the distinct tracked features; featIDs the ones of each name
+	// (nameMeta.feat0, nfeat), sorted by feature.
+	features []string
+	featIDs  []uint32
 
 	docInfo RepodataInfo // as the document gives it
 	opts    repodataOptions
@@ -37,12 +42,19 @@ type RepodataIndex struct {
 	// An index over decoded records (IndexRepodata) holds them instead of spans.
 	recs  []PackageRecord
 	order []int32
+
+	// mu guards dec, the decoder Records reuses: its arenas and interned strings serve
+	// every name read back.
+	mu  sync.Mutex
+	dec *decoder
+	buf []byte
 }
 
 type nameMeta struct {
 	first, count   uint32
 	minTS, maxTS   int64
 	tracksFeatures bool
+	feat0, nfeat   uint32
 }
 
 type recSpan struct {
@@ -77,6 +89,43 @@ type indexBuilder struct {
 	fnHash   []uint64
 	seed     maphash.Seed
 	noSubdir string // the first record without a subdir
+	feats    features
+}
+
+// features collects the distinct features each name tracks.
+type features struct {
+	ids   map[string]uint32
+	names []string
+	pairs map[[2]uint32]bool // name, feature
+}
+
+func (f *features) add(name uint32, tf []string) {
+	if f.ids == nil {
+		f.ids, f.pairs = map[string]uint32{}, map[[2]uint32]bool{}
+	}
+	for _, s := range tf {
+		id, ok := f.ids[s]
+		if !ok {
+			id = uint32(len(f.names))
+			f.ids[s] = id
+			f.names = append(f.names, s)
+		}
+		f.pairs[[2]uint32{name, id}] = true
+	}
+}
+
+// fill sets each name's feature list in x.
+func (f *features) fill(x *RepodataIndex) {
+	x.features = f.names
+	byName := make([][]uint32, len(x.meta))
+	for p := range f.pairs {
+		byName[p[0]] = append(byName[p[0]], p[1])
+	}
+	for i, ids := range byName {
+		slices.SortFunc(ids, func(a, b uint32) int { return strings.Compare(f.names[a], f.names[b]) })
+		x.meta[i].feat0, x.meta[i].nfeat = uint32(len(x.featIDs)), uint32(len(ids))
+		x.featIDs = append(x.featIDs, ids...)
+	}
 }
 
 func (b *indexBuilder) add(rec *PackageRecord, fn string, keyAt, end int64) {
@@ -98,6 +147,7 @@ func (b *indexBuilder) add(rec *PackageRecord, fn string, keyAt, end int64) {
 	m.maxTS = max(m.maxTS, rec.Timestamp)
 	if len(rec.TrackFeatures) > 0 {
 		m.tracksFeatures = true
+		b.feats.add(id, rec.TrackFeatures)
 	}
 	if rec.Subdir == "" && b.noSubdir == "" {
 		b.noSubdir = strings.Clone(fn)
@@ -143,6 +193,7 @@ func BuildRepodataIndex(r io.Reader, src io.ReaderAt, channelURL string, opts ..
 	}
 	x := &RepodataIndex{names: b.names, meta: b.meta, docInfo: d.info, opts: *o, loc: loc, src: src}
 	x.setInfo()
+	b.feats.fill(x)
 	// Group the records by name, keeping document order within a name.
 	var at uint32
 	for i := range x.meta {
@@ -170,6 +221,7 @@ func (x *RepodataIndex) setInfo() {
 func IndexRepodata(rd *Repodata) *RepodataIndex {
 	x := &RepodataIndex{Info: rd.Info, recs: rd.Packages}
 	ids := map[string]uint32{}
+	var feats features
 	recName := make([]uint32, len(rd.Packages))
 	for i := range rd.Packages {
 		r := &rd.Packages[i]
@@ -187,8 +239,10 @@ func IndexRepodata(rd *Repodata) *RepodataIndex {
 		m.maxTS = max(m.maxTS, r.Timestamp)
 		if len(r.TrackFeatures) > 0 {
 			m.tracksFeatures = true
+			feats.add(id, r.TrackFeatures)
 		}
 	}
+	feats.fill(x)
 	var at uint32
 	for i := range x.meta {
 		x.meta[i].first = at
@@ -215,6 +269,16 @@ func (x *RepodataIndex) Count(i int) int { return int(x.meta[i].count) }
 // TracksFeatures reports whether a record of the i-th name has track_features.
 func (x *RepodataIndex) TracksFeatures(i int) bool { return x.meta[i].tracksFeatures }
 
+// Features lists the distinct features the records of the i-th name track, sorted.
+func (x *RepodataIndex) Features(i int) []string {
+	m := x.meta[i]
+	out := make([]string, m.nfeat)
+	for k, id := range x.featIDs[m.feat0 : m.feat0+m.nfeat] {
+		out[k] = x.features[id]
+	}
+	return out
+}
+
 // Timestamps gives the smallest and largest timestamp (milliseconds, 0 when absent)
 // among the records of the i-th name.
 func (x *RepodataIndex) Timestamps(i int) (lo, hi int64) { return x.meta[i].minTS, x.meta[i].maxTS }
@@ -239,8 +303,13 @@ func (x *RepodataIndex) Records(i int) ([]PackageRecord, error) {
 	}
 	name := x.names[i]
 	spans := x.spans[m.first : m.first+m.count]
-	d := &decoder{opts: &x.opts, eof: true, intern: make(map[string]string, 64)}
-	var buf []byte
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.dec == nil {
+		x.dec = &decoder{opts: &x.opts, eof: true, intern: make(map[string]string, 1024)}
+	}
+	d, buf := x.dec, x.buf
+	defer func() { x.buf = buf[:0] }()
 	for k := 0; k < len(spans); {
 		lo, hi := spans[k].at, spans[k].at+int64(spans[k].n)
 		j := k + 1
@@ -308,12 +377,15 @@ func (d *decoder) indexedRecord(b []byte, at int64) (PackageRecord, error) {
 //	magic "RBIX\x01"
 //	strings (u32 length, bytes): info subdir, info base_url, WithSubdir's subdir
 //	u32 nnames, u32 nrecords, u32 size of the names blob, the names blob
-//	nnames x (u32 name length, u32 count, i64 min timestamp, i64 max timestamp, u8 tracks)
+//	u32 nfeatures, then each feature as a string
+//	nnames x (u32 name length, u32 count, i64 min timestamp, i64 max timestamp, u8 tracks,
+//	          u32 number of features)
 //	nrecords x (i64 offset, u32 length), grouped by name in name order
-const indexMagic = "RBIX\x01"
+//	each name's feature numbers (u32), in name order
+const indexMagic = "RBIX\x02"
 
 const (
-	indexNameSize = 4 + 4 + 8 + 8 + 1
+	indexNameSize = 4 + 4 + 8 + 8 + 1 + 4
 	indexSpanSize = 8 + 4
 )
 
@@ -340,6 +412,11 @@ func (x *RepodataIndex) MarshalBinary() ([]byte, error) {
 	for _, n := range x.names {
 		out = append(out, n...)
 	}
+	out = le.AppendUint32(out, uint32(len(x.features)))
+	for _, f := range x.features {
+		out = le.AppendUint32(out, uint32(len(f)))
+		out = append(out, f...)
+	}
 	for i, n := range x.names {
 		m := x.meta[i]
 		out = le.AppendUint32(out, uint32(len(n)))
@@ -351,10 +428,14 @@ func (x *RepodataIndex) MarshalBinary() ([]byte, error) {
 			t = 1
 		}
 		out = append(out, t)
+		out = le.AppendUint32(out, m.nfeat)
 	}
 	for _, s := range x.spans {
 		out = le.AppendUint64(out, uint64(s.at))
 		out = le.AppendUint32(out, s.n)
+	}
+	for _, id := range x.featIDs {
+		out = le.AppendUint32(out, id)
 	}
 	return out, nil
 }
@@ -399,13 +480,24 @@ func UnmarshalRepodataIndex(data []byte, src io.ReaderAt, channelURL string, opt
 	nn, ok4 := u32()
 	nr, ok5 := u32()
 	blob, ok6 := str()
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 ||
-		uint64(len(rest)) != uint64(nn)*indexNameSize+uint64(nr)*indexSpanSize {
+	nf, ok7 := u32()
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 || uint64(nf) > uint64(len(rest))/4 {
+		return nil, errIndexFormat
+	}
+	x.features = make([]string, nf)
+	for i := range x.features {
+		var ok bool
+		if x.features[i], ok = str(); !ok {
+			return nil, errIndexFormat
+		}
+	}
+	if uint64(len(rest)) < uint64(nn)*indexNameSize+uint64(nr)*indexSpanSize {
 		return nil, errIndexFormat
 	}
 	x.names = make([]string, nn)
 	x.meta = make([]nameMeta, nn)
 	var first uint32
+	var feats uint64
 	for i := range x.names {
 		b := rest[:indexNameSize]
 		rest = rest[indexNameSize:]
@@ -414,10 +506,16 @@ func UnmarshalRepodataIndex(data []byte, src io.ReaderAt, channelURL string, opt
 			return nil, errIndexFormat
 		}
 		x.names[i], blob = blob[:n], blob[n:]
-		x.meta[i] = nameMeta{first: first, count: count, minTS: int64(le.Uint64(b[8:])), maxTS: int64(le.Uint64(b[16:])), tracksFeatures: b[24] == 1}
+		nfeat := le.Uint32(b[25:])
+		x.meta[i] = nameMeta{first: first, count: count, minTS: int64(le.Uint64(b[8:])), maxTS: int64(le.Uint64(b[16:])), tracksFeatures: b[24] == 1,
+			feat0: uint32(feats), nfeat: nfeat}
 		first += count
+		feats += uint64(nfeat)
+		if feats > math.MaxUint32 {
+			return nil, errIndexFormat
+		}
 	}
-	if first != nr || len(blob) != 0 {
+	if first != nr || len(blob) != 0 || uint64(len(rest)) != uint64(nr)*indexSpanSize+4*feats {
 		return nil, errIndexFormat
 	}
 	x.spans = make([]recSpan, nr)
@@ -426,6 +524,14 @@ func UnmarshalRepodataIndex(data []byte, src io.ReaderAt, channelURL string, opt
 		rest = rest[indexSpanSize:]
 		x.spans[i] = recSpan{at: int64(le.Uint64(b)), n: le.Uint32(b[8:])}
 		if x.spans[i].at < 0 {
+			return nil, errIndexFormat
+		}
+	}
+	x.featIDs = make([]uint32, feats)
+	for i := range x.featIDs {
+		x.featIDs[i] = le.Uint32(rest)
+		rest = rest[4:]
+		if x.featIDs[i] >= nf {
 			return nil, errIndexFormat
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -42,9 +43,15 @@ func checkIndexAgainst(t testing.TB, x *RepodataIndex, rd *Repodata) {
 		}
 		lo, hi := x.Timestamps(i)
 		tracks := false
+		var feats []string
 		for _, r := range want {
 			lo, hi = min(lo, r.Timestamp), max(hi, r.Timestamp)
 			tracks = tracks || len(r.TrackFeatures) > 0
+			feats = append(feats, r.TrackFeatures...)
+		}
+		slices.Sort(feats)
+		if got := x.Features(i); !slices.Equal(got, slices.Compact(feats)) {
+			t.Fatalf("%s: features %q, want %q", name, got, slices.Compact(feats))
 		}
 		if l2, h2 := x.Timestamps(i); l2 != lo || h2 != hi || x.TracksFeatures(i) != tracks {
 			t.Fatalf("%s: timestamps %d..%d tracks %v, want %d..%d %v", name, l2, h2, x.TracksFeatures(i), lo, hi, tracks)

@@ -40,10 +40,9 @@ type nameGroup struct {
 	name string
 	// span0 and spans hold the records as collected (runs of consecutive records of
 	// one channel), until ready turns them into recs; no per-record work before that.
-	span0  span
-	id     int32
-	ready  bool // versions parsed and orders sorted
-	tracks bool // some record tracks a feature
+	span0 span
+	id    int32
+	ready bool // versions parsed and orders sorted
 	*groupData
 }
 
@@ -70,8 +69,9 @@ type problem struct {
 	// tracked indexes records by the features they track.
 	tracked map[string][]*prec
 	locked  map[string]*conda.PackageRecord
-	// trackNames are the names with records that track features.
-	trackNames []string
+	// featNames lists, per feature, the names with records that track it (a name may
+	// be listed more than once).
+	featNames map[string][]string
 	// rootBest is, per requested name, its best candidate by version alone.
 	rootBest map[string]*prec
 	arena    []lit
@@ -311,16 +311,11 @@ func (p *problem) collect() {
 		}
 		return g
 	}
-	tracks := func(g *nameGroup) {
-		if !g.tracks {
-			g.tracks = true
-			p.trackNames = append(p.trackNames, g.name)
-		}
-	}
+	p.featNames = map[string][]string{}
 	add := func(r *conda.PackageRecord, ch, i int) {
 		g := group(r.Name)
-		if len(r.TrackFeatures) > 0 {
-			tracks(g)
+		for _, f := range r.TrackFeatures {
+			p.featNames[f] = append(p.featNames[f], g.name)
 		}
 		g.addRec(int32(ch), int32(i))
 	}
@@ -379,7 +374,9 @@ func (p *problem) collect() {
 			}
 			g := group(name)
 			if x.TracksFeatures(ni) {
-				tracks(g)
+				for _, f := range x.Features(ni) {
+					p.featNames[f] = append(p.featNames[f], g.name)
+				}
 			}
 			g.addRec(int32(pi), int32(ni))
 		}
@@ -940,24 +937,32 @@ func (p *problem) constrain() {
 	}
 }
 
-// trackers lists records whose track_features include the feature. The index is
-// built on the first call, and only when some reached record has features.
+// trackers lists records whose track_features include the feature (a record once per
+// time it lists it), by name, once per feature. Only the names with records tracking
+// it are reached.
 func (p *problem) trackers(f string) []*prec {
 	if p.tracked == nil {
 		p.tracked = map[string][]*prec{}
-		names := slices.Clone(p.trackNames)
-		slices.Sort(names)
-		for _, n := range names {
-			g := p.names[n]
-			p.ready(g)
-			for _, r := range g.recs {
-				for _, tf := range r.rec.TrackFeatures {
-					p.tracked[tf] = append(p.tracked[tf], r)
+	}
+	if out, ok := p.tracked[f]; ok {
+		return out
+	}
+	names := slices.Clone(p.featNames[f])
+	slices.Sort(names)
+	var out []*prec
+	for _, n := range slices.Compact(names) {
+		g := p.names[n]
+		p.ready(g)
+		for _, r := range g.recs {
+			for _, tf := range r.rec.TrackFeatures {
+				if tf == f {
+					out = append(out, r)
 				}
 			}
 		}
 	}
-	return p.tracked[f]
+	p.tracked[f] = out
+	return out
 }
 
 // compareDeps orders two records by the best versions their common dependencies can

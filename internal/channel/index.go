@@ -1,0 +1,121 @@
+package channel
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/reprobuild/reprobuild/internal/conda"
+)
+
+// RepodataIndex returns one subdir of a channel indexed by package name
+// (conda.RepodataIndex): a solve decodes only the records of the names it reaches,
+// read back from the raw document in the cache (or the file of a file:// channel).
+// The index is cached beside the compact form, keyed by the document's sha256, so a
+// warm run reads a few megabytes and decodes no record it does not need. A document
+// that cannot be read back at an offset (a file:// channel's repodata.json.zst) or
+// that names a file twice is decoded whole, as Repodata does, and indexed in memory.
+// Records are the ones Repodata gives.
+func (c *Client) RepodataIndex(ctx context.Context, ch Channel, subdir string) (*conda.RepodataIndex, error) {
+	doc, err := c.rawRepodata(ctx, ch, subdir)
+	if err != nil {
+		return nil, err
+	}
+	if doc.path != "" {
+		x, err := c.indexDoc(ch, subdir, doc)
+		if !errors.Is(err, conda.ErrDuplicateRecords) {
+			return x, err
+		}
+	}
+	rd, err := c.decodeRepodata(ch, subdir, doc)
+	if err != nil {
+		return nil, err
+	}
+	return conda.IndexRepodata(rd), nil
+}
+
+func (c *Client) indexPath(ch Channel, subdir, rawSHA string) string {
+	return filepath.Join(c.dir, "repodata", "index", rawSHA+"-"+hashHex([]byte(ch.URL + "\x00" + subdir))[:16]+".idx")
+}
+
+// indexDoc loads the cached index of doc, or builds it in one pass over the document
+// (hashing it on another core when its hash is not known yet) and caches it.
+func (c *Client) indexDoc(ch Channel, subdir string, doc *rawDoc) (*conda.RepodataIndex, error) {
+	src := fileAt(doc.path)
+	opts := []conda.RepodataOption{conda.WithSource(doc.src), conda.WithSubdir(subdir)}
+	if doc.sha != "" {
+		if data, err := os.ReadFile(c.indexPath(ch, subdir, doc.sha)); err == nil {
+			if x, err := conda.UnmarshalRepodataIndex(data, src, ch.URL, opts...); err == nil {
+				return x, nil
+			}
+			// A damaged index is rebuilt.
+		}
+	}
+	f, err := os.Open(doc.path)
+	if err != nil {
+		return nil, fmt.Errorf("repodata %s: %w", doc.src, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil {
+		opts = append(opts, conda.WithSizeHint(fi.Size()))
+	}
+	var x *conda.RepodataIndex
+	if doc.sha != "" {
+		x, err = conda.BuildRepodataIndex(bufio.NewReaderSize(c.limitRepodata(f, doc.src), 1<<20), src, ch.URL, opts...)
+		if err != nil {
+			return nil, c.streamErr(err, doc.src)
+		}
+	} else {
+		pipe := newHashPipe(c.limitRepodata(f, doc.src))
+		defer pipe.close()
+		x, err = conda.BuildRepodataIndex(pipe, src, ch.URL, opts...)
+		if err != nil {
+			return nil, c.streamErr(err, doc.src)
+		}
+		sha, err := pipe.finish()
+		if err != nil {
+			if err = c.streamErr(err, doc.src); !errors.As(err, new(*RepodataSizeError)) {
+				err = fmt.Errorf("reading repodata %s: %w", doc.src, err)
+			}
+			return nil, err
+		}
+		doc.sha = sha
+		if doc.hashed != nil {
+			doc.hashed(sha)
+		}
+	}
+	if data, err := x.MarshalBinary(); err == nil {
+		// A failure only costs indexing again next time.
+		_ = writeAtomic(c.indexPath(ch, subdir, doc.sha), data)
+	}
+	return x, nil
+}
+
+// streamErr maps a failure while streaming a document as Repodata does: the size
+// limit's own error, or the error as it is.
+func (c *Client) streamErr(err error, src string) error {
+	var le *limitError
+	if errors.As(err, &le) {
+		return le.err
+	}
+	return err
+}
+
+// fileAt reads a file at offsets, opening it for each read: an index keeps no file
+// open between the names a solve reaches.
+type fileAt string
+
+func (p fileAt) ReadAt(b []byte, off int64) (int, error) {
+	f, err := os.Open(string(p))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.ReadAt(b, off)
+}
+
+var _ io.ReaderAt = fileAt("")
