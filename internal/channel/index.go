@@ -3,6 +3,8 @@ package channel
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -70,19 +72,13 @@ func (c *Client) indexDoc(ch Channel, subdir string, doc *rawDoc) (*conda.Repoda
 			return nil, c.streamErr(err, doc.src)
 		}
 	} else {
-		pipe := newHashPipe(c.limitRepodata(f, doc.src))
-		defer pipe.close()
-		x, err = conda.BuildRepodataIndex(pipe, src, ch.URL, opts...)
+		// Hashed as it is read (on another core), so the document is read once.
+		h := sha256.New()
+		x, err = conda.BuildRepodataIndex(c.limitRepodata(f, doc.src), src, ch.URL, append(opts, conda.WithDigest(h))...)
 		if err != nil {
 			return nil, c.streamErr(err, doc.src)
 		}
-		sha, err := pipe.finish()
-		if err != nil {
-			if err = c.streamErr(err, doc.src); !errors.As(err, new(*RepodataSizeError)) {
-				err = fmt.Errorf("reading repodata %s: %w", doc.src, err)
-			}
-			return nil, err
-		}
+		sha := hex.EncodeToString(h.Sum(nil))
 		doc.sha = sha
 		if doc.hashed != nil {
 			doc.hashed(sha)

@@ -84,6 +84,10 @@ func TestRepodataIndexSameAsRepodata(t *testing.T) {
 			t.Fatalf("%s, zst only: %v", run, err)
 		}
 		sameAsRepodata(t, x, mustParse(t, rawLinux, "./vendor", "linux-64"))
+		// The file was hashed as it was indexed: the cached index is named by its sha256.
+		if idx, _ := filepath.Glob(filepath.Join(cache, "repodata", "index", hexSHA(rawNoarch)+"-*.idx")); len(idx) != 1 {
+			t.Fatalf("%s: no cached index named by the file's sha256", run)
+		}
 	}
 	// The file changes (another document, a later mtime): it is indexed again.
 	os.WriteFile(p, rawLinux, 0o644)

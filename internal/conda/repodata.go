@@ -36,6 +36,7 @@ type repodataOptions struct {
 	source   string
 	subdir   string
 	sizeHint int64
+	digest   io.Writer
 }
 
 // WithSource names the document (a path or URL) in error messages.
@@ -46,6 +47,12 @@ func WithSource(name string) RepodataOption { return func(o *repodataOptions) { 
 func WithSubdir(subdir string) RepodataOption {
 	return func(o *repodataOptions) { o.subdir = subdir }
 }
+
+// WithDigest makes ReadRepodata and BuildRepodataIndex write every byte of the
+// document to w (a hash.Hash, typically) as they read it, on another goroutine: the
+// document is read once, and hashing it costs the decoder no time. w has seen the
+// whole document when they return without error.
+func WithDigest(w io.Writer) RepodataOption { return func(o *repodataOptions) { o.digest = w } }
 
 // WithSizeHint gives ReadRepodata the document size so it can size its record table
 // once.
@@ -103,6 +110,7 @@ func ReadRepodata(r io.Reader, channelURL string, opts ...RepodataOption) (*Repo
 		}
 	}
 	d := newDecoder(r, make([]byte, 0, 1<<20), o)
+	defer d.stopDigest()
 	return d.run(channelURL)
 }
 

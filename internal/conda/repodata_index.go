@@ -173,9 +173,11 @@ func BuildRepodataIndex(r io.Reader, src io.ReaderAt, channelURL string, opts ..
 	b := &indexBuilder{ids: make(map[string]uint32, 1<<12), seed: maphash.MakeSeed(),
 		recName: make([]uint32, 0, n), recs: make([]recSpan, 0, n), fnHash: make([]uint64, 0, n)}
 	d.index = b
+	defer d.stopDigest()
 	if err := d.parseDoc(); err != nil {
 		return nil, err
 	}
+	d.stopDigest()
 	loc, err := d.locator(channelURL)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package conda
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -71,7 +72,8 @@ func TestRepodataIndexRealFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, werr := ParseRepodata(data, channel, WithSource(f), WithSubdir("linux-64"))
-			x, err := BuildRepodataIndex(&chunkReader{data: data, n: 97}, bytes.NewReader(data), channel, WithSource(f), WithSubdir("linux-64"))
+			h := sha256.New()
+			x, err := BuildRepodataIndex(&chunkReader{data: data, n: 97}, bytes.NewReader(data), channel, WithSource(f), WithSubdir("linux-64"), WithDigest(h))
 			if werr != nil || err != nil {
 				if werr == nil || err == nil || werr.Error() != err.Error() {
 					t.Fatalf("ParseRepodata error %v, BuildRepodataIndex error %v", werr, err)
@@ -79,6 +81,16 @@ func TestRepodataIndexRealFiles(t *testing.T) {
 				return
 			}
 			checkIndexAgainst(t, x, want)
+			if sum := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), sum[:]) {
+				t.Fatal("WithDigest did not see the whole document")
+			}
+			h.Reset()
+			if _, err := ReadRepodata(iotest.HalfReader(bytes.NewReader(data)), channel, WithSource(f), WithSubdir("linux-64"), WithDigest(h)); err != nil {
+				t.Fatal(err)
+			}
+			if sum := sha256.Sum256(data); !bytes.Equal(h.Sum(nil), sum[:]) {
+				t.Fatal("ReadRepodata: WithDigest did not see the whole document")
+			}
 			bin, err := x.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)

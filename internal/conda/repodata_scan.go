@@ -43,6 +43,52 @@ type decoder struct {
 	removed []string
 	hasInfo bool
 	readErr error
+
+	// digest: the bytes read last are being written to opts.digest by a goroutine
+	// that reports on digestDone; digestIn hands it the next ones.
+	digestIn   chan []byte
+	digestDone chan struct{}
+	digesting  bool
+}
+
+// digestWait waits until the bytes last read have been written to the digest, so the
+// buffer may be reused.
+func (d *decoder) digestWait() {
+	if d.digesting {
+		<-d.digestDone
+		d.digesting = false
+	}
+}
+
+// digestAdd hands b, just read, to the digest goroutine (started on first use).
+func (d *decoder) digestAdd(b []byte) {
+	if d.opts.digest == nil || len(b) == 0 {
+		return
+	}
+	if d.digestIn == nil {
+		d.digestIn, d.digestDone = make(chan []byte), make(chan struct{})
+		w := d.opts.digest
+		in, done := d.digestIn, d.digestDone
+		go func() {
+			for b := range in {
+				w.Write(b)
+				done <- struct{}{}
+			}
+			close(done)
+		}()
+	}
+	d.digestIn <- b
+	d.digesting = true
+}
+
+// stopDigest waits for the digest goroutine to write what it has and ends it.
+func (d *decoder) stopDigest() {
+	d.digestWait()
+	if d.digestIn != nil {
+		close(d.digestIn)
+		<-d.digestDone
+		d.digestIn = nil
+	}
 }
 
 func newDecoder(r io.Reader, buf []byte, o *repodataOptions) *decoder {
@@ -66,6 +112,7 @@ func (d *decoder) fill(keep int) bool {
 	if d.eof {
 		return false
 	}
+	d.digestWait()
 	if keep > 0 {
 		n := copy(d.buf, d.buf[keep:])
 		d.buf = d.buf[:n]
@@ -80,6 +127,7 @@ func (d *decoder) fill(keep int) bool {
 	for {
 		n, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
 		d.buf = d.buf[:len(d.buf)+n]
+		d.digestAdd(d.buf[len(d.buf)-n:])
 		if err != nil {
 			d.eof = true
 			if err != io.EOF {
