@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -76,6 +77,29 @@ func TestIndexedDocumentsSameAsRecords(t *testing.T) {
 		sol2, err2 = Solve(context.Background(), got)
 		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) || !reflect.DeepEqual(sol, sol2) {
 			t.Fatalf("specs %v with exclude-newer: indexed %v %v, decoded %v %v", c.Specs, sol2, err2, sol, err)
+		}
+	}
+}
+
+// TestIndexesAllowList: a channel allow-list hides names; through indexes the verdict
+// and the explanation (which lists the hidden records) are those of decoded records.
+func TestIndexesAllowList(t *testing.T) {
+	doc := loadOracle(t)
+	for _, c := range []struct {
+		allow []string
+		specs []string
+	}{
+		{[]string{"[a-o]*"}, []string{"numpy"}},            // python is hidden: unsatisfiable
+		{[]string{"*"}, []string{"python 3.9.*", "numpy"}}, // everything allowed
+		{[]string{"[!p]*", "python", "pip"}, []string{"python 3.9.*"}},
+	} {
+		task := subchannelTask(t, doc, c.specs)
+		task.Channels[0].Allow = c.allow
+		task.ExcludeNewer = 1710000000000
+		sol, err := Solve(context.Background(), task)
+		checkIndexed(t, task, sol, err)
+		if c.allow[0] == "[a-o]*" && (err == nil || !strings.Contains(err.Error(), "allow-list")) {
+			t.Fatalf("allow-list hiding python: got %v, want an explanation naming the allow-list", err)
 		}
 	}
 }
