@@ -128,38 +128,14 @@ func (d *decoder) parseDoc() error {
 	}
 	first := true
 	for {
-		var key string
-		var keyAt int64
-		done := false
-		err := d.unit(func(i int) (int, error) {
-			i, err := d.ws(i)
-			if err != nil {
-				return i, err
-			}
-			if d.buf[i] == '}' {
-				done = true
-				return i + 1, nil
-			}
-			if !first {
-				if d.buf[i] != ',' {
-					return i, d.fail(i, fmt.Sprintf("expected ',' or '}', found %q", d.buf[i]))
-				}
-				i++
-			}
-			keyAt = d.base + int64(i)
-			k, i, err := d.rawString(i)
-			if err != nil {
-				return i, err
-			}
-			key = string(k)
-			return d.expect(i, ':')
-		})
+		k, keyAt, done, err := d.nextKey(first, "")
 		if err != nil {
 			return err
 		}
 		if done {
 			break
 		}
+		key := string(k)
 		first = false
 		switch {
 		case key == "info":
@@ -217,6 +193,40 @@ func (d *decoder) parseDoc() error {
 		return fmt.Errorf("reading %s: %w", d.opts.sourceName(), d.readErr)
 	}
 	return nil
+}
+
+// nextKey reads the next `"key":` of an object whose '{' has been read (first: no ','
+// before it), or its closing '}' (done). key holds the unescaped key until the next
+// read; keyAt is its document offset. section names the object in errors ("" for the
+// document itself).
+func (d *decoder) nextKey(first bool, section string) (key []byte, keyAt int64, done bool, err error) {
+	err = d.unit(func(i int) (int, error) {
+		i, err := d.ws(i)
+		if err != nil {
+			return i, err
+		}
+		if d.buf[i] == '}' {
+			done = true
+			return i + 1, nil
+		}
+		if !first {
+			if c := d.buf[i]; c != ',' {
+				if section == "" {
+					return i, d.fail(i, fmt.Sprintf("expected ',' or '}', found %q", c))
+				}
+				return i, d.fail(i, fmt.Sprintf("expected ',' or '}' in %q, found %q", section, c))
+			}
+			i++
+		}
+		keyAt = d.base + int64(i)
+		k, i, err := d.rawString(i)
+		if err != nil {
+			return i, err
+		}
+		key = k
+		return d.expect(i, ':')
+	})
+	return key, keyAt, done, err
 }
 
 func (d *decoder) parseInfo(i int) (int, error) {
@@ -294,43 +304,20 @@ func (d *decoder) parsePackages(section string) error {
 	}
 	first := true
 	for {
-		var fn string
-		var keyAt int64
-		done := false
-		err := d.unit(func(i int) (int, error) {
-			i, err := d.ws(i)
-			if err != nil {
-				return i, err
-			}
-			if d.buf[i] == '}' {
-				done = true
-				return i + 1, nil
-			}
-			if !first {
-				if d.buf[i] != ',' {
-					return i, d.fail(i, fmt.Sprintf("expected ',' or '}' in %q, found %q", section, d.buf[i]))
-				}
-				i++
-			}
-			keyAt = d.base + int64(i)
-			k, i, err := d.rawString(i)
-			if err != nil {
-				return i, err
-			}
-			if d.index != nil {
-				// Indexing keeps no file names: the key is read again with its record.
-				d.index.fn = append(d.index.fn[:0], k...)
-				fn = unsafe.String(unsafe.SliceData(d.index.fn), len(d.index.fn))
-			} else {
-				fn = d.strs.alloc(k)
-			}
-			return d.expect(i, ':')
-		})
+		k, keyAt, done, err := d.nextKey(first, section)
 		if err != nil {
 			return err
 		}
 		if done {
 			return nil
+		}
+		var fn string
+		if d.index != nil {
+			// Indexing keeps no file names: the key is read again with its record.
+			d.index.fn = append(d.index.fn[:0], k...)
+			fn = unsafe.String(unsafe.SliceData(d.index.fn), len(d.index.fn))
+		} else {
+			fn = d.strs.alloc(k)
 		}
 		first = false
 		if err := d.parseRecordUnit(fn, keyAt); err != nil {
