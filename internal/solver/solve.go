@@ -480,16 +480,7 @@ func sameRecord(a, b *conda.PackageRecord) bool {
 // names their best version. Ties go to build number, arch-specific over noarch, newer timestamp,
 // then file name so the order never depends on input order.
 func (p *problem) rootOrder(a, b *prec) int {
-	if c := p.head(a, b); c != 0 {
-		return c
-	}
-	// track_features first (conda's default solver since 23.10, libmamba, as mamba,
-	// rattler and pixi), then the version; conda's classic solver had them the other
-	// way round and could pick a PyPy build of a newer python over CPython.
-	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
-		return c
-	}
-	if c := b.ver.Compare(a.ver); c != 0 {
+	if c := p.versionOrder(a, b); c != 0 {
 		return c
 	}
 	// conda maximises every requested version before any requested build: among
@@ -564,16 +555,24 @@ func (p *problem) rootPenalty(r *prec) int {
 }
 
 func (p *problem) depOrder(a, b *prec) int {
+	if c := p.versionOrder(a, b); c != 0 {
+		return c
+	}
+	return p.tail(a, b)
+}
+
+// versionOrder is what both orders start with: locked records and (flexible priority)
+// the channel, then track_features first (conda's default solver since 23.10,
+// libmamba, as mamba, rattler and pixi), then the version; conda's classic solver had
+// them the other way round and could pick a PyPy build of a newer python over CPython.
+func (p *problem) versionOrder(a, b *prec) int {
 	if c := p.head(a, b); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
-	if c := b.ver.Compare(a.ver); c != 0 {
-		return c
-	}
-	return p.tail(a, b)
+	return b.ver.Compare(a.ver)
 }
 
 func (p *problem) head(a, b *prec) int {
