@@ -69,14 +69,14 @@ func (c *Client) indexDoc(ch Channel, subdir string, doc *rawDoc) (*conda.Repoda
 	if doc.sha != "" {
 		x, err = conda.BuildRepodataIndex(bufio.NewReaderSize(c.limitRepodata(f, doc.src), 1<<20), src, ch.URL, opts...)
 		if err != nil {
-			return nil, c.streamErr(err, doc.src)
+			return nil, c.streamErr(err)
 		}
 	} else {
 		// Hashed as it is read (on another core), so the document is read once.
 		h := sha256.New()
 		x, err = conda.BuildRepodataIndex(c.limitRepodata(f, doc.src), src, ch.URL, append(opts, conda.WithDigest(h))...)
 		if err != nil {
-			return nil, c.streamErr(err, doc.src)
+			return nil, c.streamErr(err)
 		}
 		sha := hex.EncodeToString(h.Sum(nil))
 		doc.sha = sha
@@ -93,7 +93,7 @@ func (c *Client) indexDoc(ch Channel, subdir string, doc *rawDoc) (*conda.Repoda
 
 // streamErr maps a failure while streaming a document as Repodata does: the size
 // limit's own error, or the error as it is.
-func (c *Client) streamErr(err error, src string) error {
+func (c *Client) streamErr(err error) error {
 	var le *limitError
 	if errors.As(err, &le) {
 		return le.err

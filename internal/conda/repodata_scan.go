@@ -602,19 +602,26 @@ func (d *decoder) object(i int, f func(key []byte, j int) (int, error)) (int, er
 		if err != nil {
 			return j, err
 		}
-		j, err = d.ws(j)
-		if err != nil {
-			return j, err
-		}
-		switch d.buf[j] {
-		case ',':
-			i = j + 1
-		case '}':
-			return j + 1, nil
-		default:
-			return j, d.fail(j, fmt.Sprintf("expected ',' or '}', found %q", d.buf[j]))
+		var end bool
+		if i, end, err = d.next(j, '}'); end || err != nil {
+			return i, err
 		}
 	}
+}
+
+// next reads what follows an item of an object or array at j: a ',' (more items
+// follow from i) or the closing byte (end: the container ends before i).
+func (d *decoder) next(j int, close byte) (i int, end bool, err error) {
+	if j, err = d.ws(j); err != nil {
+		return j, false, err
+	}
+	switch d.buf[j] {
+	case ',':
+		return j + 1, false, nil
+	case close:
+		return j + 1, true, nil
+	}
+	return j, false, d.fail(j, fmt.Sprintf("expected ',' or '%c', found %q", close, d.buf[j]))
 }
 
 func (d *decoder) array(i int, f func(j int) (int, error)) (int, error) {
@@ -638,17 +645,9 @@ func (d *decoder) array(i int, f func(j int) (int, error)) (int, error) {
 		if err != nil {
 			return j, err
 		}
-		j, err = d.ws(j)
-		if err != nil {
-			return j, err
-		}
-		switch d.buf[j] {
-		case ',':
-			i = j + 1
-		case ']':
-			return j + 1, nil
-		default:
-			return j, d.fail(j, fmt.Sprintf("expected ',' or ']', found %q", d.buf[j]))
+		var end bool
+		if i, end, err = d.next(j, ']'); end || err != nil {
+			return i, err
 		}
 	}
 }
