@@ -23,11 +23,21 @@ import (
 // that names a file twice is decoded whole, as Repodata does, and indexed in memory.
 // Records are the ones Repodata gives.
 func (c *Client) RepodataIndex(ctx context.Context, ch Channel, subdir string) (*conda.RepodataIndex, error) {
-	doc, err := c.rawRepodata(ctx, ch, subdir)
+	ix := &spoolIndex{ch: ch, subdir: subdir}
+	doc, err := c.rawRepodata(ctx, ch, subdir, ix)
 	if err != nil {
 		return nil, err
 	}
-	if doc.path != "" {
+	if ix.sha != "" && ix.sha == doc.sha {
+		// Downloaded now, and indexed as it was stored.
+		if ix.x != nil {
+			c.cacheIndex(ch, subdir, doc.sha, ix.x)
+			return ix.x, nil
+		}
+		if !errors.Is(ix.err, conda.ErrDuplicateRecords) {
+			return nil, ix.err
+		}
+	} else if doc.path != "" {
 		x, err := c.indexDoc(ch, subdir, doc)
 		if !errors.Is(err, conda.ErrDuplicateRecords) {
 			return x, err
@@ -84,11 +94,76 @@ func (c *Client) indexDoc(ch Channel, subdir string, doc *rawDoc) (*conda.Repoda
 			doc.hashed(sha)
 		}
 	}
-	if data, err := x.MarshalBinary(); err == nil {
-		// A failure only costs indexing again next time.
-		_ = writeAtomic(c.indexPath(ch, subdir, doc.sha), data)
-	}
+	c.cacheIndex(ch, subdir, doc.sha, x)
 	return x, nil
+}
+
+// cacheIndex writes x to the cache; a failure only costs indexing again next time.
+func (c *Client) cacheIndex(ch Channel, subdir, sha string, x *conda.RepodataIndex) {
+	if data, err := x.MarshalBinary(); err == nil {
+		_ = writeAtomic(c.indexPath(ch, subdir, sha), data)
+	}
+}
+
+// spoolIndex asks rawRepodata to index a document it downloads while it stores it, so
+// that the document is read once: the index (x) or the document's own error (err,
+// a *conda.RepodataError or conda.ErrDuplicateRecords) are for the stored document of
+// hash sha.
+type spoolIndex struct {
+	ch     Channel
+	subdir string
+
+	x   *conda.RepodataIndex
+	err error
+	src *lateFile
+	sha string
+}
+
+// spool copies r to w, indexing what passes. A document that does not decode is
+// stored all the same (its error is kept in ix.err); a failure to read r or write w is
+// returned as io.Copy would return it.
+func (ix *spoolIndex) spool(w io.Writer, r io.Reader, src string) error {
+	ix.x, ix.err, ix.src, ix.sha = nil, nil, &lateFile{}, ""
+	er := &errReader{r: r}
+	x, err := conda.BuildRepodataIndex(io.TeeReader(er, w), ix.src, ix.ch.URL, conda.WithSource(src), conda.WithSubdir(ix.subdir))
+	var re *conda.RepodataError
+	switch {
+	case er.err != nil:
+		return er.err
+	case err == nil:
+		ix.x = x
+	case errors.As(err, &re) || errors.Is(err, conda.ErrDuplicateRecords):
+		ix.err = err
+	default:
+		return err // writing w failed
+	}
+	// The rest of a document that did not decode.
+	_, err = io.Copy(w, er)
+	return err
+}
+
+// errReader remembers the first error of r other than io.EOF.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(b []byte) (int, error) {
+	n, err := e.r.Read(b)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
+}
+
+// lateFile is a fileAt whose path is known once the document is stored.
+type lateFile struct{ path string }
+
+func (l *lateFile) ReadAt(b []byte, off int64) (int, error) {
+	if l.path == "" {
+		return 0, errors.New("repodata not stored yet")
+	}
+	return fileAt(l.path).ReadAt(b, off)
 }
 
 // streamErr maps a failure while streaming a document as Repodata does: the size

@@ -125,3 +125,40 @@ func TestRepodataIndexDamagedCache(t *testing.T) {
 		t.Fatalf("the damaged index was not rewritten (%d bytes, want %d)", len(fixed), len(data))
 	}
 }
+
+// TestRepodataIndexDownloadedOddDocuments: a download indexed as it is stored gives,
+// for a malformed document, Repodata's error (and stores the document all the same),
+// and for a document naming a file twice, Repodata's records.
+func TestRepodataIndexDownloadedOddDocuments(t *testing.T) {
+	canon := "https://conda.example.org/c"
+	bad := []byte(`{"info":{"subdir":"linux-64"},"packages":{"a-1-0.tar.bz2":{"name":"a","version":"1"}}, "removed": []}`)
+	dup := []byte(`{"info":{"subdir":"linux-64"},"packages":{"a-1-0.tar.bz2":{"name":"a","version":"1","build":"0"}},"packages":{"a-1-0.tar.bz2":{"name":"b","version":"2","build":"0"}}}`)
+	for _, zst := range []bool{false, true} {
+		srv := newChannelServer(t)
+		put := func(path string, data []byte) {
+			if zst {
+				srv.put(path+".zst", zstOf(t, data))
+			} else {
+				srv.put(path, data)
+			}
+		}
+		put("/bad/linux-64/repodata.json", bad)
+		put("/dup/linux-64/repodata.json", dup)
+		cache := t.TempDir()
+		chBad := Channel{Name: "c", URL: canon, Location: srv.URL + "/bad"}
+		_, err := testClient(t, cache).RepodataIndex(context.Background(), chBad, "linux-64")
+		_, want := testClient(t, t.TempDir()).Repodata(context.Background(), chBad, "linux-64")
+		if err == nil || want == nil || err.Error() != want.Error() {
+			t.Fatalf("zst %v: malformed document: RepodataIndex error %v, Repodata error %v", zst, err, want)
+		}
+		if raw, err := testClient(t, cache, WithOffline(true)).RepodataRaw(context.Background(), chBad, "linux-64"); err != nil || string(raw) != string(bad) {
+			t.Fatalf("zst %v: the malformed document was not stored whole: %v", zst, err)
+		}
+		chDup := Channel{Name: "c", URL: canon, Location: srv.URL + "/dup"}
+		x, err := testClient(t, cache).RepodataIndex(context.Background(), chDup, "linux-64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameAsRepodata(t, x, mustParse(t, dup, canon, "linux-64"))
+	}
+}

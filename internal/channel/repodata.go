@@ -220,7 +220,7 @@ func (r *rawDoc) bytes() ([]byte, error) {
 // RepodataRaw returns the raw repodata.json bytes of one subdir of a channel (decoded
 // from repodata.json.zst when the server has it), using the cache as Repodata does.
 func (c *Client) RepodataRaw(ctx context.Context, ch Channel, subdir string) ([]byte, error) {
-	doc, err := c.rawRepodata(ctx, ch, subdir)
+	doc, err := c.rawRepodata(ctx, ch, subdir, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (c *Client) RepodataRaw(ctx context.Context, ch Channel, subdir string) ([]
 // canonical ch.URL, never Location or a mirror. The parsed form is cached keyed by the
 // raw bytes' sha256, so unchanged repodata is not parsed twice.
 func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*conda.Repodata, error) {
-	doc, err := c.rawRepodata(ctx, ch, subdir)
+	doc, err := c.rawRepodata(ctx, ch, subdir, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +331,9 @@ func validSubdir(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`)
 }
 
-func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*rawDoc, error) {
+// rawRepodata locates a subdir's document, downloading it when needed. With ix, a
+// download is also indexed by name as it is stored (see spoolIndex).
+func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string, ix *spoolIndex) (*rawDoc, error) {
 	if !validSubdir(subdir) {
 		return nil, fmt.Errorf("repodata for %s: invalid subdir %q", Redact(ch.URL), subdir)
 	}
@@ -388,7 +390,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			var sha, tmp string
 			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
 				var err error
-				sha, tmp, err = c.spoolRepodata(r, v == ".zst", Redact(u))
+				sha, tmp, err = c.spoolRepodata(r, v == ".zst", Redact(u), ix)
 				return "", err
 			})
 			if tmp != "" {
@@ -415,6 +417,9 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 				NoZstBase: meta.NoZstBase, FetchedAt: c.stamp()}
 			_ = writeMetaFile(metaPath, meta)
 			doc = casDoc(sha, p, Redact(u))
+			if ix != nil && ix.src != nil {
+				ix.src.path, ix.sha = p, sha
+			}
 			return nil
 		}
 		return fmt.Errorf("no repodata.json at %s/%s", Redact(base), subdir)
@@ -450,7 +455,7 @@ func casDoc(sha, path, src string) *rawDoc {
 // spoolRepodata writes a downloaded document (decompressed if zst) to a temporary file
 // in the store's tmp directory, hashing it on the way, so that it is never all in
 // memory. The caller removes the file.
-func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path string, err error) {
+func (c *Client) spoolRepodata(r io.Reader, zst bool, src string, ix *spoolIndex) (sha, path string, err error) {
 	if zst {
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
 		if err != nil {
@@ -469,7 +474,11 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path str
 	f := t.File
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	_, err = io.Copy(bw, c.limitRepodata(r, src))
+	if ix != nil {
+		err = ix.spool(bw, c.limitRepodata(r, src), src)
+	} else {
+		_, err = io.Copy(bw, c.limitRepodata(r, src))
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
