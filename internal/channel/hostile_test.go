@@ -172,6 +172,12 @@ func TestRepodataBomb(t *testing.T) {
 				t.Fatalf("err = %v, want *RepodataSizeError", err)
 			}
 			noObjects(t, cache)
+			// Indexed as it is downloaded: the same refusal, nothing stored.
+			_, err = c.RepodataIndex(context.Background(), ch, "linux-64")
+			if !errors.As(err, &re) || re.Limit != limit {
+				t.Fatalf("RepodataIndex: err = %v, want *RepodataSizeError", err)
+			}
+			noObjects(t, cache)
 			if variant == "file" {
 				return // a local channel has no mirrors
 			}
