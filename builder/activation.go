@@ -17,14 +17,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/reprobuild/reprobuild/internal/activate"
-	"github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/install"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
 )
-
-// maxActivationScript bounds one activation script read from a layer: they are a few
-// lines; a larger file is read no further than this.
-const maxActivationScript = 1 << 20
 
 // activationScripts finds the packages' activation scripts in their layers. A script
 // that is not a regular file (a link) is returned with a placeholder that makes it
@@ -46,13 +42,13 @@ func activationScripts(layers []v1.Layer, prefix string, cache layerCache) ([]ac
 			}
 			s := activate.Script{Path: p}
 			if h.Typeflag == tar.TypeReg {
-				b, err := io.ReadAll(io.LimitReader(r, maxActivationScript))
+				b, err := io.ReadAll(io.LimitReader(r, activate.MaxScriptSize))
 				if err != nil {
 					return false, err
 				}
 				s.Data = b
 			} else {
-				s.Data = []byte("# not a regular file: " + h.Linkname + "\n:")
+				s = activate.NotRegular(p, h.Linkname)
 			}
 			found = append(found, s)
 			return false, nil
@@ -137,65 +133,17 @@ func eachTarEntry(l v1.Layer, f func(*tar.Header, io.Reader) (bool, error)) erro
 	}
 }
 
-// withActivation makes the packages' activation scripts take effect in the image. When
-// they only assign values computable now, their variables go into the config (exactly
-// what sourcing them would give); otherwise the entrypoint sources them at start, as
-// micromamba's images do, which needs /bin/sh in the base.
-func withActivation(cfg image.Config, scripts []activate.Script, base v1.Image) (image.Config, error) {
-	if len(scripts) == 0 {
-		return cfg, nil
+// activationBase is what the plan's activation decision needs of a base image (nil:
+// scratch).
+func activationBase(base v1.Image) (plan.ActivationBase, error) {
+	if base == nil {
+		return plan.ActivationBase{}, nil
 	}
-	known := map[string]string{}
-	if base != nil {
-		if cf, err := base.ConfigFile(); err == nil {
-			for _, kv := range cf.Config.Env {
-				if k, v, ok := strings.Cut(kv, "="); ok {
-					known[k] = v
-				}
-			}
-		}
-	}
-	for k, v := range cfg.Env {
-		known[k] = v
-	}
-	delete(known, "PATH") // the image's PATH is assembled later (prefix/bin first)
-	known["CONDA_PREFIX"] = cfg.Prefix
-	res := activate.Evaluate(scripts, known)
-	if res.Exact {
-		env := make(map[string]string, len(cfg.Env)+len(res.Env))
-		for k, v := range cfg.Env {
-			env[k] = v
-		}
-		for k, v := range res.Env {
-			env[k] = v
-		}
-		cfg.Env = env
-		return cfg, nil
-	}
-	if base == nil || !hasShell(base) {
-		return cfg, fmt.Errorf("activation script %s: %s; the image must source it when it starts, "+
-			"which needs /bin/sh, and the base image has none: use a base with a shell (e.g. busybox or debian)", firstPath(res.Reason), res.Reason)
-	}
-	// The wrapper replaces the entrypoint, so what would have run without it is kept
-	// explicitly: the recipe's entrypoint and command, else the base's.
 	cf, err := base.ConfigFile()
 	if err != nil {
-		return cfg, fmt.Errorf("reading the base config: %w", err)
+		return plan.ActivationBase{}, fmt.Errorf("reading the base config: %w", err)
 	}
-	ep := cfg.Entrypoint
-	if ep == nil {
-		ep = cf.Config.Entrypoint
-	}
-	if cfg.Cmd == nil && cfg.Entrypoint == nil {
-		cfg.Cmd = cf.Config.Cmd
-	}
-	cfg.Entrypoint = activate.Entrypoint(cfg.Prefix, ep)
-	return cfg, nil
-}
-
-func firstPath(reason string) string {
-	p, _, _ := strings.Cut(reason, ":")
-	return p
+	return plan.ActivationBase{Config: cf, HasShell: hasShell(base)}, nil
 }
 
 // hasShell reports whether an image has /bin/sh (or /usr/bin/sh, for a merged /usr).

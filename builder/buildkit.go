@@ -186,12 +186,9 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		CacheExports:         opts.CacheExports,
 		CacheImports:         opts.CacheImports,
 	}
+	// The configs travel in the solve result (gateway.Solve), decided after the link
+	// steps ran: the packages' activation scripts are read from the solved tree.
 	attrs := ts.ExporterAttrs()
-	if len(targets) == 1 {
-		// One platform: the plain definition with the config as an exporter attr,
-		// exactly what `reprobuild llb | buildctl build` solves.
-		attrs["containerimage.config"] = string(targets[0].Config)
-	}
 	if opts.OCITar != "" {
 		path := opts.OCITar
 		solveOpt.Exports = append(solveOpt.Exports, client.ExportEntry{
@@ -227,18 +224,9 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	var resp *client.SolveResponse
 	eg.Go(func() error {
 		var err error
-		if len(targets) == 1 {
-			def, merr := targets[0].Build.Marshal(ectx)
-			if merr != nil {
-				close(ch)
-				return merr
-			}
-			resp, err = c.Solve(ectx, def, solveOpt, ch)
-		} else {
-			resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
-				return gateway.Solve(ctx, gc, ts)
-			}, ch)
-		}
+		resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
+			return gateway.Solve(ctx, gc, ts)
+		}, ch)
 		return err
 	})
 	eg.Go(func() error {

@@ -50,6 +50,9 @@ func Solve(ctx context.Context, c gwclient.Client, ts *frontend.Targets) (*gwcli
 		if err != nil {
 			return nil, err
 		}
+		if err := activateTarget(ctx, ref, &t); err != nil {
+			return nil, err
+		}
 		if len(ts.Targets) == 1 {
 			res.SetRef(ref)
 			res.AddMeta(exptypes.ExporterImageConfigKey, t.Config)
