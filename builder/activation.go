@@ -143,7 +143,7 @@ func activationBase(base v1.Image) (plan.ActivationBase, error) {
 	if err != nil {
 		return plan.ActivationBase{}, fmt.Errorf("reading the base config: %w", err)
 	}
-	return plan.ActivationBase{Config: cf, HasShell: hasShell(base)}, nil
+	return plan.ActivationBase{Config: cf, HasShell: func() (bool, error) { return hasShell(base), nil }}, nil
 }
 
 // hasShell reports whether an image has /bin/sh (or /usr/bin/sh, for a merged /usr).

@@ -185,6 +185,9 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		OCIStores:            stores,
 		CacheExports:         opts.CacheExports,
 		CacheImports:         opts.CacheImports,
+		// Build (unlike Solve) adds the cache options to the frontend attributes,
+		// into this map, which must not be nil.
+		FrontendAttrs: map[string]string{},
 	}
 	// The configs travel in the solve result (gateway.Solve), decided after the link
 	// steps ran: the packages' activation scripts are read from the solved tree.
@@ -370,6 +373,9 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	}
 	defer os.RemoveAll(tmp)
 	bk.Lock, bk.Recipe = l, r
+	// --platform picks targets as for the embedded engine (checked by prepareLockFor):
+	// each image is the one a full build gives.
+	bk.Platforms = selectedSubdirs(l, o.Platforms)
 	if bk.PyPI == nil && hasPip(l) {
 		if bk.PyPI, err = NewIndexClient(o.Channel); err != nil {
 			return nil, err

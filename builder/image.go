@@ -322,11 +322,9 @@ func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBui
 		}
 		layers = append(layers, layer)
 	}
-	var ab plan.ActivationBase
-	if len(scripts) > 0 { // reading the base for a shell costs a pass over its layers
-		if ab, err = activationBase(base); err != nil {
-			return nil, err
-		}
+	ab, err := activationBase(base)
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := p.Activation(scripts, ab)
 	if err != nil {

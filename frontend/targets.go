@@ -23,10 +23,10 @@ type Target struct {
 }
 
 // Activate sets the target's config to the plan's activation decision (plan.Activation)
-// for the activation scripts found in the solved tree; hasShell says whether the tree
-// has /bin/sh. Config is the plan's own until it is called: without activation scripts
-// it stays that.
-func (t *Target) Activate(scripts []activate.Script, hasShell bool) error {
+// for the activation scripts found in the solved groups; hasShell says whether the base
+// has /bin/sh (asked only when the scripts must be sourced). Config is the plan's own
+// until it is called: without activation scripts it stays that.
+func (t *Target) Activate(scripts []activate.Script, hasShell func() (bool, error)) error {
 	p := t.Build.Plan
 	cfg, err := p.Activation(scripts, plan.ActivationBase{Config: t.Base, HasShell: hasShell})
 	if err != nil {

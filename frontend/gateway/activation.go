@@ -7,36 +7,61 @@ import (
 	"path"
 	"strings"
 
+	"github.com/moby/buildkit/client/llb"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 
 	"github.com/reprobuild/reprobuild/frontend"
 	"github.com/reprobuild/reprobuild/internal/activate"
 )
 
-// activateTarget reads the activation scripts of the solved tree (ref) and sets the
+// activateTarget reads the activation scripts of the solved layer groups and sets the
 // target's config to the plan's decision for them, as the embedded engine does with the
-// scripts of its layers. The tree is read inside BuildKit: nothing is downloaded to the
-// client.
-func activateTarget(ctx context.Context, ref gwclient.Reference, t *frontend.Target) error {
-	dir := t.Build.Plan.ActivationDir()
-	scripts, err := readScripts(ctx, ref, dir, t.Build.Plan.Prefix)
-	if err != nil {
-		return fmt.Errorf("reading the activation scripts of %s in /%s: %w", t.Build.Subdir, dir, err)
+// scripts of its layers. The trees are read inside BuildKit (nothing is downloaded to
+// the client), from each group's own output, in layer order; the base is read only if
+// the scripts must be sourced at start and the image needs a shell.
+func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target) error {
+	b := t.Build
+	dir := b.Plan.ActivationDir()
+	var scripts []activate.Script
+	for i, g := range b.Groups {
+		ref, err := solvePart(ctx, c, b, g)
+		if err != nil {
+			return fmt.Errorf("%s: layer group %d: %w", b.Subdir, i+1, err)
+		}
+		found, err := readScripts(ctx, ref, dir, b.Plan.Prefix)
+		if err != nil {
+			return fmt.Errorf("reading the activation scripts of %s in /%s: %w", b.Subdir, dir, err)
+		}
+		scripts = append(scripts, found...)
 	}
 	if len(scripts) == 0 {
 		return nil
 	}
-	// The embedded engine looks for the shell in the base's layers; here the whole tree
-	// is read, which differs only if a baked data file were /bin/sh.
-	shell := false
-	for _, p := range []string{"bin/sh", "usr/bin/sh"} {
-		ok, err := exists(ctx, ref, p)
+	return t.Activate(scripts, func() (bool, error) {
+		ref, err := solvePart(ctx, c, b, b.Base)
 		if err != nil {
-			return fmt.Errorf("looking for /%s in %s: %w", p, t.Build.Subdir, err)
+			return false, err
 		}
-		shell = shell || ok
+		for _, p := range []string{"bin/sh", "usr/bin/sh"} {
+			if ok, err := exists(ctx, ref, p); ok || err != nil {
+				return ok, err
+			}
+		}
+		return false, nil
+	})
+}
+
+// solvePart solves a part of a compiled target (already solved as part of the whole).
+func solvePart(ctx context.Context, c gwclient.Client, b *frontend.Build, st llb.State) (gwclient.Reference, error) {
+	def, err := b.MarshalPart(ctx, st)
+	if err != nil {
+		return nil, err
 	}
-	return t.Activate(scripts, shell)
+	r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB()})
+	if err != nil {
+		return nil, err
+	}
+	return r.SingleRef()
 }
 
 // readScripts reads the activation scripts of the environment at prefix from dir (an

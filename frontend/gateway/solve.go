@@ -50,7 +50,7 @@ func Solve(ctx context.Context, c gwclient.Client, ts *frontend.Targets) (*gwcli
 		if err != nil {
 			return nil, err
 		}
-		if err := activateTarget(ctx, ref, &t); err != nil {
+		if err := activateTarget(ctx, c, &t); err != nil {
 			return nil, err
 		}
 		if len(ts.Targets) == 1 {

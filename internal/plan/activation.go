@@ -17,8 +17,9 @@ type ActivationBase struct {
 	// Config is the base's config (nil for scratch): its environment is what the
 	// scripts see, its entrypoint and command what the wrapper must keep running.
 	Config *v1.ConfigFile
-	// HasShell says the image has /bin/sh, which the wrapper entrypoint needs.
-	HasShell bool
+	// HasShell says whether the base has /bin/sh, which the wrapper entrypoint needs;
+	// it is asked only when the scripts must be sourced (nil: no shell).
+	HasShell func() (bool, error)
 }
 
 // ActivationError reports activation scripts that must be sourced when the container
@@ -69,7 +70,14 @@ func (p *Plan) Activation(scripts []activate.Script, base ActivationBase) (image
 		cfg.Env = env
 		return cfg, nil
 	}
-	if base.Config == nil || !base.HasShell {
+	shell := false
+	if base.Config != nil && base.HasShell != nil {
+		var err error
+		if shell, err = base.HasShell(); err != nil {
+			return cfg, fmt.Errorf("looking for /bin/sh in the base image: %w", err)
+		}
+	}
+	if !shell {
 		script, _, _ := strings.Cut(res.Reason, ":")
 		return cfg, &ActivationError{Script: script, Reason: res.Reason}
 	}
