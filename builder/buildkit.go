@@ -34,6 +34,7 @@ import (
 	"github.com/reprobuild/reprobuild/frontend/gateway"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/plan"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -89,7 +90,9 @@ type BuildKitOptions struct {
 	CacheImports []client.CacheOptionsEntry
 
 	// Progress receives BuildKit's progress display (nil: none) in ProgressMode
-	// ("auto", "plain", "tty", "quiet", "rawjson"; default "auto").
+	// ("auto", "plain", "tty", "quiet", "rawjson"; default "auto"). ProgressMode
+	// ProgressSteps instead reports each step to the context's progress reporter
+	// (internal/progress), as the embedded engine reports its phases.
 	Progress     io.Writer
 	ProgressMode string
 }
@@ -233,6 +236,10 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		return err
 	})
 	eg.Go(func() error {
+		if opts.ProgressMode == ProgressSteps {
+			reportSteps(progress.FromContext(ectx), display)
+			return nil
+		}
 		mode := progressui.DisplayMode(opts.ProgressMode)
 		if mode == "" {
 			mode = progressui.AutoMode
@@ -262,6 +269,47 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		return nil, fmt.Errorf("buildkit build on %s: the exporter returned no digest", opts.Addr)
 	}
 	return out, nil
+}
+
+// ProgressSteps is the BuildKitOptions.ProgressMode that reports BuildKit's steps to
+// the context's progress reporter: a line when a step starts and one when it ends.
+const ProgressSteps = "steps"
+
+// reportSteps turns BuildKit's solve status into progress tasks, one per step (vertex),
+// until the status channel closes.
+func reportSteps(rep *progress.Reporter, ch <-chan *client.SolveStatus) {
+	tasks := map[string]*progress.Task{}
+	ended := map[string]bool{}
+	for st := range ch {
+		for _, v := range st.Vertexes {
+			id := v.Digest.String()
+			if ended[id] || v.Started == nil && v.Completed == nil {
+				continue
+			}
+			t, ok := tasks[id]
+			if !ok {
+				name := v.Name
+				if v.Cached {
+					name += " (cached)"
+				}
+				t = rep.Start(name)
+				tasks[id] = t
+			}
+			if v.Completed != nil {
+				var err error
+				if v.Error != "" {
+					err = errors.New(v.Error)
+				}
+				t.Done(err)
+				ended[id] = true
+			}
+		}
+	}
+	for id, t := range tasks { // a solve that stopped mid-step
+		if !ended[id] {
+			t.Done(errors.New("interrupted"))
+		}
+	}
 }
 
 // ExporterAttrs are the attributes that make BuildKit's image exporters reproducible.
