@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/reprobuild/reprobuild/internal/activate"
+	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
@@ -209,4 +210,43 @@ func ActivationScripts(ctx context.Context, recipePath string, vars map[string]s
 		}
 	}
 	return out
+}
+
+// packageActivationScripts are the activation scripts of a plan's packages, linked as
+// the build links them, read from the archives through the verified cache: what an
+// engine finds in the tree it builds, for a consumer that builds nothing (`llb`).
+func packageActivationScripts(ctx context.Context, client *ChannelClient, p *plan.Plan) ([]activate.Script, error) {
+	var recs []conda.PackageRecord
+	for _, g := range p.Groups {
+		recs = append(recs, g.Packages...)
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	paths, err := client.Fetch(ctx, downloadsFor(p.Recipe, recs))
+	if err != nil {
+		return nil, err
+	}
+	var out []activate.Script
+	for i, rec := range recs {
+		tree, err := install.Link(ctx, install.Package{Record: rec, Archive: paths[i]}, install.Options{Prefix: p.Prefix, PythonVersion: p.Python})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s for activation scripts: %w", rec.Fn, err)
+		}
+		for _, e := range tree.Entries {
+			if !activate.IsScript(e.Path, p.Prefix) {
+				continue
+			}
+			if e.Type != install.TypeFile {
+				out = append(out, activate.NotRegular(e.Path, e.Linkname))
+				continue
+			}
+			data := e.Data
+			if len(data) > activate.MaxScriptSize {
+				data = data[:activate.MaxScriptSize]
+			}
+			out = append(out, activate.Script{Path: e.Path, Data: data})
+		}
+	}
+	return out, nil
 }

@@ -625,6 +625,11 @@ type LLBOptions struct {
 	LayerBudget  int
 	Epoch        *time.Time
 	BaseKeychain authn.Keychain
+	// Channel reads the packages' activation scripts (etc/conda/activate.d), which the
+	// config must apply, from their archives through the verified cache: BuildKit reads
+	// them from the solved tree, which a static definition cannot. Nil leaves them out
+	// of the config.
+	Channel *ChannelClient
 }
 
 // LLBResult is one compiled target, ready for `buildctl build`.
@@ -667,7 +672,20 @@ func LLB(ctx context.Context, o LLBOptions) (*LLBResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := ts.Targets[0]
+	t := &ts.Targets[0]
+	if o.Channel != nil {
+		scripts, err := packageActivationScripts(ctx, o.Channel, t.Build.Plan)
+		if err != nil {
+			return nil, fmt.Errorf("activation scripts: %w", err)
+		}
+		err = t.Activate(scripts, func() (bool, error) {
+			base, err := loadBase(ctx, t.Build.Plan, o.BaseKeychain)
+			return base != nil && hasShell(base), err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	def, err := t.Build.Marshal(ctx)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,8 @@ func activationRecipe(t *testing.T, root, name, base string, pkgs ...string) str
 // TestActivationEnginesAgree builds packages with activation scripts with both engines
 // through the CLI, on a real buildkitd: the same file tree, config (GDAL_DATA in the
 // environment when that is exact, else an entrypoint that sources the scripts),
-// annotations and runtime record, and both images, run with runc, see the variables. Where nothing can source a script
+// annotations and runtime record, and both images, run with runc, see the variables;
+// `reprobuild llb | buildctl build` gives the BuildKit engine's image. Where nothing can source a script
 // (scratch), both engines refuse the same way.
 func TestActivationEnginesAgree(t *testing.T) {
 	testutil.RequireRoot(t)
@@ -96,6 +97,13 @@ func TestActivationEnginesAgree(t *testing.T) {
 			buildImage(t, o, "reprobuild.hcl", bkDir, "--locked", "--engine", "buildkit")
 			emb, bki := platformImages(t, embDir)["linux-64"], platformImages(t, bkDir)["linux-64"]
 			compareEngines(t, emb, bki)
+			// `reprobuild llb | buildctl build` gives the same image too: llb reads the
+			// scripts from the package archives for the config it writes.
+			if want, err := bki.Digest(); err != nil {
+				t.Fatal(err)
+			} else if got := llbBuild(t, o, bk, "linux-64", "--offline"); got != want.String() {
+				t.Errorf("reprobuild llb | buildctl build gave %s, image --engine buildkit %s", got, want)
+			}
 			for name, img := range map[string]v1.Image{"embedded": emb, "buildkit": bki} {
 				cf, err := img.ConfigFile()
 				if err != nil {
