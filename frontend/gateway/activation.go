@@ -19,12 +19,12 @@ import (
 // scripts of its layers. The trees are read inside BuildKit (nothing is downloaded to
 // the client), from each group's own output, in layer order; the base is read only if
 // the scripts must be sourced at start and the image needs a shell.
-func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target) error {
+func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target, imports []gwclient.CacheOptionsEntry) error {
 	b := t.Build
 	dir := b.Plan.ActivationDir()
 	var scripts []activate.Script
 	for i, g := range b.Groups {
-		ref, err := solvePart(ctx, c, b, g)
+		ref, err := solvePart(ctx, c, b, g, imports)
 		if err != nil {
 			return fmt.Errorf("%s: layer group %d: %w", b.Subdir, i+1, err)
 		}
@@ -38,7 +38,7 @@ func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target) 
 		return nil
 	}
 	return t.Activate(scripts, func() (bool, error) {
-		ref, err := solvePart(ctx, c, b, b.Base)
+		ref, err := solvePart(ctx, c, b, b.Base, imports)
 		if err != nil {
 			return false, err
 		}
@@ -52,12 +52,12 @@ func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target) 
 }
 
 // solvePart solves a part of a compiled target (already solved as part of the whole).
-func solvePart(ctx context.Context, c gwclient.Client, b *frontend.Build, st llb.State) (gwclient.Reference, error) {
+func solvePart(ctx context.Context, c gwclient.Client, b *frontend.Build, st llb.State, imports []gwclient.CacheOptionsEntry) (gwclient.Reference, error) {
 	def, err := b.MarshalPart(ctx, st)
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB()})
+	r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: imports})
 	if err != nil {
 		return nil, err
 	}
