@@ -36,24 +36,44 @@ func activationScripts(layers []v1.Layer, prefix string, cache layerCache) ([]ac
 			continue
 		}
 		var found []activate.Script
+		links := map[string][]int{} // hardlink target -> scripts that are links to it
 		err := eachTarEntry(l, func(h *tar.Header, r io.Reader) (bool, error) {
 			p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 			if !activate.IsScript(p, prefix) {
 				return false, nil
 			}
 			s := activate.Script{Path: p}
-			if h.Typeflag == tar.TypeReg {
+			switch h.Typeflag {
+			case tar.TypeReg:
 				b, err := io.ReadAll(io.LimitReader(r, activate.MaxScriptSize))
 				if err != nil {
 					return false, err
 				}
 				s.Data = b
-			} else {
+			case tar.TypeLink:
+				// A hard link is a regular file in the image (and in BuildKit's tree):
+				// its content is the link target's, read below.
+				t := strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")
+				links[t] = append(links[t], len(found))
+			default:
 				s = activate.NotRegular(p, h.Linkname)
 			}
 			found = append(found, s)
 			return false, nil
 		})
+		if err == nil && len(links) > 0 {
+			err = eachTarEntry(l, func(h *tar.Header, r io.Reader) (bool, error) {
+				idx, ok := links[strings.TrimPrefix(path.Clean("/"+h.Name), "/")]
+				if !ok || h.Typeflag != tar.TypeReg {
+					return false, nil
+				}
+				b, err := io.ReadAll(io.LimitReader(r, activate.MaxScriptSize))
+				for _, j := range idx {
+					found[j].Data = b
+				}
+				return false, err
+			})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading layer %d for activation scripts: %w", i+1, err)
 		}
@@ -233,15 +253,24 @@ func packageActivationScripts(ctx context.Context, client *ChannelClient, p *pla
 		if err != nil {
 			return nil, fmt.Errorf("reading %s for activation scripts: %w", rec.Fn, err)
 		}
+		byPath := map[string]install.Entry{}
+		for _, e := range tree.Entries {
+			byPath[e.Path] = e
+		}
 		for _, e := range tree.Entries {
 			if !activate.IsScript(e.Path, p.Prefix) {
 				continue
 			}
-			if e.Type != install.TypeFile {
+			f := e
+			// A hard link is a regular file in the image: its chain's file's content.
+			for n := 0; f.Type == install.TypeHardlink && n < len(tree.Entries); n++ {
+				f = byPath[f.Linkname]
+			}
+			if f.Type != install.TypeFile {
 				out = append(out, activate.NotRegular(e.Path, e.Linkname))
 				continue
 			}
-			data := e.Data
+			data := f.Data
 			if len(data) > activate.MaxScriptSize {
 				data = data[:activate.MaxScriptSize]
 			}
