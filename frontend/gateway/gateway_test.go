@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -85,6 +86,9 @@ func TestGatewayFrontend(t *testing.T) {
 		Files: []pkgmaker.File{
 			{Path: "bin/hello", Data: []byte("#!/bin/sh\necho hi\n"), Mode: 0o755},
 			{Path: "share/hello/README", Data: []byte("hello\n")},
+			// An activation script: the frontend reads it from the solved tree and
+			// puts its variable into the config, as both CLI engines do.
+			{Path: "etc/conda/activate.d/hello.sh", Data: []byte("export HELLO_HOME=\"${CONDA_PREFIX}/share/hello\"\n")},
 		},
 	}, pkgmaker.Conda)
 	if err != nil {
@@ -241,6 +245,9 @@ func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
 	}
 	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, img.Config.Cmd); d != "" {
 		t.Errorf("frontend image cmd (-want +got):\n%s", d)
+	}
+	if !slices.Contains(img.Config.Env, "HELLO_HOME=/opt/env/share/hello") {
+		t.Errorf("frontend image env %q lacks the activation script's HELLO_HOME", img.Config.Env)
 	}
 	return json.Marshal(img)
 }
