@@ -7,14 +7,5 @@
 # .ci/run; crane is built from the pinned module by the tests.
 # Idempotent; installs only what is missing.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-pkgs=(ca-certificates podman)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+. "$(dirname "$0")/lib.sh"
+ci_apt_install ca-certificates podman
