@@ -340,9 +340,22 @@ func compileBuildKit(ctx context.Context, opts BuildKitOptions) (*frontend.Targe
 		}
 	}
 	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts), MaxPackageSize: opts.MaxPackageSize}
-	return frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
+	ts, err := frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
 		return clientBaseConfig(ctx, b, opts.BaseKeychain)
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The base is on the client: look for its shell there, as the embedded engine does
+	// (only when activation scripts must be sourced at start).
+	for i := range ts.Targets {
+		p := ts.Targets[i].Build.Plan
+		ts.Targets[i].BaseHasShell = func() (bool, error) {
+			base, err := loadBase(ctx, p, opts.BaseKeychain)
+			return base != nil && hasShell(base), err
+		}
+	}
+	return ts, nil
 }
 
 // clientBaseConfig reads a base's config (registry or OCI layout) on the client.
@@ -678,10 +691,7 @@ func LLB(ctx context.Context, o LLBOptions) (*LLBResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("activation scripts: %w", err)
 		}
-		err = t.Activate(scripts, func() (bool, error) {
-			base, err := loadBase(ctx, t.Build.Plan, o.BaseKeychain)
-			return base != nil && hasShell(base), err
-		})
+		err = t.Activate(scripts, t.BaseHasShell)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,9 @@ type Target struct {
 	Annotations map[string]string
 	// Base is the base's config (nil for scratch), which Activate needs.
 	Base *v1.ConfigFile
+	// BaseHasShell, when set, says whether the base has /bin/sh, read where the base
+	// config was (the CLI reads the base on the client); nil: the solve reads it.
+	BaseHasShell func() (bool, error)
 }
 
 // Activate sets the target's config to the plan's activation decision (plan.Activation)

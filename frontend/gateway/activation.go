@@ -18,7 +18,8 @@ import (
 // target's config to the plan's decision for them, as the embedded engine does with the
 // scripts of its layers. The trees are read inside BuildKit (nothing is downloaded to
 // the client), from each group's own output, in layer order; the base is read only if
-// the scripts must be sourced at start and the image needs a shell.
+// the scripts must be sourced at start and the image needs a shell (by the caller, when
+// it set Target.BaseHasShell).
 func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target, imports []gwclient.CacheOptionsEntry) error {
 	b := t.Build
 	dir := b.Plan.ActivationDir()
@@ -36,6 +37,9 @@ func activateTarget(ctx context.Context, c gwclient.Client, t *frontend.Target, 
 	}
 	if len(scripts) == 0 {
 		return nil
+	}
+	if t.BaseHasShell != nil {
+		return t.Activate(scripts, t.BaseHasShell)
 	}
 	return t.Activate(scripts, func() (bool, error) {
 		ref, err := solvePart(ctx, c, b, b.Base, imports)
