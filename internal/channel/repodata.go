@@ -371,6 +371,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string, ix 
 		}
 	}
 	var doc *rawDoc
+	ctx = withDownloadProgress(ctx) // a repodata download is a long phase of a lock
 	err := c.try(ctx, what, ch.bases(), func(ctx context.Context, base string) error {
 		if isFileURL(base) {
 			d, err := c.fileRepodata(base, subdir, metaPath, meta)
