@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -224,6 +225,10 @@ func (c *Client) try(ctx context.Context, what string, urls []string, fn func(co
 	wait := c.o.backoff
 	for round := 0; round <= c.o.retries; round++ {
 		if round > 0 {
+			// Nothing left to retry (every URL failed for good): no backoff to sit out.
+			if !slices.Contains(dead, false) {
+				break
+			}
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():

@@ -183,3 +183,28 @@ func TestStreamedRepodataLimit(t *testing.T) {
 		t.Fatalf("past the limit: got %v", err)
 	}
 }
+
+// TestNoShardsNoBackoff: a channel without a shard index (a 404 over HTTP, a missing
+// file on disk) is a permanent answer, so the client must not sit out a retry backoff
+// before falling back to full repodata. The backoff here is an hour and the context
+// ends long before: a client that waits fails with the context's error instead of
+// ErrNoShards. (Every lock against a channel without shards paid the default 500 ms.)
+func TestNoShardsNoBackoff(t *testing.T) {
+	srv := newChannelServer(t)
+	dir := t.TempDir()
+	for name, loc := range map[string]string{"http": srv.URL, "file": "file://" + dir} {
+		t.Run(name, func(t *testing.T) {
+			c := testClient(t, t.TempDir(), WithRetries(2, time.Hour))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			ch := Channel{Name: "c", URL: "https://example.invalid/c", Location: loc}
+			_, err := c.ShardedRepodata(ctx, ch, []string{"linux-64", "noarch"}, []string{"python"})
+			if !errors.Is(err, ErrNoShards) {
+				t.Fatalf("want ErrNoShards, got %v", err)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the client waited out a backoff for a permanent answer: %v", ctx.Err())
+			}
+		})
+	}
+}
