@@ -30,7 +30,8 @@ const (
 // layout at dest holding one linux/amd64 image whose single uncompressed layer is
 // /disk/disk.qcow2 (owned by 107:107, mode 0440), every time the image's epoch. Push it
 // by digest (e.g. `skopeo copy oci:DIR docker://REF`) and reference it from a
-// VirtualMachine's containerDisk volume.
+// VirtualMachine's containerDisk volume. With --push the tags get this image (see
+// writeOutputs), and `launch --to kubernetes` pins its VirtualMachineInstance to it.
 func writeContainerDisk(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions, dest string) error {
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dest)), ".reprobuild-containerdisk-*")
 	if err != nil {
@@ -73,7 +74,15 @@ func writeContainerDisk(ctx context.Context, r *recipes.Recipe, res *ImageResult
 	if err != nil {
 		return err
 	}
-	return image.WriteLayout(dest, idx)
+	d, err := idx.Digest()
+	if err != nil {
+		return err
+	}
+	if err := image.WriteLayout(dest, idx); err != nil {
+		return err
+	}
+	res.containerDisk, res.ContainerDisk = idx, d.String()
+	return nil
 }
 
 // vmEpoch is the creation time of the linux-64 image of res.
