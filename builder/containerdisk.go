@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -74,14 +75,25 @@ func writeContainerDisk(ctx context.Context, r *recipes.Recipe, res *ImageResult
 	if err != nil {
 		return err
 	}
-	d, err := idx.Digest()
-	if err != nil {
-		return err
-	}
 	if err := image.WriteLayout(dest, idx); err != nil {
 		return err
 	}
-	res.containerDisk, res.ContainerDisk = idx, d.String()
+	// For a push: the layout's, since the layer file above is removed on return.
+	written, err := layout.ImageIndexFromPath(dest)
+	if err != nil {
+		return err
+	}
+	im, err := written.IndexManifest()
+	if err != nil {
+		return err
+	}
+	if len(im.Manifests) != 1 {
+		return fmt.Errorf("internal error: the containerDisk layout %s has %d entries", dest, len(im.Manifests))
+	}
+	if res.containerDisk, err = written.ImageIndex(im.Manifests[0].Digest); err != nil {
+		return err
+	}
+	res.ContainerDisk = im.Manifests[0].Digest.String()
 	return nil
 }
 
