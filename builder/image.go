@@ -82,10 +82,10 @@ type ImageResult struct {
 	Pushed    []string        `json:"pushed,omitempty"`
 	// ContainerDisk is the digest of the KubeVirt containerDisk of a kubevirt: output:
 	// with Push, the tags get it instead of the container image.
-	ContainerDisk string `json:"container_disk,omitempty"`
-	LockPath  string          `json:"lock"`
-	Locked    bool            `json:"locked"`
-	Clobbers  []string        `json:"clobbers,omitempty"`
+	ContainerDisk string   `json:"container_disk,omitempty"`
+	LockPath      string   `json:"lock"`
+	Locked        bool     `json:"locked"`
+	Clobbers      []string `json:"clobbers,omitempty"`
 
 	// Image is the single-platform image, or nil; Index is set for several platforms.
 	Image v1.Image      `json:"-"`
