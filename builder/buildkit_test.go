@@ -95,6 +95,22 @@ func fileLock(dir string, recs []conda.PackageRecord) *lock.Lock {
 	}
 }
 
+// fileProject writes a recipe of hello and tzdata-mini from the file:// channel chDir
+// (plus extra HCL) into a fresh directory and returns its path, the recipe loaded, and a
+// lock of recs for it (not written).
+func fileProject(t *testing.T, chDir string, recs []conda.PackageRecord, extra string) (string, *recipes.Recipe, *lock.Lock) {
+	t.Helper()
+	recipe := filepath.Join(t.TempDir(), "reprobuild.hcl")
+	testutil.WriteFile(t, recipe, "channel \"local\" { url = \"file://"+chDir+"\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n"+extra)
+	r, err := LoadRecipe(recipe, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLock(r)
+	l.Targets = fileLock(chDir, recs).Targets
+	return recipe, r, l
+}
+
 // httpLock is the same lock with every package served over HTTP from 127.0.0.1.
 func httpLock(t *testing.T, dir string, recs []conda.PackageRecord) *lock.Lock {
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
@@ -181,18 +197,7 @@ func TestBuildKitEngine(t *testing.T) {
 	})
 
 	t.Run("same tree as the embedded engine's image", func(t *testing.T) {
-		proj := t.TempDir()
-		src := []byte("channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\nruntime { cmd = [\"/opt/env/bin/hello\"] }\n")
-		recipe := filepath.Join(proj, "reprobuild.hcl")
-		if err := os.WriteFile(recipe, src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := LoadRecipe(recipe, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := NewLock(r)
-		l.Targets = fileLock(chDir, recs).Targets
+		_, r, l := fileProject(t, chDir, recs, "runtime { cmd = [\"/opt/env/bin/hello\"] }\n")
 		when := time.Unix(epoch, 0).UTC()
 		cl, err := NewChannelClient(ChannelOptions{CacheDir: t.TempDir(), Offline: true})
 		if err != nil {
@@ -268,18 +273,7 @@ func TestBuildKitEngine(t *testing.T) {
 	})
 
 	t.Run("ImageBuildKit writes oci:DIR and pushes like Image", func(t *testing.T) {
-		proj := t.TempDir()
-		src := []byte("channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n")
-		recipe := filepath.Join(proj, "reprobuild.hcl")
-		if err := os.WriteFile(recipe, src, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := LoadRecipe(recipe, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := NewLock(r)
-		l.Targets = fileLock(chDir, recs).Targets
+		recipe, r, l := fileProject(t, chDir, recs, "")
 		if err := WriteLock(r, l); err != nil {
 			t.Fatal(err)
 		}
@@ -432,18 +426,8 @@ func TestBuildKitEngine(t *testing.T) {
 		if bctl == "" {
 			testutil.Unavailable(t, "buildctl not found")
 		}
-		proj := t.TempDir()
-		recipe := filepath.Join(proj, "reprobuild.hcl")
-		src := "channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n"
-		if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		r, err := LoadRecipe(recipe, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := NewLock(r)
-		l.Targets = fileLock(chDir, recs).Targets
+		recipe, r, l := fileProject(t, chDir, recs, "")
+		proj := filepath.Dir(recipe)
 		data, err := lock.Marshal(l)
 		if err != nil {
 			t.Fatal(err)
@@ -465,9 +449,7 @@ func TestBuildKitEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		var attrs map[string]string
-		if err := testutil.ReadJSON(attrsPath, &attrs); err != nil {
-			t.Fatal(err)
-		}
+		testutil.ReadJSON(t, attrsPath, &attrs)
 		attrs["containerimage.config"] = string(cfg)
 		fields := []string{"type=oci", "dest=" + filepath.Join(dir, "out.tar")}
 		for k, v := range attrs {
@@ -486,9 +468,7 @@ func TestBuildKitEngine(t *testing.T) {
 			t.Fatalf("buildctl: %v\n%s", err, out)
 		}
 		var m map[string]any
-		if err := testutil.ReadJSON(filepath.Join(dir, "meta.json"), &m); err != nil {
-			t.Fatal(err)
-		}
+		testutil.ReadJSON(t, filepath.Join(dir, "meta.json"), &m)
 		// The same recipe and lock through the BuildKit engine.
 		o := base
 		o.Lock, o.Recipe = l, r

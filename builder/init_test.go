@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // packageSet is the (platform, URL, md5, sha256) set of a lock, as sorted strings.
@@ -73,7 +74,7 @@ func TestInitFromLocks(t *testing.T) {
 					}
 				}
 			}
-			orig, err := tt.reread(read(t, src))
+			orig, err := tt.reread(testutil.ReadFile(t, src))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +117,7 @@ func TestInitFromLocks(t *testing.T) {
 func TestInitFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	env := filepath.Join(dir, "environment.yml")
-	writeFile(t, env, `name: analysis
+	testutil.WriteFile(t, env, `name: analysis
 channels:
   - conda-forge
   - https://example.org/conda/lab/
@@ -193,7 +194,7 @@ func TestConvertSpec(t *testing.T) {
 func TestInitPythonPatch(t *testing.T) {
 	dir := t.TempDir()
 	env := filepath.Join(dir, "environment.yml")
-	writeFile(t, env, "channels: [conda-forge]\ndependencies:\n  - python=3.8.5\n  - numpy\n")
+	testutil.WriteFile(t, env, "channels: [conda-forge]\ndependencies:\n  - python=3.8.5\n  - numpy\n")
 	res, err := Init(InitOptions{From: env, OutDir: dir})
 	if err != nil {
 		t.Fatal(err)

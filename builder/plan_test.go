@@ -3,7 +3,6 @@ package builder
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,18 +52,7 @@ func writeProject(t *testing.T, extra string) (recipe string, l *lock.Lock, chDi
 	t.Helper()
 	chDir = t.TempDir()
 	recs := testPackages(t, chDir)
-	proj := t.TempDir()
-	src := "channel \"local\" { url = \"file://" + chDir + "\" }\ndependencies {\n  conda = [\"hello\", \"tzdata-mini\"]\n}\n" + extra
-	recipe = filepath.Join(proj, "reprobuild.hcl")
-	if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := LoadRecipe(recipe, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l = NewLock(r)
-	l.Targets = fileLock(chDir, recs).Targets
+	recipe, r, l := fileProject(t, chDir, recs, extra)
 	if err := WriteLock(r, l); err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/lock"
 	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/internal/pypi/pypitest"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // pipRecipe writes a recipe locking conda packages from the examples' channel and pip
@@ -27,7 +28,7 @@ func pipRecipe(t testing.TB, idx *pypitest.Index, pip string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeRecipe(t, path, fmt.Sprintf(`
+	testutil.WriteFile(t, path, fmt.Sprintf(`
 image "x" { base = "registry.example/debian@sha256:%s" }
 python {
   version = "3.11"
@@ -138,7 +139,7 @@ func TestVendorPyPI(t *testing.T) {
 	src, _ := os.ReadFile(path)
 	vendored := strings.Replace(string(src), idx.SimpleURL(), "file://"+filepath.Join(out, "pypi"), 1)
 	vpath := filepath.Join(filepath.Dir(path), "vendored.hcl")
-	writeFile(t, vpath, vendored)
+	testutil.WriteFile(t, vpath, vendored)
 	res2, err := Lock(ctx, LockOptions{Recipe: vpath, Channel: ChannelOptions{CacheDir: t.TempDir(), Offline: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -236,13 +237,6 @@ func BenchmarkWarmLockRecipe30Pip(b *testing.B) {
 		if err != nil || len(res.Lock.Targets[0].Pip) != 30 {
 			b.Fatal(err)
 		}
-	}
-}
-
-func writeRecipe(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -11,21 +11,15 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 const lockfiles = "../testdata/conda/lockfiles"
 
-func writeFile(t *testing.T, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestLoadRecipeErrors(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeFile(t, path, "python { version = \"3.11\" }\nchannel \"cf\" { url = \"https://conda.anaconda.org/conda-forge\" }\ndependencies { conda = [\"numpy >=\"] }\nplatform { targets = [\"linux-128\"] }\n")
+	testutil.WriteFile(t, path, "python { version = \"3.11\" }\nchannel \"cf\" { url = \"https://conda.anaconda.org/conda-forge\" }\ndependencies { conda = [\"numpy >=\"] }\nplatform { targets = [\"linux-128\"] }\n")
 	_, err := LoadRecipe(path, nil)
 	var re *RecipeError
 	if !errors.As(err, &re) {
@@ -49,7 +43,7 @@ func TestLoadRecipeErrors(t *testing.T) {
 func TestLoadRecipeVarsAndWarnings(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeFile(t, path, "variable \"cuda\" { default = \"12.4\" }\nhardware { cuda = var.cuda }\nimage \"x\" { base = \"debian:bookworm\" }\n")
+	testutil.WriteFile(t, path, "variable \"cuda\" { default = \"12.4\" }\nhardware { cuda = var.cuda }\nimage \"x\" { base = \"debian:bookworm\" }\n")
 	r, err := LoadRecipe(path, map[string]string{"cuda": "12.2"})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +59,7 @@ func TestLoadRecipeVarsAndWarnings(t *testing.T) {
 func TestLockReadWrite(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeFile(t, path, "channel \"cf\" { url = \"https://conda.anaconda.org/conda-forge\" }\n")
+	testutil.WriteFile(t, path, "channel \"cf\" { url = \"https://conda.anaconda.org/conda-forge\" }\n")
 	r, err := LoadRecipe(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +74,7 @@ func TestLockReadWrite(t *testing.T) {
 	if _, err := LoadLock(r); !errors.As(err, &missing) {
 		t.Fatalf("LoadLock without a lock: %v, want *MissingLockError", err)
 	}
-	l, err := lock.ImportExplicit(read(t, filepath.Join(lockfiles, "rattler/python/explicit-env-linux-64.txt")))
+	l, err := lock.ImportExplicit(testutil.ReadFile(t, filepath.Join(lockfiles, "rattler/python/explicit-env-linux-64.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,26 +93,17 @@ func TestLockReadWrite(t *testing.T) {
 	if len(entries) != 2 {
 		t.Errorf("directory holds %d files, want recipe and lock only (no temporary left)", len(entries))
 	}
-	writeFile(t, LockPath(r), "version 1\nbogus line\n")
+	testutil.WriteFile(t, LockPath(r), "version 1\nbogus line\n")
 	if _, err := LoadLock(r); err == nil || !strings.Contains(err.Error(), "reprobuild.lock: line 2") {
 		t.Errorf("malformed lock error %v should name the file and line", err)
 	}
-}
-
-func read(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func TestNewLockAndCheck(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "reprobuild.hcl")
 	digest := "sha256:" + strings.Repeat("ab", 32)
-	writeFile(t, path, `image "a" { base = "registry.example/debian@`+digest+`" }
+	testutil.WriteFile(t, path, `image "a" { base = "registry.example/debian@`+digest+`" }
 channel "cf" {
   url     = "https://conda.anaconda.org/conda-forge"
   mirrors = ["https://mirror.example/conda-forge"]
@@ -184,7 +169,7 @@ data "w" {
 func TestVirtualPackages(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeFile(t, path, `platform {
+	testutil.WriteFile(t, path, `platform {
   targets = ["linux-64", "linux-aarch64"]
   glibc   = "2.17"
 }
@@ -245,7 +230,7 @@ func TestVirtualPackagesCPUFamilies(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.cpu, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "reprobuild.hcl")
-			writeFile(t, path, "platform { targets = "+tt.targets+" }\nhardware { cpu = \""+tt.cpu+"\" }\n")
+			testutil.WriteFile(t, path, "platform { targets = "+tt.targets+" }\nhardware { cpu = \""+tt.cpu+"\" }\n")
 			r, err := LoadRecipe(path, nil)
 			if err != nil {
 				t.Fatal(err)

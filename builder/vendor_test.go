@@ -15,6 +15,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/channel"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // sourceChannel writes a file channel at dir/src holding the real-world test packages
@@ -53,7 +54,7 @@ func TestVendorFromLock(t *testing.T) {
 	dir := t.TempDir()
 	doc := sourceChannel(t, dir)
 	path := filepath.Join(dir, "reprobuild.hcl")
-	writeFile(t, path, "channel \"local\" {\n  url = \"./src\"\n  mirrors = [\"./gone\"]\n}\n")
+	testutil.WriteFile(t, path, "channel \"local\" {\n  url = \"./src\"\n  mirrors = [\"./gone\"]\n}\n")
 	r, err := LoadRecipe(path, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -11,10 +11,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 var updateBases = flag.Bool("update-bases", false, "rebuild examples/bases/busybox from this machine's /bin/busybox (Debian busybox-static)")
@@ -75,22 +76,9 @@ func TestBusyboxBase(t *testing.T) {
 		if err := os.RemoveAll(dir); err != nil {
 			t.Fatal(err)
 		}
-		p, err := layout.Write(dir, empty.Index)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.AppendImage(img); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteLayout(t, dir, img)
 	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, m := testutil.OCILayout(t, dir)
 	if len(m.Manifests) != 1 {
 		t.Fatalf("examples/bases/busybox has %d manifests, want 1", len(m.Manifests))
 	}

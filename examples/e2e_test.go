@@ -3,6 +3,7 @@ package examples
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -240,38 +241,11 @@ func TestSourceDateEpochOverride(t *testing.T) {
 	}
 }
 
-// unpackLayout flattens the single image of an OCI layout into dir (a rootfs).
+// unpackLayout flattens the image of an OCI layout (testutil.LayoutImage) into dir (a
+// rootfs).
 func unpackLayout(t *testing.T, layoutDir, rootfs string) {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(layoutDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.Manifests) == 0 {
-		t.Fatal("empty layout")
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		// A multi-platform output: take the linux/amd64 image of the nested index.
-		child, err2 := idx.ImageIndex(m.Manifests[0].Digest)
-		if err2 != nil {
-			t.Fatal(err)
-		}
-		cm, _ := child.IndexManifest()
-		for _, d := range cm.Manifests {
-			if d.Platform != nil && d.Platform.Architecture == runtime.GOARCH {
-				img, err = child.Image(d.Digest)
-				break
-			}
-		}
-		if err != nil || img == nil {
-			t.Fatalf("no %s image in the layout", runtime.GOARCH)
-		}
-	}
+	img := testutil.LayoutImage(t, layoutDir)
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
@@ -329,46 +303,18 @@ func dirSticky(mode int64) os.FileMode {
 	return 0
 }
 
-// runcRun runs args in rootfs with runc and returns stdout.
+// runcRun runs args in rootfs (read-only) with runc and returns stdout.
 func runcRun(t *testing.T, rootfs string, env []string, args ...string) string {
 	t.Helper()
 	testutil.RequireRoot(t)
 	runc := testutil.RequireBinary(t, "runc", "REPROBUILD_RUNC")
-	bundle := filepath.Dir(rootfs)
-	os.Remove(filepath.Join(bundle, "config.json")) // from an earlier run in this bundle
-	spec := exec.Command(runc, "spec")
-	spec.Dir = bundle
-	if out, err := spec.CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(bundle, "config.json")
-	raw, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	proc := cfg["process"].(map[string]any)
-	proc["terminal"] = false
-	proc["args"] = args
-	proc["env"] = env
-	cfg["root"] = map[string]any{"path": filepath.Base(rootfs), "readonly": true}
-	raw, _ = json.Marshal(cfg)
-	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("reprobuild-e2e-%d", os.Getpid())
-	cmd := exec.Command(runc, "run", "--bundle", bundle, id)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	exec.Command(runc, "delete", "-f", id).Run()
-	if err != nil {
-		t.Fatalf("runc run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	ctx, bundle := context.Background(), filepath.Dir(rootfs)
+	testutil.RuncSpec(t, ctx, runc, bundle)
+	return testutil.RuncRun(t, ctx, runc, bundle, func(spec, proc map[string]any) {
+		proc["args"] = args
+		proc["env"] = env
+		spec["root"] = map[string]any{"path": filepath.Base(rootfs), "readonly": true}
+	})
 }
 
 // TestQuickstartRunsWithRunc runs the quickstart image's program with runc: a shell
@@ -499,13 +445,7 @@ func debianBase(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(t.TempDir(), "debian")
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteLayout(t, dir, img)
 	d, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -617,13 +557,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 	badDir := filepath.Join(t.TempDir(), "bad")
-	p, err := layout.Write(badDir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(bad); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteLayout(t, badDir, bad)
 	_, err = run(t, o, "verify", "-f", "reprobuild.hcl", "--offline", "oci:"+badDir)
 	if err == nil {
 		t.Fatal("verify passed a tampered image")
@@ -666,44 +600,6 @@ func TestVendorAirGapped(t *testing.T) {
 	}
 }
 
-// layoutImage returns the linux/amd64 (or only) image of an OCI layout written by
-// reprobuild image.
-func layoutImage(t *testing.T, dir string) v1.Image {
-	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := m.Manifests[0]
-	if !d.MediaType.IsIndex() {
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return img
-	}
-	inner, err := idx.ImageIndex(d.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, _ := inner.IndexManifest()
-	for _, c := range im.Manifests {
-		if c.Platform == nil || c.Platform.Architecture == runtime.GOARCH {
-			img, err := inner.Image(c.Digest)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return img
-		}
-	}
-	t.Fatalf("no %s image in %s", runtime.GOARCH, dir)
-	return nil
-}
-
 // TestBuildKitEngineThroughCLI builds the quickstart with --engine buildkit on a real
 // buildkitd twice, with everything pruned in between (same digest), and checks the file
 // tree equals the embedded engine's: paths, modes, content hashes and link targets.
@@ -723,11 +619,11 @@ func TestBuildKitEngineThroughCLI(t *testing.T) {
 	}
 	emb := filepath.Join(t.TempDir(), "emb")
 	buildImage(t, o, "reprobuild.hcl", emb)
-	a, err := testutil.TreeFromImage(layoutImage(t, first))
+	a, err := testutil.TreeFromImage(testutil.LayoutImage(t, first))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := testutil.TreeFromImage(layoutImage(t, emb))
+	b, err := testutil.TreeFromImage(testutil.LayoutImage(t, emb))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -737,7 +633,7 @@ func TestBuildKitEngineThroughCLI(t *testing.T) {
 	}
 	recs := map[string]*record.RuntimeRecord{}
 	for engine, dir := range map[string]string{"buildkit": first, "embedded": emb} {
-		js, err := testutil.ImageFile(layoutImage(t, dir), record.Path)
+		js, err := testutil.ImageFile(testutil.LayoutImage(t, dir), record.Path)
 		if err != nil {
 			t.Fatal(err)
 		}

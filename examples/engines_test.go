@@ -18,7 +18,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/internal/record"
 	"github.com/reprobuild/reprobuild/internal/testutil"
@@ -27,14 +26,7 @@ import (
 // platformImages returns the images of an OCI layout the CLI wrote, by conda subdir.
 func platformImages(t *testing.T, dir string) map[string]v1.Image {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, m := testutil.OCILayout(t, dir)
 	out := map[string]v1.Image{}
 	var walk func(idx v1.ImageIndex, descs []v1.Descriptor)
 	walk = func(idx v1.ImageIndex, descs []v1.Descriptor) {

@@ -109,7 +109,7 @@ func TestDebianPythonPipBuildKit(t *testing.T) {
 	// The trees of the layers over the Debian base (whose /dev nodes the tree reader
 	// does not take).
 	over := func(dir string) []testutil.TreeEntry {
-		img := layoutImage(t, dir)
+		img := testutil.LayoutImage(t, dir)
 		layers, err := img.Layers()
 		if err != nil || len(layers) < 2 {
 			t.Fatalf("%s: %d layers, %v", dir, len(layers), err)

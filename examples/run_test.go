@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -158,12 +159,12 @@ func TestGPURecipe(t *testing.T) {
 	}
 	out := filepath.Join(t.TempDir(), "oci")
 	buildImage(t, o, "reprobuild.hcl", out)
-	cf, err := layoutImage(t, out).ConfigFile()
+	cf, err := testutil.LayoutImage(t, out).ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_REQUIRE_CUDA=cuda>=12.4"} {
-		if !slicesContains(cf.Config.Env, want) {
+		if !slices.Contains(cf.Config.Env, want) {
 			t.Errorf("image env %v lacks %s", cf.Config.Env, want)
 		}
 	}
@@ -184,25 +185,13 @@ func TestGPURecipe(t *testing.T) {
 	}
 }
 
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// TestRunRootless runs the quickstart with `reprobuild run` as an unprivileged user
-// (setpriv to 65534): the rootless configuration (a user namespace mapping the image's
-// root to that user) runs the image's program and propagates its exit status.
-func TestRunRootless(t *testing.T) {
-	runcBin := requireRunc(t)
-	setpriv := testutil.RequireBinary(t, "setpriv", "")
-	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
-		testutil.Unavailable(t, "user namespaces are disabled here (max_user_namespaces %q, %v)", b, err)
-	}
-	base, err := os.MkdirTemp("", "reprobuild-rootless-")
+// quickstartBase copies the quickstart, its channel and its bases to base/examples in a
+// fresh directory of the system's temporary directory (an unprivileged user cannot reach
+// into t.TempDir) and returns base, removed when the test ends. With nobody, base is
+// made 0755 and everything in it is given to 65534, so that user can build there.
+func quickstartBase(t *testing.T, prefix string, nobody bool) string {
+	t.Helper()
+	base, err := os.MkdirTemp("", prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,6 +200,9 @@ func TestRunRootless(t *testing.T) {
 		if err := os.CopyFS(filepath.Join(base, "examples", d), os.DirFS(d)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if !nobody {
+		return base
 	}
 	if err := os.Chmod(base, 0o755); err != nil {
 		t.Fatal(err)
@@ -223,13 +215,32 @@ func TestRunRootless(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-		cli, "run", "--offline", "--runc="+runcBin, "--", "/bin/sh", "-c", "/opt/env/bin/hello-reprobuild; id -u; exit 4")
+	return base
+}
+
+// asNobody is the command line args run as user and group 65534 with no supplementary
+// groups, through setpriv.
+func asNobody(setpriv string, args ...string) []string {
+	return append([]string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, args...)
+}
+
+// TestRunRootless runs the quickstart with `reprobuild run` as an unprivileged user
+// (setpriv to 65534): the rootless configuration (a user namespace mapping the image's
+// root to that user) runs the image's program and propagates its exit status.
+func TestRunRootless(t *testing.T) {
+	runcBin := requireRunc(t)
+	setpriv := testutil.RequireBinary(t, "setpriv", "")
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		testutil.Unavailable(t, "user namespaces are disabled here (max_user_namespaces %q, %v)", b, err)
+	}
+	base := quickstartBase(t, "reprobuild-rootless-", true)
+	args := asNobody(setpriv, cli, "run", "--offline", "--runc="+runcBin, "--", "/bin/sh", "-c", "/opt/env/bin/hello-reprobuild; id -u; exit 4")
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = filepath.Join(base, "examples", "quickstart")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + base, "TMPDIR=" + base, "REPROBUILD_CACHE=" + filepath.Join(base, "cache")}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
 		t.Fatalf("rootless run: %v (want exit status 4)\nstdout:\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())

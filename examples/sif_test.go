@@ -96,7 +96,7 @@ func TestSIFOutput(t *testing.T) {
 	}
 	oci := filepath.Join(t.TempDir(), "oci")
 	buildImage(t, runOpts{dir: filepath.Join(wsDir, "quickstart"), env: []string{"REPROBUILD_CACHE=" + t.TempDir()}}, "reprobuild.hcl", oci)
-	want, err := testutil.TreeFromImage(layoutImage(t, oci))
+	want, err := testutil.TreeFromImage(testutil.LayoutImage(t, oci))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,31 +131,11 @@ func TestSIFUnprivileged(t *testing.T) {
 	setpriv := testutil.RequireBinary(t, "setpriv", "")
 	var sums []string
 	for _, nobody := range []bool{false, true} {
-		base, err := os.MkdirTemp("", "reprobuild-sif-user-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.RemoveAll(base) })
-		for _, d := range []string{"channel", "bases", "quickstart"} {
-			if err := os.CopyFS(filepath.Join(base, "examples", d), os.DirFS(d)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		base := quickstartBase(t, "reprobuild-sif-user-", nobody)
 		out := filepath.Join(base, "quickstart.sif")
 		args := []string{cli, "image", "-f", "reprobuild.hcl", "--offline", "--output", "sif:" + out}
 		if nobody {
-			if err := os.Chmod(base, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := filepath.WalkDir(base, func(p string, _ os.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				return os.Lchown(p, 65534, 65534)
-			}); err != nil {
-				t.Fatal(err)
-			}
-			args = append([]string{setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--"}, args...)
+			args = asNobody(setpriv, args...)
 		}
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.Dir = filepath.Join(base, "examples", "quickstart")

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/layout"
-
 	"github.com/reprobuild/reprobuild/internal/testutil"
 	"github.com/reprobuild/reprobuild/internal/vmdisk"
 )
@@ -293,14 +291,7 @@ func TestVMBadInput(t *testing.T) {
 // disk/disk.qcow2 owned by 107:107 with the given sha256.
 func checkContainerDisk(t *testing.T, dir, wantSHA string) {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, im := testutil.OCILayout(t, dir)
 	if len(im.Manifests) != 1 {
 		t.Fatalf("containerDisk layout has %d entries", len(im.Manifests))
 	}

@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/conda"
@@ -70,16 +67,7 @@ func activationProject(t *testing.T, base string, names ...string) string {
 
 func layoutConfig(t *testing.T, dir string) *v1.ConfigFile {
 	t.Helper()
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _ := idx.IndexManifest()
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
+	cf, err := testutil.LayoutImage(t, dir).ConfigFile()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,33 +138,11 @@ func TestActivationScripts(t *testing.T) {
 	umoci := tool(t, "umoci")
 	bundle := filepath.Join(t.TempDir(), "bundle")
 	sh(t, umoci, "unpack", "--image", out+":1", bundle)
-	cfgPath := filepath.Join(bundle, "config.json")
-	raw, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec map[string]any
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		t.Fatal(err)
-	}
-	proc := spec["process"].(map[string]any)
-	proc["terminal"] = false
-	// As `docker run IMAGE /bin/sh -c ...`: the entrypoint, then the command given.
-	proc["args"] = append(append([]string{}, cf.Config.Entrypoint...), "/bin/sh", "-c", `echo "$GDAL_DATA|$JAVA_HOME"`)
-	raw, _ = json.Marshal(spec)
-	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("reprobuild-activate-%d", os.Getpid())
-	cmd := exec.Command(runc, "run", "--bundle", bundle, id)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err = cmd.Run()
-	exec.Command(runc, "delete", "-f", id).Run()
-	if err != nil {
-		t.Fatalf("runc run: %v\n%s", err, se.String())
-	}
-	if got, want := strings.TrimSpace(so.String()), "/opt/env/share/gdal|/opt/env/lib/jvm"; got != want {
+	got := testutil.RuncRun(t, context.Background(), runc, bundle, func(_, proc map[string]any) {
+		// As `docker run IMAGE /bin/sh -c ...`: the entrypoint, then the command given.
+		proc["args"] = append(append([]string{}, cf.Config.Entrypoint...), "/bin/sh", "-c", `echo "$GDAL_DATA|$JAVA_HOME"`)
+	})
+	if got, want := strings.TrimSpace(got), "/opt/env/share/gdal|/opt/env/lib/jvm"; got != want {
 		t.Errorf("in the container: %q, want %q", got, want)
 	}
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"archive/tar"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -18,7 +15,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/reprobuild/reprobuild/internal/testutil"
 )
@@ -81,7 +77,7 @@ func TestDockerfileCLIImage(t *testing.T) {
 		t.Fatalf("buildctl build of the Dockerfile: %v\n%s", err, out)
 	}
 
-	img := readOCIArchiveImage(t, ociTar)
+	img := testutil.OCIArchiveImage(t, ociTar)
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -130,28 +126,6 @@ func copyFile(t *testing.T, src, dst string, mode os.FileMode) {
 	if err := os.WriteFile(dst, b, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// readOCIArchiveImage reads the one image of an OCI archive BuildKit exported.
-func readOCIArchiveImage(t *testing.T, tarPath string) v1.Image {
-	t.Helper()
-	dir := t.TempDir()
-	if err := testutil.ExtractTar(tarPath, dir); err != nil {
-		t.Fatal(err)
-	}
-	idx, err := layout.ImageIndexFromPath(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil || len(m.Manifests) != 1 {
-		t.Fatalf("OCI archive index: %+v %v", m, err)
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }
 
 // unpackImage applies the layers of a small image (directories and files only) to dir,
@@ -212,42 +186,15 @@ func unpackImage(t *testing.T, img v1.Image, dir string) {
 // working directory from the image config, examples mounted read-only at /examples.
 func runcImage(t *testing.T, ctx context.Context, runc, bundle string, cf *v1.ConfigFile, examples string, args ...string) string {
 	t.Helper()
-	os.Remove(filepath.Join(bundle, "config.json"))
-	spec := exec.CommandContext(ctx, runc, "spec")
-	spec.Dir = bundle
-	if out, err := spec.CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	raw, err := os.ReadFile(filepath.Join(bundle, "config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	proc := cfg["process"].(map[string]any)
-	proc["terminal"] = false
-	proc["args"] = append(slices.Clone(cf.Config.Entrypoint), args...)
-	proc["env"] = cf.Config.Env
-	proc["cwd"] = cf.Config.WorkingDir
-	proc["user"] = map[string]any{"uid": 1000, "gid": 1000}
-	cfg["root"] = map[string]any{"path": "rootfs", "readonly": false}
-	cfg["mounts"] = append(cfg["mounts"].([]any), map[string]any{
-		"destination": "/examples", "type": "bind", "source": examples, "options": []string{"rbind", "ro"},
+	testutil.RuncSpec(t, ctx, runc, bundle)
+	return testutil.RuncRun(t, ctx, runc, bundle, func(spec, proc map[string]any) {
+		proc["args"] = append(slices.Clone(cf.Config.Entrypoint), args...)
+		proc["env"] = cf.Config.Env
+		proc["cwd"] = cf.Config.WorkingDir
+		proc["user"] = map[string]any{"uid": 1000, "gid": 1000}
+		spec["root"] = map[string]any{"path": "rootfs", "readonly": false}
+		spec["mounts"] = append(spec["mounts"].([]any), map[string]any{
+			"destination": "/examples", "type": "bind", "source": examples, "options": []string{"rbind", "ro"},
+		})
 	})
-	raw, _ = json.Marshal(cfg)
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	id := fmt.Sprintf("reprobuild-cli-%d", os.Getpid())
-	cmd := exec.CommandContext(ctx, runc, "run", "--bundle", bundle, id)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	exec.Command(runc, "delete", "-f", id).Run()
-	if err != nil {
-		t.Fatalf("runc run %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
 }

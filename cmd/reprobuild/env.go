@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/channel"
+	"github.com/reprobuild/reprobuild/recipes"
 )
 
 // The environment is read here, in the CLI, and passed down as options: library code
@@ -92,4 +94,53 @@ func sourceDateEpoch() (*time.Time, error) {
 	}
 	t := time.Unix(n, 0).UTC()
 	return &t, nil
+}
+
+// parseVars reads repeated --var NAME=VALUE flags.
+func parseVars(vars []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, v := range vars {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--var %q: write it as NAME=VALUE", v)
+		}
+		m[k] = val
+	}
+	return m, nil
+}
+
+// buildInputs is what every command that builds an image reads first, in this order:
+// the --var values, the channel flags and SOURCE_DATE_EPOCH.
+func buildInputs(cmd *cobra.Command, vars []string, cf *channelFlags) (map[string]string, builder.ChannelOptions, *time.Time, error) {
+	vm, err := parseVars(vars)
+	if err != nil {
+		return nil, builder.ChannelOptions{}, nil, err
+	}
+	co, err := cf.options(cmd)
+	if err != nil {
+		return nil, builder.ChannelOptions{}, nil, err
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return nil, builder.ChannelOptions{}, nil, err
+	}
+	return vm, co, epoch, nil
+}
+
+// loadLocked reads the recipe (with its --var values) and the lock beside it, for the
+// commands that work from the lock as it is.
+func loadLocked(file string, vars []string) (*recipes.Recipe, *builder.LockFile, error) {
+	vm, err := parseVars(vars)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := builder.LoadRecipe(file, vm)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := builder.LoadLock(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, l, nil
 }

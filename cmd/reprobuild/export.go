@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -25,15 +24,7 @@ func newExportCommand() *cobra.Command {
 			"Channels and packages given relative to the recipe are written as absolute file:// URLs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			r, err := builder.LoadRecipe(file, vm)
-			if err != nil {
-				return err
-			}
-			l, err := builder.LoadLock(r)
+			r, l, err := loadLocked(file, vars)
 			if err != nil {
 				return err
 			}
@@ -59,17 +50,4 @@ func newExportCommand() *cobra.Command {
 	cmd.Flags().StringArrayVar(&vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
-}
-
-// parseVars reads repeated --var NAME=VALUE flags.
-func parseVars(vars []string) (map[string]string, error) {
-	m := map[string]string{}
-	for _, v := range vars {
-		k, val, ok := strings.Cut(v, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--var %q: write it as NAME=VALUE", v)
-		}
-		m[k] = val
-	}
-	return m, nil
 }

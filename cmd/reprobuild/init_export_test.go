@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reprobuild/reprobuild/internal/lock"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 func urls(l *lock.Lock) []string {
@@ -59,7 +60,7 @@ func TestInitThenExport(t *testing.T) {
 	if _, _, err := run(t, "export", "-f", dir, "--format", "explicit", "--platform", "linux-64", "-o", outFile); err != nil {
 		t.Fatalf("export explicit: %v", err)
 	}
-	ex, err := lock.ImportExplicit(mustRead(t, outFile))
+	ex, err := lock.ImportExplicit(testutil.ReadFile(t, outFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +82,4 @@ func TestInitThenExport(t *testing.T) {
 			t.Errorf("%v: error %v, want a specific failure", bad, err)
 		}
 	}
-}
-
-func mustRead(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -13,8 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/record"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // recordImage builds a real image whose top layer holds the runtime record of the
@@ -71,13 +70,7 @@ func TestInspectCommand(t *testing.T) {
 	img, rr := recordImage(t)
 
 	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteLayout(t, dir, img)
 
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()

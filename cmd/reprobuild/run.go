@@ -37,15 +37,7 @@ func newRunCommand() *cobra.Command {
 			if err := checkLockFlags(locked, frozen); err != nil {
 				return err
 			}
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			co, err := cf.options(cmd)
-			if err != nil {
-				return err
-			}
-			epoch, err := sourceDateEpoch()
+			vm, co, epoch, err := buildInputs(cmd, vars, &cf)
 			if err != nil {
 				return err
 			}

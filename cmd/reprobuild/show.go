@@ -24,15 +24,7 @@ func newShowCommand() *cobra.Command {
 			"and does not check whether the lock is stale (see lock --check).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			r, err := builder.LoadRecipe(file, vm)
-			if err != nil {
-				return err
-			}
-			l, err := builder.LoadLock(r)
+			r, l, err := loadLocked(file, vars)
 			if err != nil {
 				return err
 			}

@@ -23,15 +23,7 @@ func newVendorCommand() *cobra.Command {
 			"conda channel: use it as a mirror or channel to build with no network.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			r, err := builder.LoadRecipe(file, vm)
-			if err != nil {
-				return err
-			}
-			l, err := builder.LoadLock(r)
+			r, l, err := loadLocked(file, vars)
 			if err != nil {
 				return err
 			}

@@ -30,15 +30,7 @@ func newVerifyCommand() *cobra.Command {
 			"REF it builds from the archives and again from the cache, and compares the two.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			vm, err := parseVars(vars)
-			if err != nil {
-				return err
-			}
-			co, err := cf.options(cmd)
-			if err != nil {
-				return err
-			}
-			epoch, err := sourceDateEpoch()
+			vm, co, epoch, err := buildInputs(cmd, vars, &cf)
 			if err != nil {
 				return err
 			}

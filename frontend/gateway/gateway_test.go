@@ -3,15 +3,12 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -24,12 +21,6 @@ import (
 	"github.com/reprobuild/reprobuild/internal/testutil"
 	"github.com/reprobuild/reprobuild/recipes"
 )
-
-// staticBinaries is the directory of the static reprobuild and reprobuild-frontend,
-// built once per test run.
-func staticBinaries(t *testing.T) string {
-	return testutil.RequireStaticBinaries(t)
-}
 
 // pushFrontendImage builds the frontend image (both binaries in /usr/local/bin) with
 // BuildKit itself and pushes it; it returns REF@DIGEST.
@@ -73,7 +64,7 @@ func TestGatewayFrontend(t *testing.T) {
 	if bctl == "" {
 		testutil.Unavailable(t, "buildctl not found")
 	}
-	bin := staticBinaries(t)
+	bin := testutil.RequireStaticBinaries(t)
 	frontendRef := pushFrontendImage(t, bk, reg, bin)
 	t.Logf("frontend image %s", frontendRef)
 
@@ -93,23 +84,7 @@ func TestGatewayFrontend(t *testing.T) {
 	rec.URL = "file://" + filepath.Join(chDir, "linux-64", rec.Fn)
 	rec.Channel = "file://" + chDir
 	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"hello\"]\n}\nplatform { targets = [\"linux-64\"] }\nruntime { cmd = [\"/opt/env/bin/hello\"] }\n"
-	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	r.Dir = proj
-	l := builder.NewLock(r)
-	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}}
-	data, err := lock.Marshal(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	r, l := writeProject(t, proj, src, []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}})
 
 	out := t.TempDir()
 	meta := filepath.Join(out, "meta.json")
@@ -122,18 +97,10 @@ func TestGatewayFrontend(t *testing.T) {
 		t.Fatalf("buildctl build --frontend gateway.v0: %v\n%s", err, b)
 	}
 	var m map[string]any
-	b, err := os.ReadFile(meta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, meta, &m)
 	viaFrontend, _ := m["containerimage.digest"].(string)
 
-	if _, err := frontendConfig(t, filepath.Join(out, "image.tar")); err != nil {
-		t.Fatal(err)
-	}
+	frontendConfig(t, filepath.Join(out, "image.tar"))
 	// The same recipe and lock through builder.BuildKit (local linker binary) give the
 	// same image.
 	direct := filepath.Join(t.TempDir(), "direct.tar")
@@ -153,6 +120,26 @@ func TestGatewayFrontend(t *testing.T) {
 }
 
 // multiPlatform builds a two-platform index of a noarch package through the frontend.
+// writeProject writes the recipe src and a lock of targets for it into proj, where the
+// frontend reads them from its build context, and returns both.
+func writeProject(t *testing.T, proj, src string, targets []lock.Target) (*recipes.Recipe, *lock.Lock) {
+	t.Helper()
+	testutil.WriteFile(t, filepath.Join(proj, "reprobuild.hcl"), src)
+	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r.Dir = proj
+	l := builder.NewLock(r)
+	l.Targets = targets
+	data, err := lock.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WriteFile(t, filepath.Join(proj, lock.Filename), string(data))
+	return r, l
+}
+
 func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 	proj := t.TempDir()
 	chDir := filepath.Join(proj, "channel")
@@ -165,22 +152,7 @@ func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 	}
 	rec.URL = "file://" + filepath.Join(chDir, "noarch", rec.Fn)
 	src := "channel \"local\" { url = \"./channel\" }\ndependencies {\n  conda = [\"tables\"]\n}\nplatform { targets = [\"linux-64\", \"linux-aarch64\"] }\n"
-	if err := os.WriteFile(filepath.Join(proj, "reprobuild.hcl"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, diags := recipes.Parse("reprobuild.hcl", []byte(src))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	l := builder.NewLock(r)
-	l.Targets = []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}, {Platform: "linux-aarch64", Packages: []conda.PackageRecord{rec}}}
-	data, err := lock.Marshal(l)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(proj, lock.Filename), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeProject(t, proj, src, []lock.Target{{Platform: "linux-64", Packages: []conda.PackageRecord{rec}}, {Platform: "linux-aarch64", Packages: []conda.PackageRecord{rec}}})
 	out := t.TempDir()
 	cmd := exec.Command(bk.Buildctl(), "--addr", bk.Addr(), "build", "--progress", "plain",
 		"--frontend", "gateway.v0", "--opt", "source="+frontendRef, "--opt", "platform=linux/amd64,linux/arm64",
@@ -194,16 +166,12 @@ func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 		t.Fatal(err)
 	}
 	var top, inner ocispecs.Index
-	if err := testutil.ReadJSON(filepath.Join(dir, "index.json"), &top); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, filepath.Join(dir, "index.json"), &top)
 	if len(top.Manifests) != 1 {
 		t.Fatalf("index.json has %d entries", len(top.Manifests))
 	}
 	d := top.Manifests[0].Digest
-	if err := testutil.ReadJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &inner); err != nil {
-		t.Fatal(err)
-	}
+	testutil.ReadJSON(t, filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &inner)
 	var archs []string
 	for _, m := range inner.Manifests {
 		if m.Platform != nil {
@@ -215,56 +183,24 @@ func multiPlatform(t *testing.T, bk *testutil.Buildkitd, frontendRef string) {
 	}
 }
 
-// frontendConfig reads the config of the image the frontend wrote and checks it carries
-// the recipe's runtime block.
-func frontendConfig(t *testing.T, tarPath string) ([]byte, error) {
-	dir := t.TempDir()
-	if err := testutil.ExtractTar(tarPath, dir); err != nil {
-		return nil, err
+// frontendConfig checks that the config of the image the frontend wrote carries the
+// recipe's runtime block.
+func frontendConfig(t *testing.T, tarPath string) {
+	t.Helper()
+	cf, err := testutil.OCIArchiveImage(t, tarPath).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var idx ocispecs.Index
-	if err := testutil.ReadJSON(filepath.Join(dir, "index.json"), &idx); err != nil {
-		return nil, err
-	}
-	if len(idx.Manifests) != 1 {
-		return nil, errors.New("want one manifest")
-	}
-	var man ocispecs.Manifest
-	d := idx.Manifests[0].Digest
-	if err := testutil.ReadJSON(filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded()), &man); err != nil {
-		return nil, err
-	}
-	var img ocispecs.Image
-	c := man.Config.Digest
-	if err := testutil.ReadJSON(filepath.Join(dir, "blobs", c.Algorithm().String(), c.Encoded()), &img); err != nil {
-		return nil, err
-	}
-	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, img.Config.Cmd); d != "" {
+	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, cf.Config.Cmd); d != "" {
 		t.Errorf("frontend image cmd (-want +got):\n%s", d)
 	}
-	return json.Marshal(img)
 }
 
 // explainDiff logs how two OCI archives of one image differ: file trees and configs.
 func explainDiff(t *testing.T, a, b string) {
 	t.Helper()
 	load := func(p string) ([]testutil.TreeEntry, []byte) {
-		dir := t.TempDir()
-		if err := testutil.ExtractTar(p, dir); err != nil {
-			t.Fatal(err)
-		}
-		idx, err := layout.ImageIndexFromPath(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		im, err := idx.IndexManifest()
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := idx.Image(im.Manifests[0].Digest)
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := testutil.OCIArchiveImage(t, p)
 		tree, err := testutil.TreeFromImage(img)
 		if err != nil {
 			t.Fatal(err)

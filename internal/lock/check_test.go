@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 // completeLock is sampleLock with the dependency closure complete, so only the changes
@@ -147,7 +148,7 @@ func cut(s string) string {
 }
 
 func BenchmarkCheck(b *testing.B) {
-	l, err := ImportCondaLock(read(b, "../../testdata/conda/lockfiles/conda-lock/test-lockfile/conda-lock.yml"))
+	l, err := ImportCondaLock(testutil.ReadFile(b, "../../testdata/conda/lockfiles/conda-lock/test-lockfile/conda-lock.yml"))
 	if err != nil {
 		b.Fatal(err)
 	}

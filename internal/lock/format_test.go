@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 	"github.com/reprobuild/reprobuild/recipes"
 )
 
@@ -28,7 +29,7 @@ func records(t testing.TB, fns ...string) []conda.PackageRecord {
 			Packages      map[string]map[string]json.RawMessage `json:"packages"`
 			PackagesConda map[string]map[string]json.RawMessage `json:"packages.conda"`
 		}
-		if err := json.Unmarshal(read(t, filepath.Join(repodataDir, sub, "repodata.json")), &rd); err != nil {
+		if err := json.Unmarshal(testutil.ReadFile(t, filepath.Join(repodataDir, sub, "repodata.json")), &rd); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range []map[string]map[string]json.RawMessage{rd.Packages, rd.PackagesConda} {
@@ -111,7 +112,7 @@ func TestMarshalGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := read(t, golden)
+	want := testutil.ReadFile(t, golden)
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("Marshal differs from %s (-want +got):\n%s", golden, diff)
 	}
@@ -195,7 +196,7 @@ func TestQuoting(t *testing.T) {
 }
 
 func TestParseErrors(t *testing.T) {
-	good := string(read(t, "testdata/sample.lock"))
+	good := string(testutil.ReadFile(t, "testdata/sample.lock"))
 	tests := []struct {
 		name   string
 		src    string
@@ -244,7 +245,7 @@ func asParseError(err error, pe **ParseError) bool {
 }
 
 func BenchmarkMarshal(b *testing.B) {
-	l, err := ImportCondaLock(read(b, filepath.Join(lockfiles, "conda-lock/test-lockfile/conda-lock.yml")))
+	l, err := ImportCondaLock(testutil.ReadFile(b, filepath.Join(lockfiles, "conda-lock/test-lockfile/conda-lock.yml")))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func BenchmarkMarshal(b *testing.B) {
 }
 
 func BenchmarkParse(b *testing.B) {
-	l, err := ImportCondaLock(read(b, filepath.Join(lockfiles, "conda-lock/test-lockfile/conda-lock.yml")))
+	l, err := ImportCondaLock(testutil.ReadFile(b, filepath.Join(lockfiles, "conda-lock/test-lockfile/conda-lock.yml")))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -275,7 +276,7 @@ func BenchmarkParse(b *testing.B) {
 }
 
 func FuzzParse(f *testing.F) {
-	f.Add(read(f, "testdata/sample.lock"))
+	f.Add(testutil.ReadFile(f, "testdata/sample.lock"))
 	f.Add([]byte("version 1\ntarget linux-64\n  package a 1 0\n    depends \"b >=1\"\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := Parse(data)
@@ -302,7 +303,7 @@ func FuzzParse(f *testing.F) {
 
 func FuzzImport(f *testing.F) {
 	for _, p := range []string{"conda-lock/test-update-filter-platform/conda-lock.yml", "conda-lock/zlib/conda-linux-64.lock", "mamba/env_lockfile/good_overlap_categories-lock.yaml"} {
-		f.Add(read(f, filepath.Join(lockfiles, p)))
+		f.Add(testutil.ReadFile(f, filepath.Join(lockfiles, p)))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, imp := range []func([]byte) (*Lock, error){ImportCondaLock, ImportExplicit} {

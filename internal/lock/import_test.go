@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/reprobuild/reprobuild/internal/conda"
+	"github.com/reprobuild/reprobuild/internal/testutil"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -32,15 +33,6 @@ func glob(t testing.TB, patterns ...string) []string {
 	return out
 }
 
-func read(t testing.TB, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func rel(p string) string { r, _ := filepath.Rel(lockfiles, p); return r }
 
 // explicitFiles are all the real @EXPLICIT files of the test data.
@@ -50,7 +42,7 @@ func explicitFiles(t testing.TB) []string {
 		if fi, err := os.Stat(p); err != nil || fi.IsDir() {
 			continue
 		}
-		if strings.Contains(string(read(t, p)), "@EXPLICIT") {
+		if strings.Contains(string(testutil.ReadFile(t, p)), "@EXPLICIT") {
 			out = append(out, p)
 		}
 	}
@@ -93,7 +85,7 @@ func explicitEntries(t *testing.T, data []byte) []hashedURL {
 func TestExplicitRoundTrip(t *testing.T) {
 	for _, path := range explicitFiles(t) {
 		t.Run(rel(path), func(t *testing.T) {
-			data := read(t, path)
+			data := testutil.ReadFile(t, path)
 			l, err := ImportExplicit(data)
 			if err != nil {
 				t.Fatalf("import: %v", err)
@@ -110,18 +102,24 @@ func TestExplicitRoundTrip(t *testing.T) {
 				t.Errorf("exported packages differ from the original (-orig +export):\n%s", diff)
 			}
 			// And through the canonical lock text.
-			text, err := Marshal(l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := Parse(text)
-			if err != nil {
-				t.Fatalf("parse of marshalled lock: %v", err)
-			}
-			if diff := cmp.Diff(l, back, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("lock changed through Marshal/Parse (-want +got):\n%s", diff)
-			}
+			checkTextRoundTrip(t, l)
 		})
+	}
+}
+
+// checkTextRoundTrip checks that l comes back unchanged through the canonical lock text.
+func checkTextRoundTrip(t *testing.T, l *Lock) {
+	t.Helper()
+	text, err := Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(text)
+	if err != nil {
+		t.Fatalf("parse of marshalled lock: %v", err)
+	}
+	if diff := cmp.Diff(l, back, cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("lock changed through Marshal/Parse (-want +got):\n%s", diff)
 	}
 }
 
@@ -170,7 +168,7 @@ func condaLockEntries(t *testing.T, data []byte) []condaLockEntry {
 func TestCondaLockRoundTrip(t *testing.T) {
 	for _, path := range condaLockFiles(t) {
 		t.Run(rel(path), func(t *testing.T) {
-			data := read(t, path)
+			data := testutil.ReadFile(t, path)
 			l, err := ImportCondaLock(data)
 			if err != nil {
 				t.Fatalf("import: %v", err)
@@ -189,17 +187,7 @@ func TestCondaLockRoundTrip(t *testing.T) {
 			if diff := cmp.Diff(l, again, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("lock changed through export/import (-want +got):\n%s", diff)
 			}
-			text, err := Marshal(l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			back, err := Parse(text)
-			if err != nil {
-				t.Fatalf("parse of marshalled lock: %v", err)
-			}
-			if diff := cmp.Diff(l, back, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("lock changed through Marshal/Parse (-want +got):\n%s", diff)
-			}
+			checkTextRoundTrip(t, l)
 			for _, tg := range l.Targets {
 				out, err := ExportExplicit(l, tg.Platform)
 				if len(tg.Pip) > 0 {
@@ -247,7 +235,7 @@ func TestImportRefusesOtherFormats(t *testing.T) {
 	for _, tt := range tests {
 		for _, path := range tt.files {
 			t.Run(rel(path), func(t *testing.T) {
-				_, err := tt.read(read(t, path))
+				_, err := tt.read(testutil.ReadFile(t, path))
 				if err == nil {
 					t.Fatal("imported without error")
 				}
@@ -299,7 +287,7 @@ https://conda.anaconda.org/conda-forge/noarch/tzdata-2022g-h191b570_0.conda#51fc
 }
 
 func TestEnvironment(t *testing.T) {
-	env, err := ParseEnvironment(read(t, filepath.Join(lockfiles, "conda/example/environment_with_pip.yml")))
+	env, err := ParseEnvironment(testutil.ReadFile(t, filepath.Join(lockfiles, "conda/example/environment_with_pip.yml")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,12 +296,12 @@ func TestEnvironment(t *testing.T) {
 	}
 	for _, path := range glob(t, "rattler/environments/*.yaml", "repo2docker/buildpacks/*.yml", "conda-lock/*/environment.y*ml") {
 		t.Run(rel(path), func(t *testing.T) {
-			if _, err := ParseEnvironment(read(t, path)); err != nil {
+			if _, err := ParseEnvironment(testutil.ReadFile(t, path)); err != nil {
 				t.Errorf("parse: %v", err)
 			}
 		})
 	}
-	l, err := ImportCondaLock(read(t, filepath.Join(lockfiles, "conda-lock/test-install-with-pip-deps/conda-lock.yml")))
+	l, err := ImportCondaLock(testutil.ReadFile(t, filepath.Join(lockfiles, "conda-lock/test-install-with-pip-deps/conda-lock.yml")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +328,7 @@ func TestEnvironment(t *testing.T) {
 }
 
 func BenchmarkImportCondaLock(b *testing.B) {
-	data := read(b, filepath.Join(lockfiles, "conda-lock/test-lockfile/conda-lock.yml"))
+	data := testutil.ReadFile(b, filepath.Join(lockfiles, "conda-lock/test-lockfile/conda-lock.yml"))
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

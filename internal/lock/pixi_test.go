@@ -1,21 +1,18 @@
 package lock
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 func readFixture(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "conda", "lockfiles", rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testutil.ReadFile(t, filepath.Join(lockfiles, rel))
 }
 
 // TestImportPixiReal reads pixi's own example lock (format 6) and checks what each

@@ -2,7 +2,10 @@
 // integration tests use (a buildkitd with root, native snapshotter and runc worker; a
 // docker-registry server on 127.0.0.1), the static reprobuild binaries built once per
 // test run (StaticBinaries), file trees of images and directories compared across
-// engines (TreeFromImage, TreeFromDir, ImageFile), and OCI archive and JSON readers.
+// engines (TreeFromImage, TreeFromDir, ImageFile), OCI layout and archive readers and
+// writers (OCILayout, LayoutImage, OCIArchiveImage, WriteLayout), a runc bundle runner
+// (RuncSpec, RuncRun), and file readers that fail the test (ReadFile, WriteFile,
+// ReadJSON), so each helper is written once for every test package.
 // When CI=true a test whose service cannot start fails; elsewhere it is skipped with the
 // reason, so a developer machine without root or binaries still runs the unit tests.
 //

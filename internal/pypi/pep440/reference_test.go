@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 var versionRE = regexp.MustCompile(`(?i)^\s*v?(?:([0-9]+)!)?([0-9]+(?:\.[0-9]+)*)` +
@@ -103,7 +105,7 @@ func FuzzParseMatchesRegexp(f *testing.F) {
 
 func TestParseMatchesRegexpOnVectors(t *testing.T) {
 	var vs []versionVector
-	readJSON(t, "versions.json", &vs)
+	testutil.ReadJSON(t, vectors+"versions.json", &vs)
 	for _, c := range vs {
 		a, errA := Parse(c.In)
 		b, errB := parseRE(c.In)

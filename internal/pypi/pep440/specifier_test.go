@@ -2,6 +2,8 @@ package pep440
 
 import (
 	"testing"
+
+	"github.com/reprobuild/reprobuild/internal/testutil"
 )
 
 type specVector struct {
@@ -13,7 +15,7 @@ type specVector struct {
 
 func TestSpecifierVectors(t *testing.T) {
 	var vs []specVector
-	readJSON(t, "specifiers.json", &vs)
+	testutil.ReadJSON(t, vectors+"specifiers.json", &vs)
 	for _, c := range vs {
 		ss, err := ParseSpecifiers(c.In)
 		if !c.OK {
@@ -40,7 +42,7 @@ func TestSpecifierVectors(t *testing.T) {
 // version) pairs of its tests and on a spread of versions against every specifier.
 func TestContainsVectors(t *testing.T) {
 	var rows [][4]any
-	readJSON(t, "contains.json", &rows)
+	testutil.ReadJSON(t, vectors+"contains.json", &rows)
 	if len(rows) < 1000 {
 		t.Fatalf("only %d rows", len(rows))
 	}
