@@ -320,7 +320,7 @@ func TestRunGPUHook(t *testing.T) {
 		t.Errorf("hooks %+v: want one createRuntime hook %s prestart", cfg.Hooks, hook)
 	}
 	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_REQUIRE_CUDA=cuda>=12.4"} {
-		if !slicesContains(cfg.Process.Env, want) {
+		if !slices.Contains(cfg.Process.Env, want) {
 			t.Errorf("process env %v lacks %s (the hook reads it)", cfg.Process.Env, want)
 		}
 	}
