@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -168,4 +169,109 @@ func CheckVMI(manifest []byte) (*kubevirtv1.VirtualMachineInstance, error) {
 		return nil, fmt.Errorf("schema validation: %w", err)
 	}
 	return vmi, nil
+}
+
+// VMICRD is a CustomResourceDefinition (apiextensions.k8s.io/v1) for KubeVirt's
+// VirtualMachineInstance, with the structural schema derived from the same OpenAPI
+// definitions CheckVMI uses, so a plain kube-apiserver can take VMIs (for a server-side
+// dry run; no KubeVirt runs). The derivation: references inlined, descriptions, defaults
+// and extensions dropped, formats kept only where the API server knows them, untyped
+// values (quantities, int-or-string) marked x-kubernetes-int-or-string, recursive or
+// free-form values x-kubernetes-preserve-unknown-fields; metadata is left to the API
+// server and status is not included.
+func VMICRD() ([]byte, error) {
+	ks := kubevirtOnce()
+	if ks.err != nil {
+		return nil, ks.err
+	}
+	b, err := json.Marshal(ks.vmi)
+	if err != nil {
+		return nil, err
+	}
+	var root map[string]any
+	if err := json.Unmarshal(b, &root); err != nil {
+		return nil, err
+	}
+	props, _ := root["properties"].(map[string]any)
+	if props == nil || props["spec"] == nil {
+		return nil, fmt.Errorf("the VirtualMachineInstance schema has no spec")
+	}
+	delete(props, "status")
+	structural(root)
+	props["metadata"] = map[string]any{"type": "object"} // the API server's to check
+	crd := map[string]any{
+		"apiVersion": "apiextensions.k8s.io/v1",
+		"kind":       "CustomResourceDefinition",
+		"metadata":   map[string]any{"name": "virtualmachineinstances.kubevirt.io"},
+		"spec": map[string]any{
+			"group": "kubevirt.io",
+			"scope": "Namespaced",
+			"names": map[string]any{
+				"plural": "virtualmachineinstances", "singular": "virtualmachineinstance",
+				"kind": "VirtualMachineInstance", "listKind": "VirtualMachineInstanceList",
+				"shortNames": []any{"vmi", "vmis"},
+			},
+			"versions": []any{map[string]any{
+				"name": "v1", "served": true, "storage": true,
+				"schema": map[string]any{"openAPIV3Schema": root},
+			}},
+		},
+	}
+	return json.Marshal(crd)
+}
+
+var knownFormats = map[string]bool{"int32": true, "int64": true, "float": true, "double": true, "byte": true, "date-time": true, "date": true}
+
+// structural rewrites an OpenAPI schema (as JSON values) in place into a structural one.
+func structural(s map[string]any) {
+	for k := range s {
+		switch {
+		case k == "description", k == "default", k == "example", k == "readOnly", k == "title":
+			delete(s, k)
+		case strings.HasPrefix(k, "x-"):
+			delete(s, k)
+		}
+	}
+	if f, ok := s["format"].(string); ok && !knownFormats[f] {
+		delete(s, "format")
+	}
+	if t, ok := s["type"].([]any); ok {
+		if len(t) == 1 {
+			s["type"] = t[0]
+		} else {
+			delete(s, "type")
+		}
+	}
+	_, hasOneOf := s["oneOf"]
+	_, hasAnyOf := s["anyOf"]
+	delete(s, "oneOf")
+	delete(s, "anyOf")
+	delete(s, "allOf")
+	if props, ok := s["properties"].(map[string]any); ok {
+		for _, p := range props {
+			if m, ok := p.(map[string]any); ok {
+				structural(m)
+			}
+		}
+		if s["type"] == nil {
+			s["type"] = "object"
+		}
+	}
+	if items, ok := s["items"].(map[string]any); ok {
+		structural(items)
+	}
+	if ap, ok := s["additionalProperties"].(map[string]any); ok {
+		structural(ap)
+	}
+	if s["type"] == nil || s["type"] == "" {
+		if hasOneOf || hasAnyOf {
+			s["x-kubernetes-int-or-string"] = true
+		} else {
+			s["type"] = "object"
+			s["x-kubernetes-preserve-unknown-fields"] = true
+		}
+	}
+	if s["type"] == "object" && s["properties"] == nil && s["additionalProperties"] == nil {
+		s["x-kubernetes-preserve-unknown-fields"] = true
+	}
 }
