@@ -4,17 +4,8 @@
 # chromium for the headless browser test. Idempotent: installs Debian packages only when
 # missing. Prints the PostgreSQL bin directory on stdout; logs go to stderr.
 set -euo pipefail
-export DEBIAN_FRONTEND=noninteractive
-pkgs=(postgresql chromium fonts-dejavu-core)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "catalog: installing ${missing[*]}" >&2
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-fi
+. "$(dirname "$0")/lib.sh"
+ci_apt_install postgresql chromium fonts-dejavu-core
 # Debian starts a cluster on :5432 as a service; the tests start their own on free ports
 # and leave it alone.
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)

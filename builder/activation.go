@@ -17,14 +17,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/reprobuild/reprobuild/internal/activate"
-	"github.com/reprobuild/reprobuild/internal/image"
+	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/install"
+	"github.com/reprobuild/reprobuild/internal/plan"
 	"github.com/reprobuild/reprobuild/recipes"
 )
-
-// maxActivationScript bounds one activation script read from a layer: they are a few
-// lines; a larger file is read no further than this.
-const maxActivationScript = 1 << 20
 
 // activationScripts finds the packages' activation scripts in their layers. A script
 // that is not a regular file (a link) is returned with a placeholder that makes it
@@ -39,24 +36,44 @@ func activationScripts(layers []v1.Layer, prefix string, cache layerCache) ([]ac
 			continue
 		}
 		var found []activate.Script
+		links := map[string][]int{} // hardlink target -> scripts that are links to it
 		err := eachTarEntry(l, func(h *tar.Header, r io.Reader) (bool, error) {
 			p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
 			if !activate.IsScript(p, prefix) {
 				return false, nil
 			}
 			s := activate.Script{Path: p}
-			if h.Typeflag == tar.TypeReg {
-				b, err := io.ReadAll(io.LimitReader(r, maxActivationScript))
+			switch h.Typeflag {
+			case tar.TypeReg:
+				b, err := io.ReadAll(io.LimitReader(r, activate.MaxScriptSize))
 				if err != nil {
 					return false, err
 				}
 				s.Data = b
-			} else {
-				s.Data = []byte("# not a regular file: " + h.Linkname + "\n:")
+			case tar.TypeLink:
+				// A hard link is a regular file in the image (and in BuildKit's tree):
+				// its content is the link target's, read below.
+				t := strings.TrimPrefix(path.Clean("/"+h.Linkname), "/")
+				links[t] = append(links[t], len(found))
+			default:
+				s = activate.NotRegular(p, h.Linkname)
 			}
 			found = append(found, s)
 			return false, nil
 		})
+		if err == nil && len(links) > 0 {
+			err = eachTarEntry(l, func(h *tar.Header, r io.Reader) (bool, error) {
+				idx, ok := links[strings.TrimPrefix(path.Clean("/"+h.Name), "/")]
+				if !ok || h.Typeflag != tar.TypeReg {
+					return false, nil
+				}
+				b, err := io.ReadAll(io.LimitReader(r, activate.MaxScriptSize))
+				for _, j := range idx {
+					found[j].Data = b
+				}
+				return false, err
+			})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading layer %d for activation scripts: %w", i+1, err)
 		}
@@ -137,65 +154,17 @@ func eachTarEntry(l v1.Layer, f func(*tar.Header, io.Reader) (bool, error)) erro
 	}
 }
 
-// withActivation makes the packages' activation scripts take effect in the image. When
-// they only assign values computable now, their variables go into the config (exactly
-// what sourcing them would give); otherwise the entrypoint sources them at start, as
-// micromamba's images do, which needs /bin/sh in the base.
-func withActivation(cfg image.Config, scripts []activate.Script, base v1.Image) (image.Config, error) {
-	if len(scripts) == 0 {
-		return cfg, nil
+// activationBase is what the plan's activation decision needs of a base image (nil:
+// scratch).
+func activationBase(base v1.Image) (plan.ActivationBase, error) {
+	if base == nil {
+		return plan.ActivationBase{}, nil
 	}
-	known := map[string]string{}
-	if base != nil {
-		if cf, err := base.ConfigFile(); err == nil {
-			for _, kv := range cf.Config.Env {
-				if k, v, ok := strings.Cut(kv, "="); ok {
-					known[k] = v
-				}
-			}
-		}
-	}
-	for k, v := range cfg.Env {
-		known[k] = v
-	}
-	delete(known, "PATH") // the image's PATH is assembled later (prefix/bin first)
-	known["CONDA_PREFIX"] = cfg.Prefix
-	res := activate.Evaluate(scripts, known)
-	if res.Exact {
-		env := make(map[string]string, len(cfg.Env)+len(res.Env))
-		for k, v := range cfg.Env {
-			env[k] = v
-		}
-		for k, v := range res.Env {
-			env[k] = v
-		}
-		cfg.Env = env
-		return cfg, nil
-	}
-	if base == nil || !hasShell(base) {
-		return cfg, fmt.Errorf("activation script %s: %s; the image must source it when it starts, "+
-			"which needs /bin/sh, and the base image has none: use a base with a shell (e.g. busybox or debian)", firstPath(res.Reason), res.Reason)
-	}
-	// The wrapper replaces the entrypoint, so what would have run without it is kept
-	// explicitly: the recipe's entrypoint and command, else the base's.
 	cf, err := base.ConfigFile()
 	if err != nil {
-		return cfg, fmt.Errorf("reading the base config: %w", err)
+		return plan.ActivationBase{}, fmt.Errorf("reading the base config: %w", err)
 	}
-	ep := cfg.Entrypoint
-	if ep == nil {
-		ep = cf.Config.Entrypoint
-	}
-	if cfg.Cmd == nil && cfg.Entrypoint == nil {
-		cfg.Cmd = cf.Config.Cmd
-	}
-	cfg.Entrypoint = activate.Entrypoint(cfg.Prefix, ep)
-	return cfg, nil
-}
-
-func firstPath(reason string) string {
-	p, _, _ := strings.Cut(reason, ":")
-	return p
+	return plan.ActivationBase{Config: cf, HasShell: func() (bool, error) { return hasShell(base), nil }}, nil
 }
 
 // hasShell reports whether an image has /bin/sh (or /usr/bin/sh, for a merged /usr).
@@ -261,4 +230,52 @@ func ActivationScripts(ctx context.Context, recipePath string, vars map[string]s
 		}
 	}
 	return out
+}
+
+// packageActivationScripts are the activation scripts of a plan's packages, linked as
+// the build links them, read from the archives through the verified cache: what an
+// engine finds in the tree it builds, for a consumer that builds nothing (`llb`).
+func packageActivationScripts(ctx context.Context, client *ChannelClient, p *plan.Plan) ([]activate.Script, error) {
+	var recs []conda.PackageRecord
+	for _, g := range p.Groups {
+		recs = append(recs, g.Packages...)
+	}
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	paths, err := client.Fetch(ctx, downloadsFor(p.Recipe, recs))
+	if err != nil {
+		return nil, err
+	}
+	var out []activate.Script
+	for i, rec := range recs {
+		tree, err := install.Link(ctx, install.Package{Record: rec, Archive: paths[i]}, install.Options{Prefix: p.Prefix, PythonVersion: p.Python})
+		if err != nil {
+			return nil, fmt.Errorf("reading %s for activation scripts: %w", rec.Fn, err)
+		}
+		byPath := map[string]install.Entry{}
+		for _, e := range tree.Entries {
+			byPath[e.Path] = e
+		}
+		for _, e := range tree.Entries {
+			if !activate.IsScript(e.Path, p.Prefix) {
+				continue
+			}
+			f := e
+			// A hard link is a regular file in the image: its chain's file's content.
+			for n := 0; f.Type == install.TypeHardlink && n < len(tree.Entries); n++ {
+				f = byPath[f.Linkname]
+			}
+			if f.Type != install.TypeFile {
+				out = append(out, activate.NotRegular(e.Path, e.Linkname))
+				continue
+			}
+			data := f.Data
+			if len(data) > activate.MaxScriptSize {
+				data = data[:activate.MaxScriptSize]
+			}
+			out = append(out, activate.Script{Path: e.Path, Data: data})
+		}
+	}
+	return out, nil
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/reprobuild/reprobuild/frontend/gateway"
 	imagepkg "github.com/reprobuild/reprobuild/internal/image"
 	"github.com/reprobuild/reprobuild/internal/plan"
+	"github.com/reprobuild/reprobuild/internal/progress"
 	"github.com/reprobuild/reprobuild/internal/pypi/index"
 	"github.com/reprobuild/reprobuild/recipes"
 )
@@ -89,7 +90,9 @@ type BuildKitOptions struct {
 	CacheImports []client.CacheOptionsEntry
 
 	// Progress receives BuildKit's progress display (nil: none) in ProgressMode
-	// ("auto", "plain", "tty", "quiet", "rawjson"; default "auto").
+	// ("auto", "plain", "tty", "quiet", "rawjson"; default "auto"). ProgressMode
+	// ProgressSteps instead reports each step to the context's progress reporter
+	// (internal/progress), as the embedded engine reports its phases.
 	Progress     io.Writer
 	ProgressMode string
 }
@@ -185,13 +188,13 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 		OCIStores:            stores,
 		CacheExports:         opts.CacheExports,
 		CacheImports:         opts.CacheImports,
+		// Build (unlike Solve) adds the cache options to the frontend attributes,
+		// into this map, which must not be nil.
+		FrontendAttrs: map[string]string{},
 	}
+	// The configs travel in the solve result (gateway.Solve), decided after the link
+	// steps ran: the packages' activation scripts are read from the solved tree.
 	attrs := ts.ExporterAttrs()
-	if len(targets) == 1 {
-		// One platform: the plain definition with the config as an exporter attr,
-		// exactly what `reprobuild llb | buildctl build` solves.
-		attrs["containerimage.config"] = string(targets[0].Config)
-	}
 	if opts.OCITar != "" {
 		path := opts.OCITar
 		solveOpt.Exports = append(solveOpt.Exports, client.ExportEntry{
@@ -227,21 +230,16 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	var resp *client.SolveResponse
 	eg.Go(func() error {
 		var err error
-		if len(targets) == 1 {
-			def, merr := targets[0].Build.Marshal(ectx)
-			if merr != nil {
-				close(ch)
-				return merr
-			}
-			resp, err = c.Solve(ectx, def, solveOpt, ch)
-		} else {
-			resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
-				return gateway.Solve(ctx, gc, ts)
-			}, ch)
-		}
+		resp, err = c.Build(ectx, solveOpt, "reprobuild", func(ctx context.Context, gc gwclient.Client) (*gwclient.Result, error) {
+			return gateway.Solve(ctx, gc, ts)
+		}, ch)
 		return err
 	})
 	eg.Go(func() error {
+		if opts.ProgressMode == ProgressSteps {
+			reportSteps(progress.FromContext(ectx), display)
+			return nil
+		}
 		mode := progressui.DisplayMode(opts.ProgressMode)
 		if mode == "" {
 			mode = progressui.AutoMode
@@ -273,6 +271,47 @@ func BuildKit(ctx context.Context, opts BuildKitOptions) (*BuildKitResult, error
 	return out, nil
 }
 
+// ProgressSteps is the BuildKitOptions.ProgressMode that reports BuildKit's steps to
+// the context's progress reporter: a line when a step starts and one when it ends.
+const ProgressSteps = "steps"
+
+// reportSteps turns BuildKit's solve status into progress tasks, one per step (vertex),
+// until the status channel closes.
+func reportSteps(rep *progress.Reporter, ch <-chan *client.SolveStatus) {
+	tasks := map[string]*progress.Task{}
+	ended := map[string]bool{}
+	for st := range ch {
+		for _, v := range st.Vertexes {
+			id := v.Digest.String()
+			if ended[id] || v.Started == nil && v.Completed == nil {
+				continue
+			}
+			t, ok := tasks[id]
+			if !ok {
+				name := v.Name
+				if v.Cached {
+					name += " (cached)"
+				}
+				t = rep.Start(name)
+				tasks[id] = t
+			}
+			if v.Completed != nil {
+				var err error
+				if v.Error != "" {
+					err = errors.New(v.Error)
+				}
+				t.Done(err)
+				ended[id] = true
+			}
+		}
+	}
+	for id, t := range tasks { // a solve that stopped mid-step
+		if !ended[id] {
+			t.Done(errors.New("interrupted"))
+		}
+	}
+}
+
 // ExporterAttrs are the attributes that make BuildKit's image exporters reproducible.
 func ExporterAttrs(sourceDateEpoch int64) map[string]string {
 	return frontend.ExporterAttrs(sourceDateEpoch)
@@ -301,9 +340,22 @@ func compileBuildKit(ctx context.Context, opts BuildKitOptions) (*frontend.Targe
 		}
 	}
 	fo := frontend.Options{Linker: opts.Linker, LinkPlatform: linkPlatform(opts), MaxPackageSize: opts.MaxPackageSize}
-	return frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
+	ts, err := frontend.CompileTargets(ctx, plans, fo, func(ctx context.Context, b *frontend.Build) (*v1.ConfigFile, error) {
 		return clientBaseConfig(ctx, b, opts.BaseKeychain)
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The base is on the client: look for its shell there, as the embedded engine does
+	// (only when activation scripts must be sourced at start).
+	for i := range ts.Targets {
+		p := ts.Targets[i].Build.Plan
+		ts.Targets[i].BaseHasShell = func() (bool, error) {
+			base, err := loadBase(ctx, p, opts.BaseKeychain)
+			return base != nil && hasShell(base), err
+		}
+	}
+	return ts, nil
 }
 
 // clientBaseConfig reads a base's config (registry or OCI layout) on the client.
@@ -382,6 +434,9 @@ func ImageBuildKit(ctx context.Context, o ImageOptions, bk BuildKitOptions) (*Im
 	}
 	defer os.RemoveAll(tmp)
 	bk.Lock, bk.Recipe = l, r
+	// --platform picks targets as for the embedded engine (checked by prepareLockFor):
+	// each image is the one a full build gives.
+	bk.Platforms = selectedSubdirs(l, o.Platforms)
 	if bk.PyPI == nil && hasPip(l) {
 		if bk.PyPI, err = NewIndexClient(o.Channel); err != nil {
 			return nil, err
@@ -583,6 +638,11 @@ type LLBOptions struct {
 	LayerBudget  int
 	Epoch        *time.Time
 	BaseKeychain authn.Keychain
+	// Channel reads the packages' activation scripts (etc/conda/activate.d), which the
+	// config must apply, from their archives through the verified cache: BuildKit reads
+	// them from the solved tree, which a static definition cannot. Nil leaves them out
+	// of the config.
+	Channel *ChannelClient
 }
 
 // LLBResult is one compiled target, ready for `buildctl build`.
@@ -625,7 +685,17 @@ func LLB(ctx context.Context, o LLBOptions) (*LLBResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := ts.Targets[0]
+	t := &ts.Targets[0]
+	if o.Channel != nil {
+		scripts, err := packageActivationScripts(ctx, o.Channel, t.Build.Plan)
+		if err != nil {
+			return nil, fmt.Errorf("activation scripts: %w", err)
+		}
+		err = t.Activate(scripts, t.BaseHasShell)
+		if err != nil {
+			return nil, err
+		}
+	}
 	def, err := t.Build.Marshal(ctx)
 	if err != nil {
 		return nil, err

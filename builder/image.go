@@ -328,7 +328,11 @@ func buildTarget(ctx context.Context, p *plan.Plan, env embeddedEnv) (*targetBui
 		}
 		layers = append(layers, layer)
 	}
-	cfg, err := withActivation(p.Config, scripts, base)
+	ab, err := activationBase(base)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := p.Activation(scripts, ab)
 	if err != nil {
 		return nil, err
 	}

@@ -239,7 +239,8 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 				var missing []error
 				task := progress.FromContext(ctx).Start("repodata " + ch.Name + " " + platform)
 				for _, sd := range []string{platform, "noarch"} {
-					rd, err := client.Repodata(gctx, ch, sd)
+					// Indexed by name: the solve decodes only the records it reaches.
+					x, err := client.RepodataIndex(gctx, ch, sd)
 					task.Add(0, sd)
 					if err != nil {
 						if subdirMissing(err) {
@@ -249,12 +250,7 @@ func solveRecipe(ctx context.Context, r *recipes.Recipe, client *channel.Client,
 						task.Done(err)
 						return err
 					}
-					// Each subdir's records are passed as they are, not copied into one slice.
-					if cr.Records == nil {
-						cr.Records = rd.Packages
-					} else {
-						cr.Subdirs = append(cr.Subdirs, rd.Packages)
-					}
+					cr.Indexes = append(cr.Indexes, x)
 				}
 				task.Done(nil)
 				if len(missing) == 2 {

@@ -98,6 +98,11 @@ type Build struct {
 	BaseRef string
 	// Plan is the plan the graph was compiled from.
 	Plan *plan.Plan
+	// Base and Groups are parts of State: the base, and each layer group's linked tree
+	// (paths relative to the image root), in the plan's order. Reading them needs no
+	// more work than State: solving it solves them.
+	Base   llb.State
+	Groups []llb.State
 }
 
 // Compile turns a plan into an LLB graph: the base, one link step per layer group (in
@@ -158,7 +163,7 @@ func Compile(p *plan.Plan, o Options) (*Build, error) {
 	root := llb.Merge(parts, llb.WithCustomName("[reprobuild] assemble image root"))
 
 	b := &Build{State: root, Platform: plat, Subdir: p.Subdir, OCIStores: c.stores,
-		ScratchBase: p.Base.Scratch(), BaseRef: c.baseRef, Plan: p}
+		ScratchBase: p.Base.Scratch(), BaseRef: c.baseRef, Plan: p, Base: base, Groups: parts[1 : 1+len(p.Groups)]}
 	names := make([]string, 0, len(c.locals))
 	for n := range c.locals {
 		names = append(names, n)
@@ -174,7 +179,13 @@ func Compile(p *plan.Plan, o Options) (*Build, error) {
 
 // Marshal serialises the graph with fixed local ids, so equal input gives equal bytes.
 func (b *Build) Marshal(ctx context.Context) (*llb.Definition, error) {
-	return b.State.Marshal(ctx, llb.Platform(b.Platform), llb.LocalUniqueID("reprobuild"))
+	return b.MarshalPart(ctx, b.State)
+}
+
+// MarshalPart serialises a part of the graph (Base, one of Groups) as Marshal does the
+// whole, so solving it reuses what solving the whole did.
+func (b *Build) MarshalPart(ctx context.Context, st llb.State) (*llb.Definition, error) {
+	return st.Marshal(ctx, llb.Platform(b.Platform), llb.LocalUniqueID("reprobuild"))
 }
 
 type compiler struct {

@@ -10,7 +10,7 @@
 // group leaves the others cached. CompileTargets is the one function the gateway
 // frontend, `reprobuild llb` and `reprobuild image --engine buildkit` compile through.
 //
-// It may import internal/plan, internal/conda, internal/lock, internal/install (for the
-// Entry type), internal/image (for the image config), recipes, go-containerregistry's v1
-// types and BuildKit's client/llb. It must not import builder.
+// It may import internal/plan, internal/activate, internal/conda, internal/lock,
+// internal/install (for the Entry type), internal/image (for the image config), recipes,
+// go-containerregistry's v1 types and BuildKit's client/llb. It must not import builder.
 package frontend

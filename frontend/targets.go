@@ -7,6 +7,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/reprobuild/reprobuild/internal/activate"
 	"github.com/reprobuild/reprobuild/internal/plan"
 )
 
@@ -17,6 +18,29 @@ type Target struct {
 	// Annotations go on this target's image manifest (the plan's; they differ by
 	// platform).
 	Annotations map[string]string
+	// Base is the base's config (nil for scratch), which Activate needs.
+	Base *v1.ConfigFile
+	// BaseHasShell, when set, says whether the base has /bin/sh, read where the base
+	// config was (the CLI reads the base on the client); nil: the solve reads it.
+	BaseHasShell func() (bool, error)
+}
+
+// Activate sets the target's config to the plan's activation decision (plan.Activation)
+// for the activation scripts found in the solved groups; hasShell says whether the base
+// has /bin/sh (asked only when the scripts must be sourced). Config is the plan's own
+// until it is called: without activation scripts it stays that.
+func (t *Target) Activate(scripts []activate.Script, hasShell func() (bool, error)) error {
+	p := t.Build.Plan
+	cfg, err := p.Activation(scripts, plan.ActivationBase{Config: t.Base, HasShell: hasShell})
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.Subdir, err)
+	}
+	q := *p
+	q.Config = cfg
+	if t.Config, err = ImageConfig(t.Base, &q); err != nil {
+		return fmt.Errorf("image config for %s: %w", p.Subdir, err)
+	}
+	return nil
 }
 
 // Targets are the compiled plans of one build and what solving and exporting them needs.
@@ -62,7 +86,7 @@ func CompileTargets(ctx context.Context, plans []*plan.Plan, o Options, baseConf
 		if err != nil {
 			return nil, fmt.Errorf("image config for %s: %w", p.Subdir, err)
 		}
-		out.Targets = append(out.Targets, Target{Build: b, Config: cfg, Annotations: p.Config.Annotations})
+		out.Targets = append(out.Targets, Target{Build: b, Config: cfg, Annotations: p.Config.Annotations, Base: base})
 		for _, l := range b.Locals {
 			if i, ok := seen[l.Name]; ok {
 				out.Locals[i].Include = append(out.Locals[i].Include, l.Include...)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprobuild/reprobuild/builder"
+	"github.com/reprobuild/reprobuild/internal/progress"
 )
 
 // buildWithBuildKit builds o on buildkitd: the same lock, epoch, config and outputs as
@@ -28,7 +30,26 @@ func buildWithBuildKit(cmd *cobra.Command, o builder.ImageOptions, addr string) 
 	if err != nil {
 		return nil, fmt.Errorf("%w (build it with CGO_ENABLED=0 go build -o reprobuild ./cmd/reprobuild)", err)
 	}
-	return builder.ImageBuildKit(cmd.Context(), o, builder.BuildKitOptions{
-		Addr: addr, LinkerDir: linkerDir, Progress: cmd.ErrOrStderr(), ProgressMode: "auto",
-	})
+	bk := builder.BuildKitOptions{Addr: addr, LinkerDir: linkerDir}
+	bk.Progress, bk.ProgressMode = buildkitProgress(cmd)
+	return builder.ImageBuildKit(cmd.Context(), o, bk)
+}
+
+// buildkitProgress shows BuildKit's solve in the scheme of -q and -v: nothing with -q;
+// BuildKit's own display on a terminal, and its plain log (every step with its output)
+// with -v; otherwise a line when each step starts and ends, as the embedded engine's
+// phases are reported.
+func buildkitProgress(cmd *cobra.Command) (io.Writer, string) {
+	var f outputFlags
+	f.quiet, _ = cmd.Flags().GetBool("quiet")
+	f.verbose, _ = cmd.Flags().GetBool("verbose")
+	switch f.mode(cmd) {
+	case progress.Quiet:
+		return nil, "quiet"
+	case progress.TTY:
+		return cmd.ErrOrStderr(), "tty"
+	case progress.Verbose:
+		return cmd.ErrOrStderr(), "plain"
+	}
+	return nil, builder.ProgressSteps
 }

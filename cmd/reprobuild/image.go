@@ -56,9 +56,6 @@ func newImageCommand() *cobra.Command {
 			case "embedded", "":
 				res, err = builder.Image(cmd.Context(), o)
 			case "buildkit":
-				if len(platforms) > 0 {
-					return usageError(fmt.Errorf("--platform is not supported with --engine buildkit yet: build every target, or use the embedded engine"))
-				}
 				if kind, _, _ := strings.Cut(output, ":"); kind == "vm" || kind == "kubevirt" {
 					return fmt.Errorf("--output %s: with --engine buildkit is not supported yet: use --engine embedded", kind)
 				}

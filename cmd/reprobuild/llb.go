@@ -25,6 +25,7 @@ type llbOptions struct {
 	attrsOut    string
 	layers      int
 	vars        []string
+	cf          channelFlags
 }
 
 func newLLBCommand() *cobra.Command {
@@ -38,7 +39,9 @@ solves (the same plan: layers, runtime record and SBOMs, epoch from the lock or
 SOURCE_DATE_EPOCH). The local contexts the build needs are listed on stderr. Pass the
 image config (--config-out) as the exporter's containerimage.config attribute and the
 attributes of --attrs-out (source-date-epoch, rewrite-timestamp, annotations) to get the
-same image as "reprobuild image --engine buildkit".`,
+same image as "reprobuild image --engine buildkit". The config applies the packages'
+activation scripts (etc/conda/activate.d), which are read from the package archives,
+fetched into the cache like "image" does (--offline: only the cache and file:// channels).`,
 		Example: `  reprobuild llb --config-out cfg.json --attrs-out attrs.json | buildctl build \
     --local reprobuild-bin=$(dirname $(command -v reprobuild)) \
     --output type=oci,dest=image.tar,source-date-epoch=N,rewrite-timestamp=true`,
@@ -55,6 +58,7 @@ same image as "reprobuild image --engine buildkit".`,
 	f.StringVar(&o.attrsOut, "attrs-out", "", "also write the exporter attributes (JSON object) to this file")
 	f.IntVar(&o.layers, "layers", builder.DefaultLayerBudget, "most layers the environment is split into")
 	f.StringArrayVar(&o.vars, "var", nil, "set a recipe variable, NAME=VALUE (repeatable)")
+	o.cf.register(cmd) // the packages' activation scripts are read from their archives
 	return cmd
 }
 
@@ -78,6 +82,13 @@ func runLLB(cmd *cobra.Command, o llbOptions) error {
 	lo := builder.LLBOptions{Lock: l, Recipe: r, Platform: subdir, LayerBudget: o.layers, Epoch: epoch, BaseKeychain: authn.DefaultKeychain}
 	if o.linkerImage != "" {
 		lo.Linker = frontend.Linker{Image: o.linkerImage}
+	}
+	co, err := o.cf.options(cmd)
+	if err != nil {
+		return err
+	}
+	if lo.Channel, err = builder.NewChannelClient(co); err != nil {
+		return err
 	}
 	res, err := builder.LLB(cmd.Context(), lo)
 	var choice *builder.TargetChoiceError

@@ -23,17 +23,18 @@ import (
 func newServeCommand() *cobra.Command {
 	var (
 		addr, data, db, registry, minLevel, engine, buildkitAddr string
-		allow                                                    []string
+		allow, allowPyPI                                         []string
 		workers                                                  int
 		cf                                                       channelFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --addr HOST:PORT --data DIR [--db URL] [--registry REF] [--allow URL-PREFIX]...",
+		Use:   "serve --addr HOST:PORT --data DIR [--db URL] [--registry REF] [--allow URL-PREFIX]... [--allow-pypi URL-PREFIX]...",
 		Short: "Run the team catalogue: web page and API for recipes, locks, builds and records",
 		Long: "serve runs the catalogue: namespaces, environments and their versions (recipe, lock,\n" +
 			"builds, runtime record, SBOMs, audit), a web page, and a JSON API under /api/v1.\n" +
 			"Submitted recipes are locked and built by a bounded worker pool. Recipes may read only\n" +
-			"from the URL prefixes given with --allow (channels, mirrors, data, oci: bases).\n\n" +
+			"from the URL prefixes given with --allow (channels, mirrors, data, oci: bases), and\n" +
+			"use only the PyPI indexes under the prefixes given with --allow-pypi.\n\n" +
 			"Metadata lives in SQLite under --data unless --db postgres://... is given. On first\n" +
 			"start an admin token is written to DIR/admin-token (mode 0600).",
 		Args: cobra.NoArgs,
@@ -69,7 +70,7 @@ func newServeCommand() *cobra.Command {
 			stderr := cmd.ErrOrStderr()
 			srv, err := catalog.New(ctx, catalog.Options{
 				DataDir: data, DB: db, Builder: cb, Workers: workers, Registry: registry,
-				Policy: catalog.Policy{Allow: allow, MinLevel: minLevel},
+				Policy: catalog.Policy{Allow: allow, AllowPyPI: allowPyPI, MinLevel: minLevel},
 				Now:    time.Now,
 				Logf:   func(f string, a ...any) { fmt.Fprintf(stderr, "serve: "+f+"\n", a...) },
 			})
@@ -114,6 +115,7 @@ func newServeCommand() *cobra.Command {
 	f.StringVar(&db, "db", "", "database URL: postgres://USER@HOST:PORT/DB or sqlite:PATH (default $REPROBUILD_CATALOG_DB, else SQLite in --data)")
 	f.StringVar(&registry, "registry", "", "push built images to REGISTRY/NAMESPACE/ENV:vN (default: keep them under --data)")
 	f.StringArrayVar(&allow, "allow", nil, "URL prefix recipes may read from: channel or mirror URL, data URL, oci:PATH for local bases (repeatable)")
+	f.StringArrayVar(&allowPyPI, "allow-pypi", nil, "URL prefix of the PyPI indexes (and mirrors) recipes may use, e.g. https://pypi.org/simple (repeatable; default: none)")
 	f.StringVar(&minLevel, "min-level", "", "weakest reproducibility level accepted: bitwise, pinned or best-effort (default: any)")
 	f.IntVar(&workers, "workers", 2, "concurrent builds")
 	f.StringVar(&engine, "engine", "embedded", "build engine: embedded or buildkit")
@@ -199,6 +201,24 @@ func (b *catalogBuilder) Build(ctx context.Context, req catalog.BuildRequest) (*
 	}
 	for _, p := range ir.Pushed {
 		fmt.Fprintf(req.Log, "pushed %s\n", p)
+	}
+	if b.registry != "" {
+		// The recipe and lock go beside the image, referring to it; the SBOM referrers
+		// the push attached are listed, so the version records all of them by digest.
+		recipe, err := os.ReadFile(req.Recipe)
+		if err != nil {
+			return res, err
+		}
+		lock, err := os.ReadFile(ir.LockPath)
+		if err != nil {
+			return res, fmt.Errorf("reading the lock to push: %w", err)
+		}
+		if res.Registry, err = pushDocuments(ctx, o.Tags[0], ir.Digest, ir.Platforms, recipe, lock, o.Keychain); err != nil {
+			return res, err
+		}
+		for _, a := range res.Registry {
+			fmt.Fprintf(req.Log, "pushed %s %s (%s)\n", a.Name, a.Ref, a.ArtifactType)
+		}
 	}
 	docs := out + ".reprobuild"
 	entries, err := os.ReadDir(docs)

@@ -191,6 +191,12 @@ func TestCatalogBrowser(t *testing.T) {
 	diagText := text(".diagnostics")
 	shot("6-diagnostics.png")
 
+	// A PyPI index the server does not allow: refused on the page with the reason.
+	submit("pip", strings.Replace(recipe, "dependencies {", "pypi \"pypi\" {\n  url = \"https://pypi.org/simple\"\n}\ndependencies {\n  pip = [\"requests\"]", 1))
+	do("waiting for the index refusal", chromedp.WaitVisible(chromedp.CSS(".diagnostics")))
+	indexText := text(".diagnostics")
+	shot("6b-index-refused.png")
+
 	do("listing", chromedp.Navigate(c.URL+"/"), chromedp.WaitVisible(chromedp.CSS("table")))
 	shot("7-environments.png")
 	do("audit log", chromedp.Navigate(c.URL+"/admin/audit-log"), chromedp.WaitVisible(chromedp.CSS("table")))
@@ -216,6 +222,9 @@ func TestCatalogBrowser(t *testing.T) {
 	}
 	if !strings.Contains(recordText, "hello-reprobuild") {
 		t.Errorf("record table lacks the package hello-reprobuild:\n%.2000s", recordText)
+	}
+	if !strings.Contains(indexText, "Package index not allowed") || !strings.Contains(indexText, "https://pypi.org/simple, which this server does not allow as a package index") {
+		t.Errorf("index refusal on the page:\n%s", indexText)
 	}
 	if !strings.Contains(diagText, "reprobuild.hcl:26") || !strings.Contains(diagText, "Unsupported argument") {
 		t.Errorf("diagnostics on the page:\n%s", diagText)

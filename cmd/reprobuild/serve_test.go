@@ -275,6 +275,12 @@ func TestCatalogAPI(t *testing.T) {
 		if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/quick/versions", map[string]string{"recipe": bad}, &re); code != 422 || !strings.Contains(re.Message, "does not allow") || !strings.Contains(re.Message, "conda-forge") {
 			t.Errorf("disallowed channel: %d %+v", code, re)
 		}
+		// So is a PyPI index the server does not allow (--allow-pypi), with its own reason.
+		re = catalog.RecipeError{}
+		pip := strings.Replace(recipe, "dependencies {", "pypi \"pypi\" {\n  url = \"https://pypi.org/simple\"\n}\ndependencies {\n  pip = [\"requests\"]", 1)
+		if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/quick/versions", map[string]string{"recipe": pip}, &re); code != 422 || !strings.Contains(re.Message, "https://pypi.org/simple, which this server does not allow as a package index") {
+			t.Errorf("disallowed PyPI index: %d %+v", code, re)
+		}
 
 		// A malformed recipe gets the CLI's diagnostics, rendered the same way.
 		broken := strings.Replace(recipe, "solver {", "solver {\n  wibble = 1", 1)
@@ -422,5 +428,105 @@ func TestCatalogRegistry(t *testing.T) {
 	resp.Body.Close()
 	if want := "reprobuild launch --to kubernetes --image " + reg.Host() + "/catalog/lab/pushed@" + v.Builds[0].Digest; !strings.Contains(string(page), want) {
 		t.Errorf("the version page lacks %q", want)
+	}
+
+	// The recipe and lock went beside the image as an artifact referring to it, and the
+	// SBOM referrers the push attached are recorded too, all by digest.
+	digest := v.Builds[0].Digest
+	repo := reg.Host() + "/catalog/lab/pushed@sha256:"
+	var lockRef string
+	sboms := map[string]string{}
+	for _, a := range v.Builds[0].Registry {
+		if !strings.HasPrefix(a.Ref, repo) || a.Subject == "" {
+			t.Errorf("registry artifact %+v: want a ref %s... and a subject", a, repo)
+		}
+		switch {
+		case a.Name == "reprobuild.lock":
+			lockRef = a.Ref
+			if a.ArtifactType != lockArtifactType || a.Subject != digest {
+				t.Errorf("lock artifact %+v: want type %s, subject %s", a, lockArtifactType, digest)
+			}
+		case strings.Contains(a.Name, "sbom"):
+			sboms[a.Name] = a.Ref
+		}
+	}
+	for _, a := range v.Builds[0].Registry {
+		t.Logf("pushed %s %s (%s, subject %s)", a.Name, a.Ref, a.ArtifactType, a.Subject)
+	}
+	if lockRef == "" || len(sboms) < 2 {
+		t.Fatalf("the version records %+v: want the lock artifact and the SPDX and CycloneDX SBOMs", v.Builds[0].Registry)
+	}
+	idx, err := remote.Referrers(ref.Context().Digest(digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	listed := false
+	for _, d := range im.Manifests {
+		listed = listed || (d.ArtifactType == lockArtifactType && strings.HasSuffix(lockRef, "@"+d.Digest.String()))
+	}
+	if !strings.Contains(string(page), lockRef) {
+		t.Errorf("the version page does not show the lock artifact %s", lockRef)
+	}
+	if !listed {
+		t.Errorf("the registry's referrers of %s do not list the lock artifact %s: %+v", digest, lockRef, im.Manifests)
+	}
+
+	// pull reads the recipe, the lock and the SBOMs back from the registry.
+	dir := t.TempDir()
+	_, stderr, err := run(t, "pull", c.URL+"/lab/pushed@1", "-o", dir, "--sboms", "--token", c.Admin)
+	if err != nil {
+		t.Fatalf("pull --sboms: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "from "+lockRef) {
+		t.Errorf("pull did not read from the registry:\n%s", stderr)
+	}
+	for file, want := range map[string]string{"reprobuild.hcl": v.Recipe, "reprobuild.lock": v.Lock} {
+		if got, _ := os.ReadFile(filepath.Join(dir, file)); string(got) != want {
+			t.Errorf("pulled %s differs from the catalogue's", file)
+		}
+	}
+	for name := range sboms {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("pull --sboms did not write %s: %v", name, err)
+		}
+		req, _ := http.NewRequest("GET", c.URL+"/api/v1/namespaces/lab/environments/pushed/versions/1/artifacts/"+name, nil)
+		req.Header.Set("Authorization", "Bearer "+c.Admin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.Equal(got, want) {
+			t.Errorf("%s from the registry (%d bytes) differs from the catalogue's (HTTP %d, %d bytes)", name, len(got), resp.StatusCode, len(want))
+		}
+	}
+
+	// A rebuild pushes the same artifact: its bytes depend only on recipe, lock and image.
+	if code := c.call(t, c.Admin, "POST", "/api/v1/namespaces/lab/environments/pushed/versions/1/builds", nil, nil); code != 202 {
+		t.Fatalf("rebuild: %d", code)
+	}
+	rv := c.waitVersion(t, "lab", "pushed", 1)
+	if len(rv.Builds) != 2 || rv.Builds[1].Status != catalog.StatusSucceeded {
+		t.Fatalf("rebuild: %+v", rv.Builds)
+	}
+	again := ""
+	for _, a := range rv.Builds[1].Registry {
+		if a.Name == "reprobuild.lock" {
+			again = a.Ref
+		}
+	}
+	if again != lockRef {
+		t.Errorf("the rebuild pushed the lock artifact %s, the first build %s", again, lockRef)
+	}
+
+	// A catalogue whose lock no longer matches the registry's is caught by pull.
+	if _, err := c.srv.Store().DB().Exec(`UPDATE versions SET lock = lock || '# changed' WHERE number = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := run(t, "pull", c.URL+"/lab/pushed", "-o", t.TempDir(), "--token", c.Admin); err == nil || !strings.Contains(err.Error(), "does not hold the catalogue's recipe and lock") {
+		t.Errorf("pull of a lock changed behind the registry's back: %v", err)
 	}
 }

@@ -3,7 +3,8 @@
 // the same code as the CLI's BuildKit engine (frontend.CompileTargets, Solve), so both
 // give the same image.
 //
-// It may import frontend, internal/plan, internal/lock, internal/version, recipes and
-// BuildKit's gateway client packages; not builder, so the frontend image links neither
-// the solver, the channel client nor the package store (internal/depcheck checks).
+// It may import frontend, internal/plan, internal/activate, internal/lock,
+// internal/version, recipes and BuildKit's gateway client packages; not builder, so the
+// frontend image links neither the solver, the channel client nor the package store
+// (internal/depcheck checks).
 package gateway

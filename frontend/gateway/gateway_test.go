@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,6 +77,9 @@ func TestGatewayFrontend(t *testing.T) {
 		Files: []pkgmaker.File{
 			{Path: "bin/hello", Data: []byte("#!/bin/sh\necho hi\n"), Mode: 0o755},
 			{Path: "share/hello/README", Data: []byte("hello\n")},
+			// An activation script: the frontend reads it from the solved tree and
+			// puts its variable into the config, as both CLI engines do.
+			{Path: "etc/conda/activate.d/hello.sh", Data: []byte("export HELLO_HOME=\"${CONDA_PREFIX}/share/hello\"\n")},
 		},
 	}, pkgmaker.Conda)
 	if err != nil {
@@ -193,6 +197,9 @@ func frontendConfig(t *testing.T, tarPath string) {
 	}
 	if d := cmp.Diff([]string{"/opt/env/bin/hello"}, cf.Config.Cmd); d != "" {
 		t.Errorf("frontend image cmd (-want +got):\n%s", d)
+	}
+	if !slices.Contains(cf.Config.Env, "HELLO_HOME=/opt/env/share/hello") {
+		t.Errorf("frontend image env %q lacks the activation script's HELLO_HOME", cf.Config.Env)
 	}
 }
 

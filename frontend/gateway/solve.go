@@ -23,6 +23,10 @@ func Solve(ctx context.Context, c gwclient.Client, ts *frontend.Targets) (*gwcli
 	if ts == nil || len(ts.Targets) == 0 {
 		return nil, fmt.Errorf("nothing to build: the lock has no targets")
 	}
+	imports, err := cacheImports(c)
+	if err != nil {
+		return nil, err
+	}
 	res := gwclient.NewResult()
 	var ps exptypes.Platforms
 	for _, t := range ts.Targets {
@@ -42,12 +46,15 @@ func Solve(ctx context.Context, c gwclient.Client, ts *frontend.Targets) (*gwcli
 		if err != nil {
 			return nil, fmt.Errorf("marshalling %s: %w", t.Build.Subdir, err)
 		}
-		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB()})
+		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: imports})
 		if err != nil {
 			return nil, fmt.Errorf("building %s: %w", t.Build.Subdir, err)
 		}
 		ref, err := r.SingleRef()
 		if err != nil {
+			return nil, err
+		}
+		if err := activateTarget(ctx, c, &t, imports); err != nil {
 			return nil, err
 		}
 		if len(ts.Targets) == 1 {
@@ -66,4 +73,26 @@ func Solve(ctx context.Context, c gwclient.Client, ts *frontend.Targets) (*gwcli
 	}
 	res.AddMeta(exptypes.ExporterPlatformsKey, dt)
 	return res, nil
+}
+
+// cacheImports are the caches the client asked to import (buildctl --import-cache,
+// SolveOpt.CacheImports), which a gateway build must pass on with its solves: BuildKit
+// hands them to the frontend as the "cache-imports" option (JSON).
+func cacheImports(c gwclient.Client) ([]gwclient.CacheOptionsEntry, error) {
+	raw := c.BuildOpts().Opts["cache-imports"]
+	if raw == "" {
+		return nil, nil
+	}
+	var entries []struct {
+		Type  string
+		Attrs map[string]string
+	}
+	if err := json.Unmarshal([]byte(raw), &entries); err != nil {
+		return nil, fmt.Errorf("the cache-imports option %q is not JSON: %w", raw, err)
+	}
+	out := make([]gwclient.CacheOptionsEntry, len(entries))
+	for i, e := range entries {
+		out[i] = gwclient.CacheOptionsEntry{Type: e.Type, Attrs: e.Attrs}
+	}
+	return out, nil
 }

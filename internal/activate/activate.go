@@ -240,3 +240,14 @@ func Entrypoint(prefix string, entrypoint []string) []string {
 	script := `for f in ` + dir + `/*.sh; do [ -r "$f" ] && . "$f"; done; exec "$@"`
 	return append([]string{"/bin/sh", "-c", script, "reprobuild-activate"}, entrypoint...)
 }
+
+// MaxScriptSize bounds one activation script an engine reads from a built tree: they are
+// a few lines; a larger file is read no further than this.
+const MaxScriptSize = 1 << 20
+
+// NotRegular is what an engine passes for an activation script that is not a regular
+// file (a link, a directory): a script that is never exact, so the image sources the
+// real thing when it starts. Every engine passes the same bytes.
+func NotRegular(p, linkname string) Script {
+	return Script{Path: p, Data: []byte("# not a regular file: " + linkname + "\n:")}
+}

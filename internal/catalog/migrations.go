@@ -71,6 +71,16 @@ var migrations = []string{
 		subject TEXT NOT NULL,
 		detail TEXT NOT NULL DEFAULT ''
 	);`,
+	// 2: what a build pushed to the registry beside its image (the recipe and lock
+	// artifact, the SBOM referrers), each pinned by digest.
+	`CREATE TABLE registry_artifacts (
+		build_id BIGINT NOT NULL REFERENCES builds(id),
+		name TEXT NOT NULL,
+		artifact_type TEXT NOT NULL,
+		ref TEXT NOT NULL,
+		subject TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (build_id, name)
+	);`,
 }
 
 func (d dialect) migration(i int) []string {

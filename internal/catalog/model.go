@@ -45,6 +45,21 @@ type Build struct {
 	StartedAt  string `json:"started_at,omitempty"`
 	FinishedAt string `json:"finished_at,omitempty"`
 	DurationMS int64  `json:"duration_ms"`
+	// Registry is what the build pushed to the registry beside its image (with
+	// serve --registry): the recipe and lock artifact and the SBOM referrers.
+	Registry []RegistryArtifact `json:"registry,omitempty"`
+}
+
+// RegistryArtifact is an OCI artifact a build pushed, pinned by digest.
+type RegistryArtifact struct {
+	// Name is the document's name: "reprobuild.lock" for the recipe and lock artifact,
+	// PLATFORM-FILE for an SBOM (as the version's artifacts are named).
+	Name         string `json:"name"`
+	ArtifactType string `json:"artifact_type"`
+	// Ref is REPOSITORY@sha256:... of the artifact's manifest.
+	Ref string `json:"ref"`
+	// Subject is the digest of the image (or platform image) it refers to.
+	Subject string `json:"subject,omitempty"`
 }
 
 // Artifact is a file a build produced (REPRODUCE.md, runtime records, SBOMs), kept under
@@ -246,6 +261,12 @@ func (s *Store) GetVersion(ctx context.Context, ns, env string, number int64) (*
 		v.Builds = append(v.Builds, b)
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.registryArtifacts(ctx, v); err != nil {
+		return nil, err
+	}
 	v.Artifacts = []Artifact{}
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT name, sha256, size FROM artifacts WHERE version_id = ? ORDER BY name`), v.ID)
 	if err != nil {
@@ -260,6 +281,29 @@ func (s *Store) GetVersion(ctx context.Context, ns, env string, number int64) (*
 		v.Artifacts = append(v.Artifacts, a)
 	}
 	return v, rows.Err()
+}
+
+// registryArtifacts fills in what each build of v pushed to the registry.
+func (s *Store) registryArtifacts(ctx context.Context, v *Version) error {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT r.build_id, r.name, r.artifact_type, r.ref, r.subject FROM registry_artifacts r
+		JOIN builds b ON b.id = r.build_id WHERE b.version_id = ? ORDER BY r.build_id, r.name`), v.ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var a RegistryArtifact
+		if err := rows.Scan(&id, &a.Name, &a.ArtifactType, &a.Ref, &a.Subject); err != nil {
+			return err
+		}
+		for i := range v.Builds {
+			if v.Builds[i].ID == id {
+				v.Builds[i].Registry = append(v.Builds[i].Registry, a)
+			}
+		}
+	}
+	return rows.Err()
 }
 
 // ErrBusy is returned for a rebuild of a version whose build has not finished.
@@ -308,8 +352,8 @@ func (s *Store) startBuild(ctx context.Context, versionID, buildID int64) error 
 	})
 }
 
-// finishBuild records a build's outcome, the lock, the audit and the artifacts in one
-// transaction.
+// finishBuild records a build's outcome, the lock, the audit, the artifacts and what
+// the build pushed to the registry (b.Registry) in one transaction.
 func (s *Store) finishBuild(ctx context.Context, versionID int64, b Build, lock string, audit string, arts []Artifact) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE builds SET status = ?, digest = ?, error = ?, finished_at = ?, duration_ms = ? WHERE id = ?`),
@@ -333,6 +377,12 @@ func (s *Store) finishBuild(ctx context.Context, versionID int64, b Build, lock 
 		for _, a := range arts {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO artifacts (version_id, name, sha256, size) VALUES (?, ?, ?, ?) ON CONFLICT (version_id, name) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size`),
 				versionID, a.Name, a.SHA256, a.Size); err != nil {
+				return err
+			}
+		}
+		for _, a := range b.Registry {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO registry_artifacts (build_id, name, artifact_type, ref, subject) VALUES (?, ?, ?, ?, ?)`),
+				b.ID, a.Name, a.ArtifactType, a.Ref, a.Subject); err != nil {
 				return err
 			}
 		}

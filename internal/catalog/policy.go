@@ -17,6 +17,11 @@ type Policy struct {
 	// "file:///srv/channel", "oci:/srv/bases/"). Registry bases pinned by digest are
 	// always allowed. Empty allows no channel at all.
 	Allow []string
+	// AllowPyPI are URL prefixes of the PyPI indexes (simple API roots, and their
+	// mirrors) recipes' pypi blocks may use, e.g. "https://pypi.org/simple". A list of
+	// its own: a conda channel allowed by Allow is not thereby a package index. Empty
+	// allows no index (recipes with pip dependencies are refused).
+	AllowPyPI []string
 	// MinLevel is the weakest reproducibility level accepted: bitwise, pinned or
 	// best-effort ("" accepts every level).
 	MinLevel string
@@ -80,14 +85,18 @@ func CheckRecipe(filename string, src []byte, p Policy) (*recipes.Recipe, error)
 	refuse := func(rng hcl.Range, summary, format string, args ...any) {
 		ds = append(ds, Diagnostic{Severity: "error", File: filename, Line: rng.Start.Line, Column: rng.Start.Column, Summary: summary, Detail: fmt.Sprintf(format, args...)})
 	}
-	allowed := "none"
-	if len(p.Allow) > 0 {
-		allowed = strings.Join(p.Allow, ", ")
-	}
+	allowed, allowedPyPI := listed(p.Allow), listed(p.AllowPyPI)
 	for _, c := range r.Channels {
 		for _, u := range append([]string{c.URL}, c.Mirrors...) {
 			if !p.allows(u) {
 				refuse(c.Range, "Channel not allowed", "channel %q uses %s, which this server does not allow (allowed: %s); ask an admin to allow it or use an allowed channel.", c.Name, u, allowed)
+			}
+		}
+	}
+	for _, ix := range r.PyPI {
+		for _, u := range append([]string{ix.URL}, ix.Mirrors...) {
+			if !allows(p.AllowPyPI, u) {
+				refuse(ix.Range, "Package index not allowed", "pypi index %q uses %s, which this server does not allow as a package index (allowed indexes: %s); ask an admin to allow it (serve --allow-pypi) or use an allowed index.", ix.Name, u, allowedPyPI)
 			}
 		}
 	}
@@ -111,9 +120,18 @@ func CheckRecipe(filename string, src []byte, p Policy) (*recipes.Recipe, error)
 	return r, nil
 }
 
-// allows reports whether u starts with an allowed prefix at a path boundary. Relative
+func listed(prefixes []string) string {
+	if len(prefixes) == 0 {
+		return "none"
+	}
+	return strings.Join(prefixes, ", ")
+}
+
+func (p Policy) allows(u string) bool { return allows(p.Allow, u) }
+
+// allows reports whether u starts with a prefix of allow at a path boundary. Relative
 // paths are never allowed: they would read the server's own files.
-func (p Policy) allows(u string) bool {
+func allows(allow []string, u string) bool {
 	if !strings.Contains(u, ":") {
 		return false
 	}
@@ -123,7 +141,7 @@ func (p Policy) allows(u string) bool {
 	} else if rest, ok := strings.CutPrefix(u, "oci:"); ok {
 		clean = "oci:" + path.Clean(rest)
 	}
-	for _, a := range p.Allow {
+	for _, a := range allow {
 		a = strings.TrimSuffix(a, "/")
 		if clean == a || strings.HasPrefix(clean, a+"/") {
 			return true

@@ -57,6 +57,52 @@ func TestCheckRecipe(t *testing.T) {
 	}
 }
 
+// pipRecipe is okRecipe with a PyPI index and a pip requirement.
+var pipRecipe = strings.Replace(okRecipe, `dependencies { conda = ["hello-reprobuild"] }`, `pypi "pypi" {
+  url     = "https://pypi.org/simple"
+  mirrors = ["https://mirror.example/pypi/simple"]
+}
+dependencies {
+  conda = ["hello-reprobuild"]
+  pip   = ["requests >=2.31"]
+}`, 1)
+
+func TestCheckRecipePyPI(t *testing.T) {
+	p := Policy{Allow: []string{"file:///srv/channel", "oci:/srv/bases"}, AllowPyPI: []string{"https://pypi.org/simple", "https://mirror.example/pypi"}}
+	if _, err := CheckRecipe("reprobuild.hcl", []byte(pipRecipe), p); err != nil {
+		t.Fatalf("allowed indexes refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name     string
+		policy   Policy
+		from, to string
+		want     string
+	}{
+		{"other index", p, `url     = "https://pypi.org/simple"`, `url     = "https://pypi.evil.example/simple"`, "pypi.evil.example/simple, which this server does not allow as a package index"},
+		{"other mirror", p, `https://mirror.example/pypi/simple`, `https://mirror.evil.example/simple`, "mirror.evil.example"},
+		{"prefix is not a path boundary", p, `url     = "https://pypi.org/simple"`, `url     = "https://pypi.org/simple-evil"`, "simple-evil"},
+		{"relative index", p, `url     = "https://pypi.org/simple"`, `url     = "../index"`, "does not allow as a package index"},
+		{"a channel is not an index", p, `url     = "https://pypi.org/simple"`, `url     = "file:///srv/channel"`, "file:///srv/channel, which this server does not allow as a package index"},
+		{"no index allowed", Policy{Allow: p.Allow}, "", "", "(allowed indexes: none)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := strings.Replace(pipRecipe, tc.from, tc.to, 1)
+			_, err := CheckRecipe("reprobuild.hcl", []byte(src), tc.policy)
+			var re *RecipeError
+			if !errors.As(err, &re) {
+				t.Fatalf("got %v, want a RecipeError", err)
+			}
+			d := re.Diagnostics[0]
+			if d.Summary != "Package index not allowed" || d.File != "reprobuild.hcl" || d.Line != 8 {
+				t.Errorf("diagnostic %+v, want Package index not allowed at reprobuild.hcl:8 (the pypi block)", d)
+			}
+			if !strings.Contains(re.Message, tc.want) {
+				t.Errorf("message %q does not say %q", re.Message, tc.want)
+			}
+		})
+	}
+}
+
 func TestDiffVersions(t *testing.T) {
 	lockA := `version 1
 recipe-hash aa

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -230,5 +232,75 @@ func TestRebuildQueue(t *testing.T) {
 	}
 	if _, err := s.CreateBuild(ctx, "lab", "nope", 1, "tester", "embedded"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("rebuild of a missing version: %v", err)
+	}
+}
+
+// TestRegistryArtifactsRecorded: what a build pushed to the registry is stored per build
+// and read back with the version, on SQLite and PostgreSQL.
+func TestRegistryArtifactsRecorded(t *testing.T) {
+	forEachDB(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		v, err := s.CreateVersion(ctx, "lab", "reg", "reprobuild.hcl", "# x\n", "tester", "embedded")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := v.Builds[0]
+		b.Status, b.Digest = StatusSucceeded, "sha256:"+strings.Repeat("a", 64)
+		b.Registry = []RegistryArtifact{
+			{Name: "reprobuild.lock", ArtifactType: "application/vnd.reprobuild.lock.v1", Ref: "r.example/lab/reg@sha256:" + strings.Repeat("b", 64), Subject: b.Digest},
+			{Name: "linux-64-sbom.spdx.json", ArtifactType: "application/spdx+json", Ref: "r.example/lab/reg@sha256:" + strings.Repeat("c", 64), Subject: "sha256:" + strings.Repeat("d", 64)},
+		}
+		if err := s.finishBuild(ctx, v.ID, b, "version 1\n", "", nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetVersion(ctx, "lab", "reg", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read back in name order.
+		want := []RegistryArtifact{b.Registry[1], b.Registry[0]}
+		if len(got.Builds) != 1 || !slices.Equal(got.Builds[0].Registry, want) {
+			t.Errorf("registry artifacts read back: %+v, want %+v", got.Builds[0].Registry, want)
+		}
+		if err := s.IntegrityCheck(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// TestUpgradeFromSchema1: a catalogue made before the registry_artifacts table
+// (migration 2) opens, is upgraded at start, and keeps its versions.
+func TestUpgradeFromSchema1(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := OpenStore(ctx, "", dir, fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := old.CreateVersion(ctx, "lab", "old", "reprobuild.hcl", "# x\n", "tester", "embedded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Back to schema 1: as a server of the previous release left it.
+	for _, stmt := range []string{`DROP TABLE registry_artifacts`, `DELETE FROM schema_migrations WHERE version > 1`} {
+		if _, err := old.DB().ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+	s, err := OpenStore(ctx, "", dir, fixedClock())
+	if err != nil {
+		t.Fatalf("opening a schema-1 catalogue: %v", err)
+	}
+	defer s.Close()
+	if n, err := s.SchemaVersion(ctx); err != nil || n != len(migrations) {
+		t.Fatalf("schema version %d, %v after the upgrade; want %d", n, err, len(migrations))
+	}
+	got, err := s.GetVersion(ctx, "lab", "old", v.Number)
+	if err != nil || got.Recipe != "# x\n" || len(got.Builds) != 1 || got.Builds[0].Registry != nil {
+		t.Fatalf("version after the upgrade: %+v, %v", got, err)
+	}
+	if err := s.IntegrityCheck(ctx); err != nil {
+		t.Error(err)
 	}
 }

@@ -140,7 +140,7 @@ func (s *Server) webRoutes(m *http.ServeMux) {
 		return nil
 	}))
 	m.HandleFunc("GET /submit", s.web(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
-		f := submitForm{Namespace: r.URL.Query().Get("ns"), Environment: r.URL.Query().Get("env"), Filename: "reprobuild.hcl"}
+		f := submitForm{Namespace: r.URL.Query().Get("ns"), Environment: r.URL.Query().Get("env"), Filename: "reprobuild.hcl", Policy: s.opts.Policy}
 		if f.Namespace == "" && p.Namespace != AllNamespaces {
 			f.Namespace = p.Namespace
 		}
@@ -153,7 +153,7 @@ func (s *Server) webRoutes(m *http.ServeMux) {
 		return nil
 	}))
 	m.HandleFunc("POST /submit", s.web(func(w http.ResponseWriter, r *http.Request, p *Principal) error {
-		f := submitForm{Namespace: r.PostFormValue("namespace"), Environment: r.PostFormValue("environment"), Filename: r.PostFormValue("filename"), Recipe: strings.ReplaceAll(r.PostFormValue("recipe"), "\r\n", "\n")}
+		f := submitForm{Namespace: r.PostFormValue("namespace"), Environment: r.PostFormValue("environment"), Filename: r.PostFormValue("filename"), Recipe: strings.ReplaceAll(r.PostFormValue("recipe"), "\r\n", "\n"), Policy: s.opts.Policy}
 		v, err := s.Submit(r.Context(), p, f.Namespace, f.Environment, f.Filename, f.Recipe)
 		var re *RecipeError
 		var he *httpError
@@ -281,6 +281,8 @@ func envRows(envs []Environment) template.HTML {
 type submitForm struct {
 	Namespace, Environment, Filename, Recipe string
 	Error                                    *RecipeError
+	// Policy is what the server allows, shown beside the form.
+	Policy Policy
 }
 
 // RecordRow is one row of the runtime record table.

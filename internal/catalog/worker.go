@@ -45,6 +45,8 @@ type BuildResult struct {
 	Files map[string][]byte
 	// Audit is the four-step audit of the recipe and its lock.
 	Audit []Step
+	// Registry is what the build pushed to the registry beside the image.
+	Registry []RegistryArtifact
 }
 
 // Step is one step of the audit with its pass/fail mark.
@@ -190,7 +192,7 @@ func (s *Server) run(ctx context.Context, j job) {
 		os.RemoveAll(dir) // no partial image left behind as if whole
 	} else {
 		fmt.Fprintf(logFile, "== succeeded: %s\n", res.Digest)
-		b.Status, b.Digest = StatusSucceeded, res.Digest
+		b.Status, b.Digest, b.Registry = StatusSucceeded, res.Digest, res.Registry
 	}
 	if err := s.store.finishBuild(context.WithoutCancel(ctx), j.VersionID, b, string(res.Lock), audit, arts); err != nil {
 		s.logf("recording build %d: %v", j.BuildID, err)

@@ -80,6 +80,68 @@ func BenchmarkRepodataLoad(b *testing.B) {
 	})
 }
 
+// BenchmarkRepodataIndex is BenchmarkRepodataLoad for the index by name that a lock
+// uses: cold (index and hash a changed file), warm (identity check + cached index),
+// and warm plus decoding the records of python and its dependencies' names.
+func BenchmarkRepodataIndex(b *testing.B) {
+	raw := readTestdata(b, forgeDir+"/linux-64/repodata.json")
+	dir := b.TempDir()
+	os.MkdirAll(filepath.Join(dir, "linux-64"), 0o755)
+	p := filepath.Join(dir, "linux-64", "repodata.json")
+	os.WriteFile(p, raw, 0o644)
+	ch := Channel{URL: "https://conda.anaconda.org/conda-forge", Location: "file://" + dir}
+	b.Run("cold-index-and-hash", func(b *testing.B) {
+		c := testClient(b, b.TempDir())
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			os.RemoveAll(filepath.Join(c.dir, "repodata"))
+			if _, err := c.RepodataIndex(context.Background(), ch, "linux-64"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	c := testClient(b, b.TempDir())
+	if _, err := c.RepodataIndex(context.Background(), ch, "linux-64"); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("warm-index", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			if _, err := c.RepodataIndex(context.Background(), ch, "linux-64"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	reached := []string{"python", "openssl", "libzlib", "ncurses", "readline", "sqlite", "tk", "xz", "libffi", "bzip2", "libgcc-ng", "ld_impl_linux-64"}
+	b.Run("warm-index-decode-12-names", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		var recs int
+		for b.Loop() {
+			x, err := c.RepodataIndex(context.Background(), ch, "linux-64")
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs = 0
+			for i := range x.Len() {
+				if slices.Contains(reached, x.Name(i)) {
+					r, err := x.Records(i)
+					if err != nil {
+						b.Fatal(err)
+					}
+					recs += len(r)
+				}
+			}
+		}
+		b.ReportMetric(float64(recs), "records")
+	})
+}
+
 // dropMappings makes c forget its mappings, so that its next load maps the file anew,
 // and returns them, still mapped, for the caller to unmap once nothing refers to them.
 func (c *Client) dropMappings() [][]byte {

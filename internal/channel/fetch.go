@@ -363,7 +363,9 @@ func (c *Client) openCond(ctx context.Context, u string, cond condHeaders, consu
 	body := &idleReader{r: resp.Body, t: idle, d: c.o.idleTimeout}
 	guard := startRateGuard(c.o.minRate, c.o.rateWindow, cancel)
 	defer guard.stop()
-	s, err := consume(guard.reader(body))
+	in, meter := meterDownload(ctx, Redact(u), resp.ContentLength, guard.reader(body))
+	s, err := consume(in)
+	meter.Done(err)
 	if err != nil {
 		var me *cas.MismatchError
 		var re *RepodataSizeError

@@ -172,11 +172,17 @@ func TestRepodataBomb(t *testing.T) {
 				t.Fatalf("err = %v, want *RepodataSizeError", err)
 			}
 			noObjects(t, cache)
+			// Indexed as it is downloaded: the same refusal, nothing stored.
+			_, err = c.RepodataIndex(context.Background(), ch, "linux-64")
+			if !errors.As(err, &re) || re.Limit != limit {
+				t.Fatalf("RepodataIndex: err = %v, want *RepodataSizeError", err)
+			}
+			noObjects(t, cache)
 			if variant == "file" {
 				return // a local channel has no mirrors
 			}
-			if n := srv.count("/evil/linux-64/repodata.json.zst") + srv.count("/evil/linux-64/repodata.json"); n > 2 {
-				t.Errorf("the bomb was fetched %d times; a refused size is not retried", n)
+			if n := srv.count("/evil/linux-64/repodata.json.zst") + srv.count("/evil/linux-64/repodata.json"); n > 4 {
+				t.Errorf("the bomb was fetched %d times in two calls; a refused size is not retried", n)
 			}
 			ch.Mirrors = []string{srv.URL + "/good"}
 			raw, err := c.RepodataRaw(context.Background(), ch, "linux-64")

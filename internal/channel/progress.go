@@ -1,11 +1,14 @@
 package channel
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/url"
 	"strings"
 	"sync"
+
+	rbprogress "github.com/reprobuild/reprobuild/internal/progress"
 )
 
 // progress reports downloads: a redrawn bar on a terminal, one line per package
@@ -94,4 +97,63 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// downloadKey marks a context whose HTTP downloads are reported, with bytes and total,
+// to the context's progress reporter (internal/progress): repodata documents, which
+// can take a while; package downloads have their own bar (WithProgress).
+type downloadKey struct{}
+
+func withDownloadProgress(ctx context.Context) context.Context {
+	return context.WithValue(ctx, downloadKey{}, true)
+}
+
+// meterStep is how many bytes are read between two progress updates, so a terminal
+// is not redrawn for every read.
+const meterStep = 256 << 10
+
+// meterDownload returns r counted as a "download URL" task when ctx asks for it (and
+// has a reporter), else r and a nil meter. total is the Content-Length (-1: unknown).
+func meterDownload(ctx context.Context, u string, total int64, r io.Reader) (io.Reader, *meterReader) {
+	if ctx.Value(downloadKey{}) == nil {
+		return r, nil
+	}
+	task := rbprogress.FromContext(ctx).Start("download " + u)
+	if task == nil {
+		return r, nil
+	}
+	task.Total(max(total, 0), "bytes")
+	m := &meterReader{r: r, task: task}
+	return m, m
+}
+
+type meterReader struct {
+	r       io.Reader
+	task    *rbprogress.Task
+	pending int64
+}
+
+func (m *meterReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.pending += int64(n)
+	if m.pending >= meterStep {
+		m.flush()
+	}
+	return n, err
+}
+
+func (m *meterReader) flush() {
+	if m.pending > 0 {
+		m.task.Add(m.pending, "")
+		m.pending = 0
+	}
+}
+
+// Done ends the task with what was read.
+func (m *meterReader) Done(err error) {
+	if m == nil {
+		return
+	}
+	m.flush()
+	m.task.Done(err)
 }

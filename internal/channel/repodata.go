@@ -194,6 +194,10 @@ type rawDoc struct {
 	open   func() (io.ReadCloser, error)
 	hashed func(sha string)
 	size   int64
+
+	// path is a file holding the document as it is (not compressed), readable at any
+	// offset: records indexed by name are read back from it. "" when there is none.
+	path string
 }
 
 func (r *rawDoc) bytes() ([]byte, error) {
@@ -216,7 +220,7 @@ func (r *rawDoc) bytes() ([]byte, error) {
 // RepodataRaw returns the raw repodata.json bytes of one subdir of a channel (decoded
 // from repodata.json.zst when the server has it), using the cache as Repodata does.
 func (c *Client) RepodataRaw(ctx context.Context, ch Channel, subdir string) ([]byte, error) {
-	doc, err := c.rawRepodata(ctx, ch, subdir)
+	doc, err := c.rawRepodata(ctx, ch, subdir, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -227,10 +231,15 @@ func (c *Client) RepodataRaw(ctx context.Context, ch Channel, subdir string) ([]
 // canonical ch.URL, never Location or a mirror. The parsed form is cached keyed by the
 // raw bytes' sha256, so unchanged repodata is not parsed twice.
 func (c *Client) Repodata(ctx context.Context, ch Channel, subdir string) (*conda.Repodata, error) {
-	doc, err := c.rawRepodata(ctx, ch, subdir)
+	doc, err := c.rawRepodata(ctx, ch, subdir, nil)
 	if err != nil {
 		return nil, err
 	}
+	return c.decodeRepodata(ch, subdir, doc)
+}
+
+// decodeRepodata decodes a located document, from the compact cache when it has it.
+func (c *Client) decodeRepodata(ch Channel, subdir string, doc *rawDoc) (*conda.Repodata, error) {
 	if doc.sha == "" && doc.open != nil {
 		return c.streamRepodata(ch, subdir, doc)
 	}
@@ -322,7 +331,9 @@ func validSubdir(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, `/\`)
 }
 
-func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*rawDoc, error) {
+// rawRepodata locates a subdir's document, downloading it when needed. With ix, a
+// download is also indexed by name as it is stored (see spoolIndex).
+func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string, ix *spoolIndex) (*rawDoc, error) {
 	if !validSubdir(subdir) {
 		return nil, fmt.Errorf("repodata for %s: invalid subdir %q", Redact(ch.URL), subdir)
 	}
@@ -360,6 +371,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 		}
 	}
 	var doc *rawDoc
+	ctx = withDownloadProgress(ctx) // a repodata download is a long phase of a lock
 	err := c.try(ctx, what, ch.bases(), func(ctx context.Context, base string) error {
 		if isFileURL(base) {
 			d, err := c.fileRepodata(base, subdir, metaPath, meta)
@@ -379,7 +391,7 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 			var sha, tmp string
 			_, hdr, err := c.openCond(ctx, u, cond, func(r io.Reader) (string, error) {
 				var err error
-				sha, tmp, err = c.spoolRepodata(r, v == ".zst", Redact(u))
+				sha, tmp, err = c.spoolRepodata(r, v == ".zst", Redact(u), ix)
 				return "", err
 			})
 			if tmp != "" {
@@ -406,6 +418,9 @@ func (c *Client) rawRepodata(ctx context.Context, ch Channel, subdir string) (*r
 				NoZstBase: meta.NoZstBase, FetchedAt: c.stamp()}
 			_ = writeMetaFile(metaPath, meta)
 			doc = casDoc(sha, p, Redact(u))
+			if ix != nil && ix.src != nil {
+				ix.src.path, ix.sha = p, sha
+			}
 			return nil
 		}
 		return fmt.Errorf("no repodata.json at %s/%s", Redact(base), subdir)
@@ -429,7 +444,7 @@ func writeMetaFile(path string, m repodataMeta) error {
 
 // casDoc is a cached document, read from its file in the store.
 func casDoc(sha, path, src string) *rawDoc {
-	d := &rawDoc{sha: sha, src: src,
+	d := &rawDoc{sha: sha, src: src, path: path,
 		load: func() ([]byte, error) { return os.ReadFile(path) },
 		open: func() (io.ReadCloser, error) { return os.Open(path) }}
 	if fi, err := os.Stat(path); err == nil {
@@ -441,7 +456,7 @@ func casDoc(sha, path, src string) *rawDoc {
 // spoolRepodata writes a downloaded document (decompressed if zst) to a temporary file
 // in the store's tmp directory, hashing it on the way, so that it is never all in
 // memory. The caller removes the file.
-func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path string, err error) {
+func (c *Client) spoolRepodata(r io.Reader, zst bool, src string, ix *spoolIndex) (sha, path string, err error) {
 	if zst {
 		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(c.repodataLimit())))
 		if err != nil {
@@ -460,7 +475,11 @@ func (c *Client) spoolRepodata(r io.Reader, zst bool, src string) (sha, path str
 	f := t.File
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
-	_, err = io.Copy(bw, c.limitRepodata(r, src))
+	if ix != nil {
+		err = ix.spool(bw, c.limitRepodata(r, src), src)
+	} else {
+		_, err = io.Copy(bw, c.limitRepodata(r, src))
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -618,15 +637,19 @@ func (c *Client) fileRepodata(base, subdir, metaPath string, meta repodataMeta) 
 		defer f.Close()
 		return c.readZstd(f, Redact(src))
 	}
+	path := p
+	if zst {
+		path = ""
+	}
 	if meta.SHA256 != "" && meta.Path == p && meta.Size == fi.Size() && meta.MtimeNs == fi.ModTime().UnixNano() && meta.Ino == ino {
-		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src)}, nil
+		return &rawDoc{sha: meta.SHA256, load: load, src: Redact(src), path: path}, nil
 	}
 	// Not hashed yet: Repodata streams it (parse and hash at once), RepodataRaw reads it.
 	size := fi.Size()
 	if zst {
 		size = 0
 	}
-	return &rawDoc{load: load, open: open, size: size, src: Redact(src), hashed: func(sha string) {
+	return &rawDoc{load: load, open: open, size: size, src: Redact(src), path: path, hashed: func(sha string) {
 		_ = writeMetaFile(metaPath, repodataMeta{SHA256: sha, Path: p, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), Ino: ino})
 	}}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reprobuild/reprobuild/internal/conda"
+	rbprogress "github.com/reprobuild/reprobuild/internal/progress"
 )
 
 // Sharded repodata (CEP 16): <subdir>/repodata_shards.msgpack.zst maps each package
@@ -74,6 +75,9 @@ func (c *Client) ShardedRepodata(ctx context.Context, ch Channel, subdirs []stri
 	for _, r := range roots {
 		add(r)
 	}
+	// The shards a lock reads are many small documents: one task counts them.
+	task := rbprogress.FromContext(ctx).Start("shards " + Redact(ch.URL))
+	task.Total(0, "shards")
 	var mu sync.Mutex
 	for len(next) > 0 {
 		wave := next
@@ -98,11 +102,13 @@ func (c *Client) ShardedRepodata(ctx context.Context, ch Channel, subdirs []stri
 					mu.Lock()
 					got[i][name] = &s
 					mu.Unlock()
+					task.Add(1, x.subdir+"/"+name)
 					return nil
 				})
 			}
 		}
 		if err := g.Wait(); err != nil {
+			task.Done(err)
 			return nil, err
 		}
 		// The dependencies of this wave's records name the next wave, in a fixed order.
@@ -125,6 +131,7 @@ func (c *Client) ShardedRepodata(ctx context.Context, ch Channel, subdirs []stri
 			}
 		}
 	}
+	task.Done(nil)
 	out := map[string]*conda.Repodata{}
 	for i, x := range idx {
 		doc, err := shardsJSON(x, got[i])

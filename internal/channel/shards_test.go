@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/reprobuild/reprobuild/internal/cas"
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/pkgmaker"
+	rbprogress "github.com/reprobuild/reprobuild/internal/progress"
 )
 
 // shardedChannel writes the conda-forge test subchannel as a sharded channel (full
@@ -63,9 +65,14 @@ func TestShardedRepodata(t *testing.T) {
 	ch := Channel{Name: "conda-forge", URL: "https://conda.anaconda.org/conda-forge", Location: srv.URL}
 	cache := t.TempDir()
 	c := testClient(t, cache)
-	got, err := c.ShardedRepodata(context.Background(), ch, []string{"linux-64", "noarch"}, []string{"python"})
+	var prog strings.Builder
+	ctx := rbprogress.WithReporter(context.Background(), rbprogress.New(&prog, rbprogress.Plain, nil))
+	got, err := c.ShardedRepodata(ctx, ch, []string{"linux-64", "noarch"}, []string{"python"})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^shards ` + regexp.QuoteMeta(ch.URL) + `: done, [1-9][0-9]* shards$`).MatchString(prog.String()) {
+		t.Errorf("no progress line counting the shards:\n%s", prog.String())
 	}
 	full := int64(0)
 	names := map[string]bool{}

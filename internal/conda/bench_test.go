@@ -76,6 +76,20 @@ func benchDecoders(b *testing.B, data []byte) {
 			}
 		}
 	})
+	// Indexing by name: the same checks as ReadRepodata, no record kept.
+	b.Run("conda.BuildRepodataIndex", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		var n int
+		for b.Loop() {
+			x, err := BuildRepodataIndex(bytes.NewReader(data), bytes.NewReader(data), "https://conda.anaconda.org/conda-forge", WithSizeHint(int64(len(data))))
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = x.Len()
+		}
+		b.ReportMetric(float64(n), "names")
+	})
 	b.Run("encoding_json", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		b.ReportAllocs()

@@ -11,9 +11,11 @@
 // allocate; parse a record's version once with ParseVersion and reuse it.
 // ParseRepodata/ReadRepodata decode repodata with a hand-written scanner that interns
 // repeated strings and carves the rest from arena blocks (via unsafe.String over bytes
-// it never writes again).
+// it never writes again). BuildRepodataIndex runs the same scanner without keeping
+// records, indexing them by name; RepodataIndex.Records decodes one name's records
+// back from the io.ReaderAt it was given.
 //
 // It is pure: it imports only the standard library and does no I/O beyond reading the
-// bytes or the io.Reader it is given. Channel resolution uses conda's default settings
+// bytes, the io.Reader or the io.ReaderAt it is given. Channel resolution uses conda's default settings
 // unless ParseOptions say otherwise; nothing is read from the environment.
 package conda

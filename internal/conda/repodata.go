@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // RepodataInfo is the "info" object of a repodata.json.
@@ -35,6 +36,7 @@ type repodataOptions struct {
 	source   string
 	subdir   string
 	sizeHint int64
+	digest   io.Writer
 }
 
 // WithSource names the document (a path or URL) in error messages.
@@ -45,6 +47,12 @@ func WithSource(name string) RepodataOption { return func(o *repodataOptions) { 
 func WithSubdir(subdir string) RepodataOption {
 	return func(o *repodataOptions) { o.subdir = subdir }
 }
+
+// WithDigest makes ReadRepodata and BuildRepodataIndex write every byte of the
+// document to w (a hash.Hash, typically) as they read it, on another goroutine: the
+// document is read once, and hashing it costs the decoder no time. w has seen the
+// whole document when they return without error.
+func WithDigest(w io.Writer) RepodataOption { return func(o *repodataOptions) { o.digest = w } }
 
 // WithSizeHint gives ReadRepodata the document size so it can size its record table
 // once.
@@ -102,58 +110,45 @@ func ReadRepodata(r io.Reader, channelURL string, opts ...RepodataOption) (*Repo
 		}
 	}
 	d := newDecoder(r, make([]byte, 0, 1<<20), o)
+	defer d.stopDigest()
 	return d.run(channelURL)
 }
 
 func (d *decoder) run(channelURL string) (*Repodata, error) {
-	if err := d.unit(func(i int) (int, error) { return d.expect(i, '{') }); err != nil {
+	if err := d.parseDoc(); err != nil {
 		return nil, err
+	}
+	return d.finish(channelURL)
+}
+
+// parseDoc reads the whole document, handing each record to parseRecordUnit.
+func (d *decoder) parseDoc() error {
+	if err := d.unit(func(i int) (int, error) { return d.expect(i, '{') }); err != nil {
+		return err
 	}
 	first := true
 	for {
-		var key string
-		done := false
-		err := d.unit(func(i int) (int, error) {
-			i, err := d.ws(i)
-			if err != nil {
-				return i, err
-			}
-			if d.buf[i] == '}' {
-				done = true
-				return i + 1, nil
-			}
-			if !first {
-				if d.buf[i] != ',' {
-					return i, d.fail(i, fmt.Sprintf("expected ',' or '}', found %q", d.buf[i]))
-				}
-				i++
-			}
-			k, i, err := d.rawString(i)
-			if err != nil {
-				return i, err
-			}
-			key = string(k)
-			return d.expect(i, ':')
-		})
+		k, keyAt, done, err := d.nextKey(first, "")
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if done {
 			break
 		}
+		key := string(k)
 		first = false
 		switch {
 		case key == "info":
 			if err := d.unit(d.parseInfo); err != nil {
-				return nil, err
+				return err
 			}
 		case key == "packages" || key == "packages.conda":
 			if err := d.parsePackages(key); err != nil {
-				return nil, err
+				return err
 			}
 		case key == "removed":
 			if err := d.unit(d.parseRemoved); err != nil {
-				return nil, err
+				return err
 			}
 		case hasPackageExtension(key):
 			// A flat conda index maps file names to records at the top level.
@@ -163,20 +158,20 @@ func (d *decoder) run(channelURL string) (*Repodata, error) {
 				isObj = err == nil && d.buf[i] == '{'
 				return i, err
 			}); err != nil {
-				return nil, err
+				return err
 			}
 			if !isObj {
 				if err := d.skipStream(); err != nil {
-					return nil, err
+					return err
 				}
 				continue
 			}
-			if err := d.parseRecordUnit(key); err != nil {
-				return nil, err
+			if err := d.parseRecordUnit(key, keyAt); err != nil {
+				return err
 			}
 		default:
 			if err := d.skipStream(); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
@@ -188,16 +183,50 @@ func (d *decoder) run(channelURL string) (*Repodata, error) {
 		}
 		d.pos = i
 		if i < len(b) {
-			return nil, d.fail(i, "data after the document")
+			return d.fail(i, "data after the document")
 		}
 		if !d.fill(d.pos) {
 			break
 		}
 	}
 	if d.readErr != nil {
-		return nil, fmt.Errorf("reading %s: %w", d.opts.sourceName(), d.readErr)
+		return fmt.Errorf("reading %s: %w", d.opts.sourceName(), d.readErr)
 	}
-	return d.finish(channelURL)
+	return nil
+}
+
+// nextKey reads the next `"key":` of an object whose '{' has been read (first: no ','
+// before it), or its closing '}' (done). key holds the unescaped key until the next
+// read; keyAt is its document offset. section names the object in errors ("" for the
+// document itself).
+func (d *decoder) nextKey(first bool, section string) (key []byte, keyAt int64, done bool, err error) {
+	err = d.unit(func(i int) (int, error) {
+		i, err := d.ws(i)
+		if err != nil {
+			return i, err
+		}
+		if d.buf[i] == '}' {
+			done = true
+			return i + 1, nil
+		}
+		if !first {
+			if c := d.buf[i]; c != ',' {
+				if section == "" {
+					return i, d.fail(i, fmt.Sprintf("expected ',' or '}', found %q", c))
+				}
+				return i, d.fail(i, fmt.Sprintf("expected ',' or '}' in %q, found %q", section, c))
+			}
+			i++
+		}
+		keyAt = d.base + int64(i)
+		k, i, err := d.rawString(i)
+		if err != nil {
+			return i, err
+		}
+		key = k
+		return d.expect(i, ':')
+	})
+	return key, keyAt, done, err
 }
 
 func (d *decoder) parseInfo(i int) (int, error) {
@@ -275,47 +304,39 @@ func (d *decoder) parsePackages(section string) error {
 	}
 	first := true
 	for {
-		var fn string
-		done := false
-		err := d.unit(func(i int) (int, error) {
-			i, err := d.ws(i)
-			if err != nil {
-				return i, err
-			}
-			if d.buf[i] == '}' {
-				done = true
-				return i + 1, nil
-			}
-			if !first {
-				if d.buf[i] != ',' {
-					return i, d.fail(i, fmt.Sprintf("expected ',' or '}' in %q, found %q", section, d.buf[i]))
-				}
-				i++
-			}
-			k, i, err := d.rawString(i)
-			if err != nil {
-				return i, err
-			}
-			fn = d.strs.alloc(k)
-			return d.expect(i, ':')
-		})
+		k, keyAt, done, err := d.nextKey(first, section)
 		if err != nil {
 			return err
 		}
 		if done {
 			return nil
 		}
+		var fn string
+		if d.index != nil {
+			// Indexing keeps no file names: the key is read again with its record.
+			d.index.fn = append(d.index.fn[:0], k...)
+			fn = unsafe.String(unsafe.SliceData(d.index.fn), len(d.index.fn))
+		} else {
+			fn = d.strs.alloc(k)
+		}
 		first = false
-		if err := d.parseRecordUnit(fn); err != nil {
+		if err := d.parseRecordUnit(fn, keyAt); err != nil {
 			return err
 		}
 	}
 }
 
-func (d *decoder) parseRecordUnit(fn string) error {
+// parseRecordUnit decodes the record whose key fn starts at document offset keyAt,
+// appending it to d.recs, or to d.index when indexing.
+func (d *decoder) parseRecordUnit(fn string, keyAt int64) error {
 	d.record = fn
-	d.recs = append(d.recs, PackageRecord{})
-	rec := &d.recs[len(d.recs)-1]
+	var rec *PackageRecord
+	if d.index != nil {
+		rec = &d.index.scratch
+	} else {
+		d.recs = append(d.recs, PackageRecord{})
+		rec = &d.recs[len(d.recs)-1]
+	}
 	for {
 		*rec = PackageRecord{Fn: fn}
 		end, err := d.parseRecord(d.pos, rec)
@@ -341,7 +362,10 @@ func (d *decoder) parseRecordUnit(fn string) error {
 				missing = "build"
 			}
 		}
-		return &RepodataError{Source: d.opts.source, Record: fn, Offset: d.base + int64(d.pos), Reason: "missing " + missing}
+		return &RepodataError{Source: d.opts.source, Record: strings.Clone(fn), Offset: d.base + int64(d.pos), Reason: "missing " + missing}
+	}
+	if d.index != nil {
+		d.index.add(rec, fn, keyAt, d.base+int64(d.pos))
 	}
 	d.record = ""
 	return nil
@@ -465,7 +489,7 @@ func (d *decoder) recordValue(kid recordKey, j int, rec *PackageRecord, buildStr
 	b := d.buf
 	switch kid {
 	case kName:
-		return d.stringField(j, &rec.Name, true)
+		return d.nameField(j, &rec.Name)
 	case kVersion:
 		return d.stringField(j, &rec.Version, true)
 	case kBuild:
@@ -479,6 +503,14 @@ func (d *decoder) recordValue(kid recordKey, j int, rec *PackageRecord, buildStr
 	case kConstrains:
 		return d.listField(j, &rec.Constrains, "constrains")
 	case kTrackFeatures:
+		if d.index != nil {
+			// Indexing keeps the features a name tracks: decode them as usual.
+			x := d.index
+			d.index = nil
+			k, err := d.recordValue(kid, j, rec, buildString)
+			d.index = x
+			return k, err
+		}
 		if b[j] == '"' {
 			var s string
 			k, err := d.stringField(j, &s, true)
@@ -525,45 +557,13 @@ func (d *decoder) recordValue(kid recordKey, j int, rec *PackageRecord, buildStr
 // finish fills the location fields, sorts the records and checks what only the whole
 // document can tell.
 func (d *decoder) finish(channelURL string) (*Repodata, error) {
-	channel := cleanChannelURL(channelURL)
-	subdir := d.info.Subdir
-	if subdir == "" {
-		subdir = d.opts.subdir
-	}
-	prefix := ""
-	switch {
-	case d.info.BaseURL != "":
-		base := d.info.BaseURL
-		if !hasScheme(base) && channel != "" {
-			ref, err1 := url.Parse(base)
-			from, err2 := url.Parse(channel + "/" + subdir + "/")
-			if err1 != nil || err2 != nil {
-				return nil, &RepodataError{Source: d.opts.source, Record: "info", Reason: fmt.Sprintf("invalid base_url %q", base)}
-			}
-			base = from.ResolveReference(ref).String()
-		}
-		prefix = strings.TrimRight(base, "/") + "/"
-	case channel != "":
-		prefix = channel + "/" + subdir + "/"
+	loc, err := d.locator(channelURL)
+	if err != nil {
+		return nil, err
 	}
 	for i := range d.recs {
-		r := &d.recs[i]
-		if r.Subdir == "" {
-			if subdir == "" {
-				return nil, &RepodataError{Source: d.opts.source, Record: r.Fn, Reason: "no subdir in the record or the document; pass WithSubdir"}
-			}
-			r.Subdir = subdir
-		}
-		r.Channel = channel
-		if prefix != "" {
-			p := prefix
-			if d.info.BaseURL == "" && r.Subdir != subdir {
-				p = channel + "/" + r.Subdir + "/"
-			}
-			u := d.strs.concat(p, r.Fn)
-			r.URL = u
-			// The file name shares the URL's bytes.
-			r.Fn = u[len(p):]
+		if err := loc.locate(&d.recs[i], &d.strs); err != nil {
+			return nil, err
 		}
 	}
 	sortRecords(d.recs)
@@ -573,6 +573,70 @@ func (d *decoder) finish(channelURL string) (*Repodata, error) {
 		info.Subdir = d.opts.subdir
 	}
 	return &Repodata{Info: info, Packages: d.recs, Removed: d.removed}, nil
+}
+
+// locator fills the fields a record takes from where its document is: the subdir when
+// the record has none, the channel, the URL (and the file name sharing its bytes).
+type locator struct {
+	channel string
+	subdir  string // the document's (or WithSubdir's)
+	prefix  string // of URLs, "" when there is no channel URL
+	baseURL bool   // the document gives a base_url
+	source  string
+}
+
+func (d *decoder) locator(channelURL string) (*locator, error) {
+	return newLocator(channelURL, d.info, d.opts)
+}
+
+func newLocator(channelURL string, info RepodataInfo, o *repodataOptions) (*locator, error) {
+	channel := cleanChannelURL(channelURL)
+	subdir := info.Subdir
+	if subdir == "" {
+		subdir = o.subdir
+	}
+	prefix := ""
+	switch {
+	case info.BaseURL != "":
+		base := info.BaseURL
+		if !hasScheme(base) && channel != "" {
+			ref, err1 := url.Parse(base)
+			from, err2 := url.Parse(channel + "/" + subdir + "/")
+			if err1 != nil || err2 != nil {
+				return nil, &RepodataError{Source: o.source, Record: "info", Reason: fmt.Sprintf("invalid base_url %q", base)}
+			}
+			base = from.ResolveReference(ref).String()
+		}
+		prefix = strings.TrimRight(base, "/") + "/"
+	case channel != "":
+		prefix = channel + "/" + subdir + "/"
+	}
+	return &locator{channel: channel, subdir: subdir, prefix: prefix, baseURL: info.BaseURL != "", source: o.source}, nil
+}
+
+func (l *locator) locate(r *PackageRecord, strs *stringArena) error {
+	if r.Subdir == "" {
+		if l.subdir == "" {
+			return l.noSubdir(r.Fn)
+		}
+		r.Subdir = l.subdir
+	}
+	r.Channel = l.channel
+	if l.prefix != "" {
+		p := l.prefix
+		if !l.baseURL && r.Subdir != l.subdir {
+			p = l.channel + "/" + r.Subdir + "/"
+		}
+		u := strs.concat(p, r.Fn)
+		r.URL = u
+		// The file name shares the URL's bytes.
+		r.Fn = u[len(p):]
+	}
+	return nil
+}
+
+func (l *locator) noSubdir(fn string) error {
+	return &RepodataError{Source: l.source, Record: fn, Reason: "no subdir in the record or the document; pass WithSubdir"}
 }
 
 // cleanChannelURL drops a trailing slash, user credentials and anaconda.org tokens, so

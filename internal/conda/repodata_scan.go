@@ -34,11 +34,61 @@ type decoder struct {
 	scratch []byte
 	keybuf  []byte
 
-	recs    []PackageRecord
+	recs []PackageRecord
+	// index, when set, makes the decoder index records by name (BuildRepodataIndex)
+	// instead of appending them to recs: fields other than the name are checked as
+	// parseRecord checks them but not kept.
+	index   *indexBuilder
 	info    RepodataInfo
 	removed []string
 	hasInfo bool
 	readErr error
+
+	// digest: the bytes read last are being written to opts.digest by a goroutine
+	// that reports on digestDone; digestIn hands it the next ones.
+	digestIn   chan []byte
+	digestDone chan struct{}
+	digesting  bool
+}
+
+// digestWait waits until the bytes last read have been written to the digest, so the
+// buffer may be reused.
+func (d *decoder) digestWait() {
+	if d.digesting {
+		<-d.digestDone
+		d.digesting = false
+	}
+}
+
+// digestAdd hands b, just read, to the digest goroutine (started on first use).
+func (d *decoder) digestAdd(b []byte) {
+	if d.opts.digest == nil || len(b) == 0 {
+		return
+	}
+	if d.digestIn == nil {
+		d.digestIn, d.digestDone = make(chan []byte), make(chan struct{})
+		w := d.opts.digest
+		in, done := d.digestIn, d.digestDone
+		go func() {
+			for b := range in {
+				w.Write(b)
+				done <- struct{}{}
+			}
+			close(done)
+		}()
+	}
+	d.digestIn <- b
+	d.digesting = true
+}
+
+// stopDigest waits for the digest goroutine to write what it has and ends it.
+func (d *decoder) stopDigest() {
+	d.digestWait()
+	if d.digestIn != nil {
+		close(d.digestIn)
+		<-d.digestDone
+		d.digestIn = nil
+	}
 }
 
 func newDecoder(r io.Reader, buf []byte, o *repodataOptions) *decoder {
@@ -62,6 +112,7 @@ func (d *decoder) fill(keep int) bool {
 	if d.eof {
 		return false
 	}
+	d.digestWait()
 	if keep > 0 {
 		n := copy(d.buf, d.buf[keep:])
 		d.buf = d.buf[:n]
@@ -76,6 +127,7 @@ func (d *decoder) fill(keep int) bool {
 	for {
 		n, err := d.r.Read(d.buf[len(d.buf):cap(d.buf)])
 		d.buf = d.buf[:len(d.buf)+n]
+		d.digestAdd(d.buf[len(d.buf)-n:])
 		if err != nil {
 			d.eof = true
 			if err != io.EOF {
@@ -550,19 +602,26 @@ func (d *decoder) object(i int, f func(key []byte, j int) (int, error)) (int, er
 		if err != nil {
 			return j, err
 		}
-		j, err = d.ws(j)
-		if err != nil {
-			return j, err
-		}
-		switch d.buf[j] {
-		case ',':
-			i = j + 1
-		case '}':
-			return j + 1, nil
-		default:
-			return j, d.fail(j, fmt.Sprintf("expected ',' or '}', found %q", d.buf[j]))
+		var end bool
+		if i, end, err = d.next(j, '}'); end || err != nil {
+			return i, err
 		}
 	}
+}
+
+// next reads what follows an item of an object or array at j: a ',' (more items
+// follow from i) or the closing byte (end: the container ends before i).
+func (d *decoder) next(j int, close byte) (i int, end bool, err error) {
+	if j, err = d.ws(j); err != nil {
+		return j, false, err
+	}
+	switch d.buf[j] {
+	case ',':
+		return j + 1, false, nil
+	case close:
+		return j + 1, true, nil
+	}
+	return j, false, d.fail(j, fmt.Sprintf("expected ',' or '%c', found %q", close, d.buf[j]))
 }
 
 func (d *decoder) array(i int, f func(j int) (int, error)) (int, error) {
@@ -586,17 +645,9 @@ func (d *decoder) array(i int, f func(j int) (int, error)) (int, error) {
 		if err != nil {
 			return j, err
 		}
-		j, err = d.ws(j)
-		if err != nil {
-			return j, err
-		}
-		switch d.buf[j] {
-		case ',':
-			i = j + 1
-		case ']':
-			return j + 1, nil
-		default:
-			return j, d.fail(j, fmt.Sprintf("expected ',' or ']', found %q", d.buf[j]))
+		var end bool
+		if i, end, err = d.next(j, ']'); end || err != nil {
+			return i, err
 		}
 	}
 }
@@ -624,10 +675,39 @@ func (d *decoder) stringField(j int, dst *string, intern bool) (int, error) {
 	if err != nil {
 		return k, err
 	}
+	if d.index != nil {
+		// Indexing only needs to know whether the field is empty.
+		*dst = ""
+		if len(s) > 0 {
+			*dst = indexMark
+		}
+		return k, nil
+	}
 	if intern {
 		*dst = d.internString(s)
 	} else {
 		*dst = d.strs.alloc(s)
+	}
+	return k, nil
+}
+
+// nameField reads a record's name, which indexing keeps too; consecutive records
+// usually share it.
+func (d *decoder) nameField(j int, dst *string) (int, error) {
+	if d.index == nil {
+		return d.stringField(j, dst, true)
+	}
+	if d.buf[j] != '"' {
+		return j, d.fail(j, fmt.Sprintf("expected a string, found %q", d.buf[j]))
+	}
+	s, k, err := d.rawString(j)
+	if err != nil {
+		return k, err
+	}
+	if last := d.index.lastName; string(s) == last {
+		*dst = last
+	} else {
+		*dst = d.internString(s)
 	}
 	return k, nil
 }
@@ -655,6 +735,14 @@ func (d *decoder) listField(j int, dst *[]string, name string) (int, error) {
 		d.lists.tmp = d.lists.tmp[:start]
 		return end, err
 	}
+	if d.index != nil {
+		// Indexing only needs to know whether the list is empty.
+		*dst = indexEmpty
+		if d.index.listLen > 0 {
+			*dst = indexList
+		}
+		return end, nil
+	}
 	*dst = d.lists.take(start)
 	return end, nil
 }
@@ -664,6 +752,9 @@ func (d *decoder) stringList(i int, name string) (int, error) {
 	i, err := d.ws(i)
 	if err != nil {
 		return i, err
+	}
+	if d.index != nil {
+		d.index.listLen = 0
 	}
 	if d.buf[i] == ']' {
 		return i + 1, nil
@@ -679,7 +770,11 @@ func (d *decoder) stringList(i int, name string) (int, error) {
 		if err != nil {
 			return e, err
 		}
-		d.lists.tmp = append(d.lists.tmp, d.internString(s))
+		if d.index != nil {
+			d.index.listLen++
+		} else {
+			d.lists.tmp = append(d.lists.tmp, d.internString(s))
+		}
 		if e, err = d.ws(e); err != nil {
 			return e, err
 		}

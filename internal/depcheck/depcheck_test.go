@@ -20,6 +20,7 @@ var rank = map[string]int{
 	"internal/testutil": 0,
 	"internal/vmdisk":   0,
 	"internal/progress": 0,
+	"internal/activate": 0,
 
 	// Below even those: file-system helpers the store and the layer writer share.
 	"internal/fsutil": -1,

@@ -4,8 +4,9 @@
 // step where the OS can (renameat2 RENAME_EXCHANGE on Linux), so a kill at any moment
 // leaves either the old output or the new one at the path, never nothing. Temporaries
 // made by MkdirTemp and CreateTemp hold an advisory lock for as long as their writer
-// lives; CleanStale removes the ones whose writer died (the kernel drops the lock even
-// on SIGKILL) and never a live writer's.
+// lives (they are made and locked under a staging name CleanStale's globs do not match,
+// and only then given their names); CleanStale removes the ones whose writer died (the
+// kernel drops the lock even on SIGKILL) and never a live writer's.
 //
 // It may import golang.org/x/sys/unix and the standard library.
 package fsutil

@@ -59,26 +59,72 @@ func MkdirTemp(parent, pattern string) (*Temp, error) {
 // stagingPrefix starts the name a temporary directory has until it is locked.
 const stagingPrefix = ".staging-"
 
-// CreateTemp creates a file in parent (as os.CreateTemp) and locks it until Release.
+// CreateTemp creates a file in parent named pattern with a random part (as
+// os.CreateTemp) and locks it until Release. File is open for writing and named Path.
+//
+// As for MkdirTemp, the file is made and locked under a staging name that no CleanStale
+// glob of pattern matches, and only then given its final name (a hard link, which
+// fails rather than replace a file of that name, and the staging name removed), so a
+// CleanStale beside it never finds it unlocked.
 func CreateTemp(parent, pattern string) (*Temp, error) {
-	f, err := os.CreateTemp(parent, pattern)
-	if err != nil {
-		return nil, err
-	}
-	// The lock is held on its own descriptor, so File can be closed (as it must be
-	// before a rename) while the temporary stays protected.
-	l, err := os.Open(f.Name())
-	if err == nil {
-		if err = lockFile(l); err != nil {
-			l.Close()
+	for {
+		staged, err := os.CreateTemp(parent, stagingPrefix+pattern)
+		if err != nil {
+			return nil, err
 		}
+		staging := staged.Name()
+		staged.Close()
+		// The lock is held on its own descriptor, so File can be closed (as it must
+		// be before a rename) while the temporary stays protected.
+		l, err := os.Open(staging)
+		if err == nil {
+			if err = lockFile(l); err != nil {
+				l.Close()
+			}
+		}
+		if err != nil {
+			os.Remove(staging)
+			return nil, err
+		}
+		path := filepath.Join(parent, strings.TrimPrefix(filepath.Base(staging), stagingPrefix))
+		taken, err := giveName(staging, path)
+		if err != nil || taken {
+			l.Close()
+			os.Remove(staging)
+			if err != nil {
+				return nil, err
+			}
+			continue // a leftover with the same random part: try another
+		}
+		f, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			l.Close()
+			os.Remove(path)
+			return nil, err
+		}
+		return &Temp{Path: path, File: f, lock: l}, nil
 	}
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
+}
+
+// giveName moves the file staging to path unless path exists (taken).
+func giveName(staging, path string) (taken bool, err error) {
+	err = os.Link(staging, path)
+	switch {
+	case err == nil:
+		if err := os.Remove(staging); err != nil {
+			os.Remove(path)
+			return false, err
+		}
+		return false, nil
+	case errors.Is(err, os.ErrExist):
+		return true, nil
 	}
-	return &Temp{Path: f.Name(), File: f, lock: l}, nil
+	// No hard links on this filesystem: check, then rename (a file created at path in
+	// between would be replaced, as os.CreateTemp's own random names make unlikely).
+	if _, err := os.Lstat(path); err == nil {
+		return true, nil
+	}
+	return false, os.Rename(staging, path)
 }
 
 // Release drops the lock (and closes File if still open). Call it once the temporary is

@@ -120,6 +120,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+var heldTemp *Temp
+
 // helperProcess writes a new output in a temporary directory and waits to be killed
 // before replacing the old one.
 func helperProcess(parent string) {
@@ -127,6 +129,10 @@ func helperProcess(parent string) {
 	if err != nil {
 		os.Exit(2)
 	}
+	// Held in a global, as a real writer holds its Temp until Release: a Temp nothing
+	// refers to any more may be collected, and its lock closed with it, while the
+	// helper waits (TestKilledBeforeReplace once saw its live temporary removed).
+	heldTemp = tmp
 	os.WriteFile(filepath.Join(tmp.Path, "f"), []byte("new"), 0o644)
 	os.Stdout.WriteString("ready\n")
 	select {}
@@ -217,4 +223,45 @@ func TestMkdirTempRacesCleanStale(t *testing.T) {
 	}
 	close(stop)
 	<-done
+}
+
+// TestCreateTempRacesCleanStale: a file CreateTemp returns is never removed by a
+// CleanStale running at the same time (two processes sharing a cache's tmp directory),
+// and File names the path the caller renames.
+func TestCreateTempRacesCleanStale(t *testing.T) {
+	parent := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				CleanStale(parent, "repodata-*")
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 500; i++ {
+		tmp, err := CreateTemp(parent, "repodata-*")
+		if err != nil {
+			t.Fatalf("CreateTemp %d: %v", i, err)
+		}
+		if tmp.File.Name() != tmp.Path {
+			t.Fatalf("File.Name() = %s, Path = %s", tmp.File.Name(), tmp.Path)
+		}
+		if _, err := tmp.File.WriteString("x"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(tmp.Path); err != nil {
+			t.Fatalf("file %d removed while held: %v", i, err)
+		}
+		os.Remove(tmp.Path)
+		tmp.Release()
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("leftovers: %v", ents)
+	}
 }

@@ -274,6 +274,7 @@ func runPytestCase(t *testing.T, c pytestCase, input map[string]json.RawMessage)
 		}
 	}
 	sol, err := Solve(context.Background(), task)
+	checkIndexed(t, task, sol, err)
 	if sol != nil {
 		if msg := checkConsistent(task, sol); msg != "" {
 			t.Errorf("%s %s: inconsistent solution: %s", c.ID, c.Name, msg)

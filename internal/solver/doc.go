@@ -21,7 +21,8 @@
 // are checked against this rule instead).
 //
 // Only the names a solve reaches are parsed and sorted, so a large index costs
-// little more than grouping its records by name.
+// little more than grouping its records by name; channels passed as
+// conda.RepodataIndex (ChannelRecords.Indexes) are not even decoded beyond those names.
 //
 // It may import internal/conda and the standard library only.
 package solver

@@ -76,6 +76,7 @@ func TestExplanations(t *testing.T) {
 				task.Constraints = append(task.Constraints, Spec{MatchSpec: ms, Text: s})
 			}
 			sol, err := Solve(context.Background(), task)
+			checkIndexed(t, task, sol, err)
 			var ue *UnsatisfiableError
 			if !errors.As(err, &ue) {
 				t.Fatalf("want UnsatisfiableError, got solution %v, error %v", sol, err)
@@ -137,6 +138,7 @@ func TestDummySolutions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			task := Task{Specs: specs(t, c.specs...), Channels: []ChannelRecords{dummy}, Virtual: linux, Locked: c.locked, Update: c.update, ExcludeNewer: c.exclude}
 			sol, err := Solve(context.Background(), task)
+			checkIndexed(t, task, sol, err)
 			if err != nil {
 				t.Fatal(err)
 			}

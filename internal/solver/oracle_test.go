@@ -102,6 +102,7 @@ func TestCondaForgeOracle(t *testing.T) {
 		t.Run(strings.Join(c.Specs, "+"), func(t *testing.T) {
 			task := subchannelTask(t, doc, c.Specs)
 			sol, err := Solve(context.Background(), task)
+			checkIndexed(t, task, sol, err)
 			if c.Error != "" {
 				var ue *UnsatisfiableError
 				if !errors.As(err, &ue) {

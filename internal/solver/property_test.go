@@ -101,6 +101,7 @@ func TestPropertyRandomRepos(t *testing.T) {
 		}
 		task := Task{Specs: sp, Channels: []ChannelRecords{{Name: "gen", Records: recs}}}
 		sol, err := Solve(context.Background(), task)
+		checkIndexed(t, task, sol, err)
 		var ue *UnsatisfiableError
 		switch {
 		case err == nil:
@@ -155,6 +156,7 @@ func FuzzSolve(f *testing.F) {
 		}
 		task := Task{Specs: sp, Channels: []ChannelRecords{{Name: "gen", Records: recs}}}
 		sol, err := Solve(context.Background(), task)
+		checkIndexed(t, task, sol, err)
 		if err == nil {
 			if msg := checkConsistent(task, sol); msg != "" {
 				t.Fatalf("inconsistent: %s", msg)

@@ -40,10 +40,9 @@ type nameGroup struct {
 	name string
 	// span0 and spans hold the records as collected (runs of consecutive records of
 	// one channel), until ready turns them into recs; no per-record work before that.
-	span0  span
-	id     int32
-	ready  bool // versions parsed and orders sorted
-	tracks bool // some record tracks a feature
+	span0 span
+	id    int32
+	ready bool // versions parsed and orders sorted
 	*groupData
 }
 
@@ -70,20 +69,44 @@ type problem struct {
 	// tracked indexes records by the features they track.
 	tracked map[string][]*prec
 	locked  map[string]*conda.PackageRecord
-	// trackNames are the names with records that track features.
-	trackNames []string
+	// featNames lists, per feature, the names with records that track it (a name may
+	// be listed more than once).
+	featNames map[string][]string
 	// rootBest is, per requested name, its best candidate by version alone.
 	rootBest map[string]*prec
 	arena    []lit
-	// parts are the channels' record slices (Records, then each of Subdirs) in order;
-	// spans index them.
+	// parts are the channels' record slices (Records, then each of Subdirs, then each
+	// of Indexes) in order; spans index them.
 	parts []part
+	// err is the first failure to read an index's records; the solve stops with it.
+	err error
 }
 
-// part is one record slice of channel ch.
+// part is one record slice of channel ch, or one index (idx set) whose records are
+// decoded by name when reached. A span of an index part is one name: lo is its number
+// in the index.
 type part struct {
-	ch   int32
-	recs []conda.PackageRecord
+	ch     int32
+	recs   []conda.PackageRecord
+	idx    *conda.RepodataIndex
+	loaded map[int32][]conda.PackageRecord
+}
+
+// load decodes the records of name ni of index part pi, once.
+func (p *problem) load(pi, ni int32) []conda.PackageRecord {
+	pt := &p.parts[pi]
+	if recs, ok := pt.loaded[ni]; ok {
+		return recs
+	}
+	recs, err := pt.idx.Records(int(ni))
+	if err != nil && p.err == nil {
+		p.err = err
+	}
+	if pt.loaded == nil {
+		pt.loaded = map[int32][]conda.PackageRecord{}
+	}
+	pt.loaded[ni] = recs
+	return recs
 }
 
 type entry struct {
@@ -122,15 +145,28 @@ func (p *problem) entries(g *nameGroup) []entry {
 	if g.groupData != nil {
 		more = g.spans
 	}
+	size := func(s span) int {
+		if s.ch >= 0 && p.parts[s.ch].idx != nil {
+			return p.parts[s.ch].idx.Count(int(s.lo))
+		}
+		return int(s.hi - s.lo)
+	}
 	n := 0
 	if g.span0.hi != 0 {
-		n += int(g.span0.hi - g.span0.lo)
+		n += size(g.span0)
 	}
 	for _, s := range more {
-		n += int(s.hi - s.lo)
+		n += size(s)
 	}
 	out := make([]entry, 0, n)
 	add := func(s span) {
+		if s.ch >= 0 && p.parts[s.ch].idx != nil {
+			recs := p.load(s.ch, s.lo)
+			for i := range recs {
+				out = append(out, entry{rec: &recs[i], ch: p.parts[s.ch].ch})
+			}
+			return
+		}
 		for i := s.lo; i < s.hi; i++ {
 			var r *conda.PackageRecord
 			ch := s.ch
@@ -185,14 +221,24 @@ func Solve(ctx context.Context, t Task) (*Solution, error) {
 	p := &problem{task: &t, names: map[string]*nameGroup{}, specs: map[string]*parsedSpec{}, hidden: map[string][]hiddenRec{}}
 	p.flex = t.ChannelPriority == PriorityFlexible
 	p.collect()
+	if p.err != nil {
+		return nil, p.err
+	}
 	p.encode()
 	p.constrain()
+	if p.err != nil {
+		return nil, p.err
+	}
 	ok, err := p.eng.solve(func() bool { return ctx.Err() != nil })
 	if err != nil {
 		return nil, fmt.Errorf("solving %d specs: %w", len(t.Specs), ctx.Err())
 	}
 	if !ok {
-		return nil, p.explain()
+		err := p.explain()
+		if p.err != nil {
+			return nil, p.err
+		}
+		return nil, err
 	}
 	sol := &Solution{}
 	for v, pr := range p.vars {
@@ -224,11 +270,21 @@ func (p *problem) collect() {
 				total += len(recs)
 			}
 		}
+		for _, x := range c.Indexes {
+			if x != nil && x.Len() > 0 {
+				p.parts = append(p.parts, part{ch: int32(ci), idx: x})
+				total += x.Len()
+			}
+		}
 	}
 	// Size the map for the runs of equal names (repodata lists a name's records
 	// together), an upper bound on the names, so it never rehashes.
 	runs := len(t.Virtual)
 	for _, pt := range p.parts {
+		if pt.idx != nil {
+			runs += pt.idx.Len()
+			continue
+		}
 		recs := pt.recs
 		for i := range recs {
 			if i == 0 || recs[i].Name != recs[i-1].Name {
@@ -239,49 +295,90 @@ func (p *problem) collect() {
 	p.names = make(map[string]*nameGroup, min(runs, total))
 	var last *nameGroup // repodata lists a name's records together: skip the map then
 	var slab []nameGroup
-	add := func(r *conda.PackageRecord, ch, i int) {
+	group := func(name string) *nameGroup {
 		g := last
-		if g == nil || g.name != r.Name {
-			g = p.names[r.Name]
+		if g == nil || g.name != name {
+			g = p.names[name]
 			if g == nil {
 				if len(slab) == cap(slab) {
 					slab = make([]nameGroup, 0, 256)
 				}
-				slab = append(slab, nameGroup{name: r.Name})
+				slab = append(slab, nameGroup{name: name})
 				g = &slab[len(slab)-1]
-				p.names[r.Name] = g
+				p.names[name] = g
 			}
 			last = g
 		}
-		if len(r.TrackFeatures) > 0 && !g.tracks {
-			g.tracks = true
-			p.trackNames = append(p.trackNames, r.Name)
+		return g
+	}
+	p.featNames = map[string][]string{}
+	add := func(r *conda.PackageRecord, ch, i int) {
+		g := group(r.Name)
+		for _, f := range r.TrackFeatures {
+			p.featNames[f] = append(p.featNames[f], g.name)
 		}
 		g.addRec(int32(ch), int32(i))
 	}
 	for i := range t.Virtual {
 		add(&t.Virtual[i], -1, i)
 	}
+	// visit adds record ri of part pi unless the task's settings hide it.
+	visit := func(c *ChannelRecords, pi, ri int) {
+		r := &p.parts[pi].recs[ri]
+		if strings.HasPrefix(r.Name, "__") {
+			return // virtual packages come only from the task
+		}
+		if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
+			if p.canHide(r.Name) {
+				p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+			}
+			return
+		}
+		if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
+			if p.canHide(r.Name) {
+				p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
+			}
+			return
+		}
+		add(r, pi, ri)
+	}
 	for pi, pt := range p.parts {
 		c := &t.Channels[pt.ch]
-		for ri := range pt.recs {
-			r := &pt.recs[ri]
-			if strings.HasPrefix(r.Name, "__") {
-				continue // virtual packages come only from the task
+		if pt.idx == nil {
+			for ri := range pt.recs {
+				visit(c, pi, ri)
 			}
-			if t.ExcludeNewer > 0 && r.Timestamp > t.ExcludeNewer {
-				if p.canHide(r.Name) {
-					p.hide(r, fmt.Sprintf("is excluded: uploaded at %d ms, after the exclude-newer cutoff %d", r.Timestamp, t.ExcludeNewer))
+			continue
+		}
+		x := pt.idx
+		for ni := range x.Len() {
+			name := x.Name(ni)
+			if strings.HasPrefix(name, "__") {
+				continue
+			}
+			_, newest := x.Timestamps(ni)
+			if (t.ExcludeNewer > 0 && newest > t.ExcludeNewer) || (len(c.Allow) > 0 && !allowed(c.Allow, name)) {
+				// The settings hide records of this name: decode them now and visit
+				// them one by one, so that what is hidden, and in which order, is as
+				// for records passed whole. They become a part of their own.
+				recs, err := x.Records(ni)
+				if err != nil {
+					p.err = err
+					return
+				}
+				p.parts = append(p.parts, part{ch: pt.ch, recs: recs})
+				for ri := range recs {
+					visit(c, len(p.parts)-1, ri)
 				}
 				continue
 			}
-			if len(c.Allow) > 0 && !allowed(c.Allow, r.Name) {
-				if p.canHide(r.Name) {
-					p.hide(r, fmt.Sprintf("is in channel %s, whose allow-list does not include %s", c.Name, r.Name))
+			g := group(name)
+			if x.TracksFeatures(ni) {
+				for _, f := range x.Features(ni) {
+					p.featNames[f] = append(p.featNames[f], g.name)
 				}
-				continue
 			}
-			add(r, pi, ri)
+			g.addRec(int32(pi), int32(ni))
 		}
 	}
 }
@@ -311,7 +408,9 @@ func (p *problem) ready(g *nameGroup) {
 	if g.groupData == nil {
 		g.groupData = &groupData{}
 	}
-	if raw[0].ch < 0 {
+	if len(raw) == 0 {
+		// Only when an index could not be read (p.err).
+	} else if raw[0].ch < 0 {
 		// A virtual package hides channel records of its name.
 		raw = slices.DeleteFunc(raw, func(e entry) bool { return e.ch >= 0 })
 	} else if t.ChannelPriority == "" || t.ChannelPriority == PriorityStrict {
@@ -381,16 +480,7 @@ func sameRecord(a, b *conda.PackageRecord) bool {
 // names their best version. Ties go to build number, arch-specific over noarch, newer timestamp,
 // then file name so the order never depends on input order.
 func (p *problem) rootOrder(a, b *prec) int {
-	if c := p.head(a, b); c != 0 {
-		return c
-	}
-	// track_features first (conda's default solver since 23.10, libmamba, as mamba,
-	// rattler and pixi), then the version; conda's classic solver had them the other
-	// way round and could pick a PyPy build of a newer python over CPython.
-	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
-		return c
-	}
-	if c := b.ver.Compare(a.ver); c != 0 {
+	if c := p.versionOrder(a, b); c != 0 {
 		return c
 	}
 	// conda maximises every requested version before any requested build: among
@@ -465,16 +555,24 @@ func (p *problem) rootPenalty(r *prec) int {
 }
 
 func (p *problem) depOrder(a, b *prec) int {
+	if c := p.versionOrder(a, b); c != 0 {
+		return c
+	}
+	return p.tail(a, b)
+}
+
+// versionOrder is what both orders start with: locked records and (flexible priority)
+// the channel, then track_features first (conda's default solver since 23.10,
+// libmamba, as mamba, rattler and pixi), then the version; conda's classic solver had
+// them the other way round and could pick a PyPy build of a newer python over CPython.
+func (p *problem) versionOrder(a, b *prec) int {
 	if c := p.head(a, b); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(len(a.rec.TrackFeatures), len(b.rec.TrackFeatures)); c != 0 {
 		return c
 	}
-	if c := b.ver.Compare(a.ver); c != 0 {
-		return c
-	}
-	return p.tail(a, b)
+	return b.ver.Compare(a.ver)
 }
 
 func (p *problem) head(a, b *prec) int {
@@ -838,24 +936,32 @@ func (p *problem) constrain() {
 	}
 }
 
-// trackers lists records whose track_features include the feature. The index is
-// built on the first call, and only when some reached record has features.
+// trackers lists records whose track_features include the feature (a record once per
+// time it lists it), by name, once per feature. Only the names with records tracking
+// it are reached.
 func (p *problem) trackers(f string) []*prec {
 	if p.tracked == nil {
 		p.tracked = map[string][]*prec{}
-		names := slices.Clone(p.trackNames)
-		slices.Sort(names)
-		for _, n := range names {
-			g := p.names[n]
-			p.ready(g)
-			for _, r := range g.recs {
-				for _, tf := range r.rec.TrackFeatures {
-					p.tracked[tf] = append(p.tracked[tf], r)
+	}
+	if out, ok := p.tracked[f]; ok {
+		return out
+	}
+	names := slices.Clone(p.featNames[f])
+	slices.Sort(names)
+	var out []*prec
+	for _, n := range slices.Compact(names) {
+		g := p.names[n]
+		p.ready(g)
+		for _, r := range g.recs {
+			for _, tf := range r.rec.TrackFeatures {
+				if tf == f {
+					out = append(out, r)
 				}
 			}
 		}
 	}
-	return p.tracked[f]
+	p.tracked[f] = out
+	return out
 }
 
 // compareDeps orders two records by the best versions their common dependencies can

@@ -21,6 +21,10 @@ type ChannelRecords struct {
 	// platform's), read after Records as if appended to it: a caller with one slice per
 	// subdir passes them without copying hundreds of thousands of records into one.
 	Subdirs [][]conda.PackageRecord
+	// Indexes holds further subdirs of the channel indexed by name, read after Subdirs:
+	// only the records of the names a solve reaches are decoded. The answer is the
+	// one the same records passed in Records or Subdirs give.
+	Indexes []*conda.RepodataIndex
 	// Allow is an optional allow-list of package-name globs (path.Match syntax); when
 	// set, other names are invisible in this channel.
 	Allow []string
