@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -30,7 +31,8 @@ const (
 // layout at dest holding one linux/amd64 image whose single uncompressed layer is
 // /disk/disk.qcow2 (owned by 107:107, mode 0440), every time the image's epoch. Push it
 // by digest (e.g. `skopeo copy oci:DIR docker://REF`) and reference it from a
-// VirtualMachine's containerDisk volume.
+// VirtualMachine's containerDisk volume. With --push the tags get this image (see
+// writeOutputs), and `launch --to kubernetes` pins its VirtualMachineInstance to it.
 func writeContainerDisk(ctx context.Context, r *recipes.Recipe, res *ImageResult, o ImageOptions, dest string) error {
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dest)), ".reprobuild-containerdisk-*")
 	if err != nil {
@@ -73,7 +75,26 @@ func writeContainerDisk(ctx context.Context, r *recipes.Recipe, res *ImageResult
 	if err != nil {
 		return err
 	}
-	return image.WriteLayout(dest, idx)
+	if err := image.WriteLayout(dest, idx); err != nil {
+		return err
+	}
+	// For a push: the layout's, since the layer file above is removed on return.
+	written, err := layout.ImageIndexFromPath(dest)
+	if err != nil {
+		return err
+	}
+	im, err := written.IndexManifest()
+	if err != nil {
+		return err
+	}
+	if len(im.Manifests) != 1 {
+		return fmt.Errorf("internal error: the containerDisk layout %s has %d entries", dest, len(im.Manifests))
+	}
+	if res.containerDisk, err = written.ImageIndex(im.Manifests[0].Digest); err != nil {
+		return err
+	}
+	res.ContainerDisk = im.Manifests[0].Digest.String()
+	return nil
 }
 
 // vmEpoch is the creation time of the linux-64 image of res.

@@ -80,9 +80,12 @@ type ImageResult struct {
 	Platforms []PlatformImage `json:"platforms"`
 	Outputs   []string        `json:"outputs,omitempty"`
 	Pushed    []string        `json:"pushed,omitempty"`
-	LockPath  string          `json:"lock"`
-	Locked    bool            `json:"locked"`
-	Clobbers  []string        `json:"clobbers,omitempty"`
+	// ContainerDisk is the digest of the KubeVirt containerDisk of a kubevirt: output:
+	// with Push, the tags get it instead of the container image.
+	ContainerDisk string   `json:"container_disk,omitempty"`
+	LockPath      string   `json:"lock"`
+	Locked        bool     `json:"locked"`
+	Clobbers      []string `json:"clobbers,omitempty"`
 
 	// Image is the single-platform image, or nil; Index is set for several platforms.
 	Image v1.Image      `json:"-"`
@@ -92,6 +95,9 @@ type ImageResult struct {
 	Referrers []v1.Image          `json:"-"`
 	Records   []*RuntimeRecord    `json:"-"`
 	Documents []PlatformDocuments `json:"-"`
+
+	// containerDisk is the containerDisk image (index) of a kubevirt: output.
+	containerDisk v1.ImageIndex
 
 	// plans are the per-target build plans the image was built from, in platform
 	// order: outputs beside the image (VM disks, SIF files) read them.
@@ -601,24 +607,32 @@ func writeOutputs(ctx context.Context, r *recipes.Recipe, res *ImageResult, o Im
 		if kc == nil {
 			kc = authn.DefaultKeychain
 		}
+		var x any = res.Image
+		if res.Index != nil {
+			x = res.Index
+		}
+		want, kind := res.Digest, pushImage
+		if res.containerDisk != nil {
+			// A kubevirt: output is for KubeVirt: its tags get the containerDisk.
+			x, want, kind = res.containerDisk, res.ContainerDisk, pushContainerDisk
+		}
 		for _, tag := range tags {
-			var x any = res.Image
-			if res.Index != nil {
-				x = res.Index
-			}
 			d, err := image.Push(ctx, tag, x, kc)
 			if err != nil {
 				return err
 			}
-			if d != res.Digest {
-				return fmt.Errorf("pushed %s as %s, but the build is %s", tag, d, res.Digest)
+			if d != want {
+				return fmt.Errorf("pushed %s as %s, but the build is %s", tag, d, want)
 			}
 			res.Pushed = append(res.Pushed, tag+"@"+d)
+			if kind == pushContainerDisk {
+				continue // the SBOM referrers' subjects are the container images
+			}
 			if err := pushReferrers(ctx, tag, res.Referrers, kc); err != nil {
 				return err
 			}
 		}
-		if err := recordPushes(o.Channel.CacheDir, res); err != nil {
+		if err := recordPushes(o.Channel.CacheDir, res, kind, want); err != nil {
 			return err
 		}
 	}

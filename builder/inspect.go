@@ -44,6 +44,9 @@ type Inspection struct {
 	// Source is "file" when the record came from /opt/reprobuild/runtime.json, "labels"
 	// when it was rebuilt from the image labels (and so holds only the summary).
 	Source string
+	// RecordPath says where the record was read when not from /opt/reprobuild/runtime.json
+	// in the image: on a VM disk, its EFI partition and file.
+	RecordPath string
 }
 
 // Inspection sources.

@@ -72,8 +72,15 @@ func Launch(ctx context.Context, o LaunchOptions) (*LaunchResult, error) {
 	if ref != "" && !digestRefRe.MatchString(ref) {
 		return nil, &UnpinnedImageError{Ref: ref}
 	}
+	// A VM recipe runs on Kubernetes as a KubeVirt VirtualMachineInstance booting its
+	// containerDisk.
+	kubevirt := o.To == LaunchKubernetes && r.VM != nil
 	if ref == "" {
-		if ref, err = LastPush(o.CacheDir, lockHash); err != nil {
+		last := LastPush
+		if kubevirt {
+			last = LastContainerDiskPush
+		}
+		if ref, err = last(o.CacheDir, lockHash); err != nil {
 			return nil, err
 		}
 	}
@@ -93,6 +100,11 @@ func Launch(ctx context.Context, o LaunchOptions) (*LaunchResult, error) {
 	res := &LaunchResult{To: o.To, Image: ref}
 	switch o.To {
 	case LaunchKubernetes:
+		if kubevirt {
+			res.Filename = spec.Name + "-vmi.yaml"
+			res.Content, err = launch.KubeVirtYAML(spec)
+			break
+		}
 		res.Filename = spec.Name + "-job.yaml"
 		res.Content, err = launch.KubernetesYAML(spec)
 	case LaunchSlurm:

@@ -35,11 +35,16 @@ func (e *NotLockedError) Error() string {
 type NotPushedError struct {
 	LockHash string
 	Damaged  string // the damaged push record, if that is why
+	// ContainerDisk: what was looked for is the KubeVirt containerDisk of a VM recipe.
+	ContainerDisk bool
 }
 
 func (e *NotPushedError) Error() string {
 	if e.Damaged != "" {
 		return fmt.Sprintf("the push record %s is damaged: push again, or give the image pinned by digest", e.Damaged)
+	}
+	if e.ContainerDisk {
+		return fmt.Sprintf("no containerDisk of this lock (%.12s) was pushed from this machine: push one (image --output kubevirt:DIR --push), or give it pinned by digest", e.LockHash)
 	}
 	return fmt.Sprintf("this lock (%.12s) was never pushed from this machine: push it, or give the image pinned by digest", e.LockHash)
 }

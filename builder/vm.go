@@ -128,7 +128,7 @@ const SourceDisk = "disk"
 // inspectVM reads the runtime record from a VM disk (raw or qcow2) itself; Digest is the
 // sha256 of the disk file.
 func inspectVM(ref, p string) (*Inspection, error) {
-	data, err := vmdisk.ReadRecord(p)
+	data, at, err := vmdisk.ReadRecordAt(p)
 	if err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
 	}
@@ -145,7 +145,7 @@ func inspectVM(ref, p string) (*Inspection, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return nil, fmt.Errorf("inspect %s: %w", ref, err)
 	}
-	return &Inspection{Ref: ref, Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Record: rr, Source: SourceDisk}, nil
+	return &Inspection{Ref: ref, Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)), Record: rr, Source: SourceDisk, RecordPath: at}, nil
 }
 
 // verifyVM rebuilds the VM disk output from the lock into a temporary directory beside

@@ -2,6 +2,7 @@ package examples
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -246,5 +247,81 @@ func TestRunRootless(t *testing.T) {
 	}
 	if want := "hello from reprobuild, installed in /opt/env\n0\n"; stdout.String() != want {
 		t.Errorf("rootless run printed %q, want %q (the image's root mapped to the caller)", stdout.String(), want)
+	}
+}
+
+// TestRunGPUHook: a GPU recipe run where nvidia-container-runtime-hook is on PATH gets
+// it wired into the runc configuration as the toolkit expects it (a createRuntime hook
+// called with "prestart", where runc runs the deprecated prestart hooks), with the
+// image's NVIDIA_* variables in the process env; the hook's own failure stops the run
+// before the container's program starts, and its message reaches the user.
+//
+// Debian 12 packages no NVIDIA container toolkit (not in main, contrib or non-free) and
+// this machine has no GPU, so the hook on PATH is a stand-in script: runc really calls
+// it with the container state on stdin; it copies the bundle's config.json out and fails
+// the way the real hook fails without a driver.
+func TestRunGPUHook(t *testing.T) {
+	runcBin := requireRunc(t)
+	ws := workspace(t)
+	dir := filepath.Join(ws, "quickstart")
+	recipe := filepath.Join(dir, "reprobuild.hcl")
+	src, err := os.ReadFile(recipe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(recipe, append(src, "\nhardware {\n  cuda = \"12.4\"\n  gpus = 1\n}\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin, seen := t.TempDir(), t.TempDir()
+	hook := filepath.Join(bin, "nvidia-container-runtime-hook")
+	script := "#!/bin/sh\n" +
+		"state=$(cat)\n" +
+		"bundle=$(printf '%s' \"$state\" | sed -n 's/.*\"bundle\": *\"\\([^\"]*\\)\".*/\\1/p')\n" +
+		"cp \"$bundle/config.json\" " + seen + "/config.json\n" +
+		"printf '%s\\n' \"$0\" \"$@\" > " + seen + "/args\n" +
+		"echo 'nvidia-container-cli: initialization error: nvml error: driver not loaded' >&2\n" +
+		"exit 1\n"
+	if err := os.WriteFile(hook, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o := runOpts{dir: dir, env: []string{"REPROBUILD_CACHE=" + t.TempDir(), "PATH=" + bin + ":" + os.Getenv("PATH")}}
+	out, errOut, code := runCLI(t, o, "run", "--offline", "--runc="+runcBin, "--", "/bin/sh", "-c", "echo the container ran")
+	if code == 0 || strings.Contains(out, "the container ran") {
+		t.Fatalf("the run went on past a failing GPU hook: status %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "driver not loaded") {
+		t.Errorf("the hook's error does not reach the user:\n%s", errOut)
+	}
+	args, err := os.ReadFile(filepath.Join(seen, "args"))
+	if err != nil {
+		t.Fatalf("runc never called the hook (%v); stderr:\n%s", err, errOut)
+	}
+	if string(args) != hook+"\nprestart\n" {
+		t.Errorf("the hook was called as %q, want %q then prestart", args, hook)
+	}
+	b, err := os.ReadFile(filepath.Join(seen, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Process struct {
+			Env []string `json:"env"`
+		} `json:"process"`
+		Hooks map[string][]struct {
+			Path string   `json:"path"`
+			Args []string `json:"args"`
+		} `json:"hooks"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cr := cfg.Hooks["createRuntime"]
+	if len(cr) != 1 || cr[0].Path != hook || len(cr[0].Args) != 2 || cr[0].Args[1] != "prestart" || len(cfg.Hooks) != 1 {
+		t.Errorf("hooks %+v: want one createRuntime hook %s prestart", cfg.Hooks, hook)
+	}
+	for _, want := range []string{"NVIDIA_VISIBLE_DEVICES=all", "NVIDIA_DRIVER_CAPABILITIES=compute,utility", "NVIDIA_REQUIRE_CUDA=cuda>=12.4"} {
+		if !slices.Contains(cfg.Process.Env, want) {
+			t.Errorf("process env %v lacks %s (the hook reads it)", cfg.Process.Env, want)
+		}
 	}
 }

@@ -151,6 +151,8 @@ func TestVMDiskBootsAndIsReproducible(t *testing.T) {
 	// So is `reprobuild inspect vm:PATH`.
 	if out := mustRun(t, runOpts{dir: t.TempDir()}, "inspect", "vm:"+disk); !strings.Contains(out, lockHash) {
 		t.Errorf("inspect vm:%s does not show the lock hash %s:\n%s", disk, lockHash, out)
+	} else if want := "Record  partition 1 (EFI system partition): /reprobuild/runtime.json\n"; !strings.Contains(out, want) {
+		t.Errorf("inspect vm:%s does not say it read the record from the EFI partition (%q):\n%s", disk, want, out)
 	}
 	if st, err := os.Stat(disk); err == nil {
 		t.Logf("qcow2 size %d bytes", st.Size())

@@ -48,7 +48,9 @@ func newInspectCommand() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(out, "Image   %s\nDigest  %s\nID      %s\n", in.Ref, in.Digest, in.ID)
-			if in.Source == builder.SourceLabels {
+			if in.RecordPath != "" {
+				fmt.Fprintf(out, "Record  %s\n\n", in.RecordPath)
+			} else if in.Source == builder.SourceLabels {
 				fmt.Fprintf(out, "Record  from labels only (the image has no /%s): summary fields\n\n", record.Path)
 			} else {
 				fmt.Fprintf(out, "Record  /%s\n\n", record.Path)

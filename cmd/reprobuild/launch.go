@@ -25,7 +25,9 @@ func newLaunchCommand() *cobra.Command {
 			"the image given with --image, or else the last `reprobuild image --push` of the current\n" +
 			"lock from this machine.\n\n" +
 			"  kubernetes  a batch/v1 Job (requests/limits from hardware, nvidia.com/gpu, CUDA driver\n" +
-			"              node affinity, mount data as volumes, no restarts)\n" +
+			"              node affinity, mount data as volumes, no restarts); for a VM recipe a\n" +
+			"              KubeVirt VirtualMachineInstance booting its containerDisk (the last\n" +
+			"              image --output kubevirt:DIR --push of the lock, or --image)\n" +
 			"  slurm       an sbatch script (--cpus-per-task, --mem, --gres=gpu:N) running the image\n" +
 			"              with srun --container (--runtime oci) or apptainer (--runtime apptainer)\n" +
 			"  apptainer   the apptainer run line (--nv for GPUs, --bind for data)\n\n" +
@@ -108,6 +110,9 @@ func launchFlagError(err error) error {
 	case errors.As(err, &notPushed):
 		if notPushed.Damaged != "" {
 			return fmt.Errorf("the push record %s is damaged: push again, or pass --image REF@sha256:DIGEST", notPushed.Damaged)
+		}
+		if notPushed.ContainerDisk {
+			return fmt.Errorf("this VM recipe's lock (%.12s) has no containerDisk pushed from this machine: run reprobuild image --output kubevirt:DIR --push --tag REF, or pass --image REF@sha256:DIGEST of one", notPushed.LockHash)
 		}
 		return fmt.Errorf("this lock (%.12s) was never pushed from this machine: run reprobuild image --push --tag REF, or pass --image REF@sha256:DIGEST", notPushed.LockHash)
 	case errors.As(err, &unpinned):

@@ -147,14 +147,9 @@ func kubeResources(s Spec) (corev1.ResourceRequirements, error) {
 		req[corev1.ResourceCPU] = *resource.NewQuantity(int64(s.CPUs), resource.DecimalSI)
 	}
 	if s.Memory != "" {
-		n, unit, err := memoryBytes(s.Memory)
+		q, err := memoryQuantity(s.Memory)
 		if err != nil {
 			return corev1.ResourceRequirements{}, err
-		}
-		suffix := map[string]string{"": "", "B": "", "KB": "k", "MB": "M", "GB": "G", "TB": "T", "KiB": "Ki", "MiB": "Mi", "GiB": "Gi", "TiB": "Ti"}[unit]
-		q, err := resource.ParseQuantity(strconv.FormatInt(n, 10) + suffix)
-		if err != nil {
-			return corev1.ResourceRequirements{}, errorf("memory %q: %v", s.Memory, err)
 		}
 		req[corev1.ResourceMemory] = q
 	}
@@ -169,6 +164,20 @@ func kubeResources(s Spec) (corev1.ResourceRequirements, error) {
 		req[GPUResource] = *resource.NewQuantity(int64(s.GPUs), resource.DecimalSI)
 	}
 	return corev1.ResourceRequirements{Requests: req, Limits: lim}, nil
+}
+
+// memoryQuantity is the recipe's memory size as a Kubernetes quantity ("16GiB" is 16Gi).
+func memoryQuantity(mem string) (resource.Quantity, error) {
+	n, unit, err := memoryBytes(mem)
+	if err != nil {
+		return resource.Quantity{}, err
+	}
+	suffix := map[string]string{"": "", "B": "", "KB": "k", "MB": "M", "GB": "G", "TB": "T", "KiB": "Ki", "MiB": "Mi", "GiB": "Gi", "TiB": "Ti"}[unit]
+	q, err := resource.ParseQuantity(strconv.FormatInt(n, 10) + suffix)
+	if err != nil {
+		return resource.Quantity{}, errorf("memory %q: %v", mem, err)
+	}
+	return q, nil
 }
 
 // kubeSecurityContext maps runtime.user: a numeric uid[:gid] becomes runAsUser and

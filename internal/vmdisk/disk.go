@@ -319,24 +319,31 @@ func program(given, name, pkg string) (string, error) {
 
 // ReadRecord reads the runtime record from a disk written by Build (raw or qcow2).
 func ReadRecord(path string) ([]byte, error) {
+	b, _, err := ReadRecordAt(path)
+	return b, err
+}
+
+// ReadRecordAt is ReadRecord that also says where on the disk the record was read:
+// "partition N (EFI system partition): /reprobuild/runtime.json".
+func ReadRecordAt(path string) ([]byte, string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	var r io.ReaderAt = f
 	magic := make([]byte, 4)
 	if _, err := f.ReadAt(magic, 0); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	if bytes.Equal(magic, []byte("QFI\xfb")) {
 		if r, err = openQcow2(f); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, "", fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	parts, err := readGPT(r)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	for _, p := range parts {
 		if p.Type == espType {
@@ -344,14 +351,14 @@ func ReadRecord(path string) ([]byte, error) {
 			b, err := readFATFile(sec, RecordPath)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					return nil, fmt.Errorf("%s: no runtime record", path)
+					return nil, "", fmt.Errorf("%s: no runtime record", path)
 				}
-				return nil, fmt.Errorf("%s: %w", path, err)
+				return nil, "", fmt.Errorf("%s: %w", path, err)
 			}
-			return b, nil
+			return b, fmt.Sprintf("partition %d (EFI system partition): /%s", p.Number, RecordPath), nil
 		}
 	}
-	return nil, fmt.Errorf("%s: no EFI system partition: not a reprobuild VM disk", path)
+	return nil, "", fmt.Errorf("%s: no EFI system partition: not a reprobuild VM disk", path)
 }
 
 // qcow2 reads the guest view of an uncompressed, unencrypted qcow2 (v2 or v3) image.

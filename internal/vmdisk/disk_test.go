@@ -136,12 +136,15 @@ func TestBuildReproducibleAndGolden(t *testing.T) {
 			if res.Kernel != "6.1.0-10-amd64" {
 				t.Errorf("kernel %s, want the newest, 6.1.0-10-amd64", res.Kernel)
 			}
-			rec, err := ReadRecord(out)
+			rec, at, err := ReadRecordAt(out)
 			if err != nil {
 				t.Fatalf("ReadRecord(%s): %v", format, err)
 			}
 			if string(rec) != `{"record_version":1}` {
 				t.Fatalf("ReadRecord(%s) = %q", format, rec)
+			}
+			if want := "partition 1 (EFI system partition): /reprobuild/runtime.json"; at != want {
+				t.Errorf("ReadRecordAt(%s) read at %q, want %q", format, at, want)
 			}
 			sums = append(sums, sha(t, out))
 		}

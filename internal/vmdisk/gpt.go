@@ -24,6 +24,8 @@ type partition struct {
 	Type, ID    GUID
 	First, Last int64 // inclusive LBAs
 	Name        string
+	// Number is the partition's number (its 1-based GPT entry) as read by readGPT.
+	Number int
 }
 
 // writeGPT writes the protective MBR, the primary and the backup GPT of a disk of
@@ -133,6 +135,7 @@ func readGPT(r io.ReaderAt) ([]partition, error) {
 			u = append(u, c)
 		}
 		p.Name = string(utf16.Decode(u))
+		p.Number = i + 1
 		parts = append(parts, p)
 	}
 	return parts, nil

@@ -1,10 +1,13 @@
 // Package kubecheck checks Kubernetes manifests the way the API server would read them,
 // for tests: strict decoding with the Kubernetes scheme (unknown or duplicate fields are
 // errors) and validation against the OpenAPI-derived schema client-go ships for its API
-// version (field names and value types, through structured-merge-diff).
+// version (field names and value types, through structured-merge-diff); and the same
+// for KubeVirt VirtualMachineInstances, against the OpenAPI definitions KubeVirt's
+// client-go generates from its API types.
 //
 // It is imported only by tests, so the CLI does not carry client-go. It may import
-// k8s.io/api, k8s.io/apimachinery and k8s.io/client-go.
+// k8s.io/api, k8s.io/apimachinery, k8s.io/client-go, k8s.io/kube-openapi,
+// kubevirt.io/api and kubevirt.io/client-go/api.
 package kubecheck
 
 import (
