@@ -32,9 +32,8 @@ require (
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
 	k8s.io/client-go v0.37.2
-	k8s.io/kube-openapi v0.31.0
+	k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad
 	kubevirt.io/api v1.6.0
-	kubevirt.io/client-go v1.6.0
 	modernc.org/sqlite v1.62.0
 	sigs.k8s.io/yaml v1.6.0
 )
@@ -153,5 +152,3 @@ require (
 )
 
 tool honnef.co/go/tools/cmd/staticcheck
-
-replace k8s.io/kube-openapi => k8s.io/kube-openapi v0.0.0-20260721132016-d427ff9ee9ad

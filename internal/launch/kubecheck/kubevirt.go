@@ -1,6 +1,7 @@
 package kubecheck
 
 import (
+	_ "embed"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -17,7 +18,6 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/strfmt"
 	"k8s.io/kube-openapi/pkg/validation/validate"
 	kubevirtv1 "kubevirt.io/api/core/v1"
-	kubevirtopenapi "kubevirt.io/client-go/api"
 	"sigs.k8s.io/yaml"
 )
 
@@ -36,16 +36,24 @@ type kubevirtSchemas struct {
 
 var kubevirtOnce = sync.OnceValue(loadKubevirtSchemas)
 
-// loadKubevirtSchemas turns the OpenAPI definitions KubeVirt's client-go generates from
-// its API types (the ones KubeVirt's own CRDs are written from) into a structured-merge-
-// diff type converter, as the API server builds one for a kind, and into an inlined
-// schema for required fields, enums and formats.
+// kubevirtDefinitions are the OpenAPI definitions KubeVirt's client-go v1.6.0 generates
+// from its API types (the ones KubeVirt's own CRDs are written from), kept to those the
+// VirtualMachineInstance reaches. They are data, not a dependency: kubevirt.io/client-go
+// requires a kube-openapi version the module proxy refuses, which would need a replace
+// directive in go.mod (and a replace makes `go install ...@version` refuse the module).
+// schemas/README.md says how the file was made.
+//
+//go:embed schemas/kubevirt-v1.6.0-vmi.json
+var kubevirtDefinitions []byte
+
+// loadKubevirtSchemas turns KubeVirt's OpenAPI definitions into a structured-merge-diff
+// type converter, as the API server builds one for a kind, and into an inlined schema for
+// required fields, enums and formats.
 func loadKubevirtSchemas() *kubevirtSchemas {
 	ks := &kubevirtSchemas{defs: map[string]*spec.Schema{}}
-	ref := func(p string) spec.Ref { return spec.MustCreateRef("#/definitions/" + util.ToRESTFriendlyName(p)) }
-	for name, d := range kubevirtopenapi.GetOpenAPIDefinitions(ref) {
-		s := d.Schema
-		ks.defs[util.ToRESTFriendlyName(name)] = &s
+	if err := json.Unmarshal(kubevirtDefinitions, &ks.defs); err != nil {
+		ks.err = fmt.Errorf("schemas/kubevirt-v1.6.0-vmi.json: %w", err)
+		return ks
 	}
 	v, ok := ks.defs[vmiName]
 	if !ok {
