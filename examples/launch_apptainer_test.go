@@ -11,8 +11,9 @@ import (
 // TestApptainerRunsSIF runs the quickstart's SIF file with Apptainer itself. Opt-in:
 // Apptainer is not packaged for Debian 12 and its Go module builds only with its own
 // build system and with GONOSUMDB (see docs/launch.md), so the test runs only when
-// REPROBUILD_APPTAINER names an apptainer binary. As root it runs with --no-privs (a
-// sandbox may withhold capabilities Apptainer would otherwise request).
+// REPROBUILD_APPTAINER names an apptainer binary (.ci/apptainer.sh sets it when an
+// install is cached). As root it runs with --no-privs (a sandbox may withhold
+// capabilities Apptainer would otherwise request).
 func TestApptainerRunsSIF(t *testing.T) {
 	bin := os.Getenv("REPROBUILD_APPTAINER")
 	if bin == "" {
