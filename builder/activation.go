@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,7 +19,6 @@ import (
 	"github.com/reprobuild/reprobuild/internal/conda"
 	"github.com/reprobuild/reprobuild/internal/install"
 	"github.com/reprobuild/reprobuild/internal/plan"
-	"github.com/reprobuild/reprobuild/recipes"
 )
 
 // activationScripts finds the packages' activation scripts in their layers. A script
@@ -187,49 +185,6 @@ func hasShell(img v1.Image) bool {
 		}
 	}
 	return false
-}
-
-// ActivationScripts lists, per package, the activation scripts the image applies (as
-// environment when exact, else sourced by the entrypoint), as image paths. Like
-// LinkScripts it reads only the cache and file:// channels and returns nil when the
-// lock or an archive is not at hand ("unknown").
-func ActivationScripts(ctx context.Context, recipePath string, vars map[string]string, co ChannelOptions) map[string][]string {
-	r, err := LoadRecipe(recipePath, vars)
-	if err != nil {
-		return nil
-	}
-	l, err := LoadLock(r)
-	if err != nil {
-		return nil
-	}
-	co.Offline, co.Progress = true, nil
-	client, err := NewChannelClient(co)
-	if err != nil {
-		return nil
-	}
-	prefix := r.Image.Prefix
-	if prefix == "" {
-		prefix = recipes.DefaultPrefix
-	}
-	out := map[string][]string{}
-	for _, t := range l.Targets {
-		paths, err := client.Fetch(ctx, downloadsFor(r, t.Packages))
-		if err != nil {
-			return nil
-		}
-		for i, p := range t.Packages {
-			tree, err := install.Link(ctx, install.Package{Record: p, Archive: paths[i]}, install.Options{Prefix: prefix, PythonVersion: "3.99"})
-			if err != nil {
-				return nil
-			}
-			for _, e := range tree.Entries {
-				if activate.IsScript(e.Path, prefix) && !slices.Contains(out[p.Name], "/"+e.Path) {
-					out[p.Name] = append(out[p.Name], "/"+e.Path)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // packageActivationScripts are the activation scripts of a plan's packages, linked as

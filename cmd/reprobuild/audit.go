@@ -35,14 +35,16 @@ func newAuditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Link scripts are read from archives already in the cache or in file://
-			// channels; nothing is downloaded for an audit.
-			scripts := builder.LinkScripts(cmd.Context(), file, vm, co)
-			rep, err := builder.Audit(file, builder.AuditOptions{Vars: vm, VendorDir: vendor, LinkScripts: scripts})
+			// Link and activation scripts are read, in one pass, from archives already in
+			// the cache or in file:// channels; nothing is downloaded for an audit.
+			var linkScripts, activation map[string][]string
+			if ps := builder.ReadPackageScripts(cmd.Context(), file, vm, co); ps != nil {
+				linkScripts, activation = ps.Link, ps.Activation
+			}
+			rep, err := builder.Audit(file, builder.AuditOptions{Vars: vm, VendorDir: vendor, LinkScripts: linkScripts})
 			if err != nil {
 				return err
 			}
-			activation := builder.ActivationScripts(cmd.Context(), file, vm, co)
 			if asJSON {
 				if err := writeJSON(cmd.OutOrStdout(), struct {
 					*record.Report
