@@ -11,6 +11,7 @@ import (
 
 	"github.com/reprobuild/reprobuild/builder"
 	"github.com/reprobuild/reprobuild/internal/channel"
+	"github.com/reprobuild/reprobuild/internal/progress"
 )
 
 func newCacheCommand() *cobra.Command {
@@ -47,11 +48,11 @@ func newCacheCommand() *cobra.Command {
 			if infoJSON {
 				return writeJSON(out, ci)
 			}
-			fmt.Fprintf(out, "%s  %s\n", ci.Dir, humanBytes(ci.Bytes))
+			fmt.Fprintf(out, "%s  %s\n", ci.Dir, progress.Bytes(ci.Bytes))
 			for _, k := range ci.Kinds {
-				fmt.Fprintf(out, "  %-8s %6d files  %s", k.Name, k.Files, humanBytes(k.Bytes))
+				fmt.Fprintf(out, "  %-8s %6d files  %s", k.Name, k.Files, progress.Bytes(k.Bytes))
 				if k.Stale > 0 {
-					fmt.Fprintf(out, "  (%d files, %s from other reprobuild versions: cache prune removes them)", k.Stale, humanBytes(k.StaleBytes))
+					fmt.Fprintf(out, "  (%d files, %s from other reprobuild versions: cache prune removes them)", k.Stale, progress.Bytes(k.StaleBytes))
 				}
 				fmt.Fprintln(out)
 			}
@@ -84,7 +85,7 @@ func newCacheCommand() *cobra.Command {
 			if pruneJSON {
 				return writeJSON(cmd.OutOrStdout(), res)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed %d files, %s\n", res.Files, humanBytes(res.Bytes))
+			fmt.Fprintf(cmd.OutOrStdout(), "removed %d files, %s\n", res.Files, progress.Bytes(res.Bytes))
 			return nil
 		},
 	}
@@ -108,17 +109,4 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("want a duration such as 72h or 30d")
 	}
 	return d, nil
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
