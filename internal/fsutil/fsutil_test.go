@@ -195,34 +195,19 @@ func TestKilledBeforeReplace(t *testing.T) {
 // catalogue's concurrent builds).
 func TestMkdirTempRacesCleanStale(t *testing.T) {
 	parent := t.TempDir()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				CleanStale(parent, "spool-*")
-			}
-		}
-	}()
+	stopCleaning := cleanStaleLoop(parent, "spool-*")
+	defer stopCleaning()
 	for i := 0; i < 500; i++ {
 		tmp, err := MkdirTemp(parent, "spool-*")
 		if err != nil {
-			close(stop)
 			t.Fatalf("MkdirTemp %d: %v", i, err)
 		}
 		if err := os.WriteFile(filepath.Join(tmp.Path, "x"), []byte("x"), 0o644); err != nil {
-			close(stop)
 			t.Fatalf("directory %d removed while held: %v", i, err)
 		}
 		os.RemoveAll(tmp.Path)
 		tmp.Release()
 	}
-	close(stop)
-	<-done
 }
 
 // TestCreateTempRacesCleanStale: a file CreateTemp returns is never removed by a
@@ -230,20 +215,7 @@ func TestMkdirTempRacesCleanStale(t *testing.T) {
 // and File names the path the caller renames.
 func TestCreateTempRacesCleanStale(t *testing.T) {
 	parent := t.TempDir()
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-				CleanStale(parent, "repodata-*")
-			}
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	defer cleanStaleLoop(parent, "repodata-*")()
 	for i := 0; i < 500; i++ {
 		tmp, err := CreateTemp(parent, "repodata-*")
 		if err != nil {
@@ -264,4 +236,23 @@ func TestCreateTempRacesCleanStale(t *testing.T) {
 	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
 		t.Errorf("leftovers: %v", ents)
 	}
+}
+
+// cleanStaleLoop runs CleanStale(parent, pattern) over and over, as a second process
+// sharing the directory would, until the returned function stops it.
+func cleanStaleLoop(parent, pattern string) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			default:
+				CleanStale(parent, pattern)
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
