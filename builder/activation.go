@@ -136,7 +136,12 @@ func eachTarEntry(l v1.Layer, f func(*tar.Header, io.Reader) (bool, error)) erro
 		return err
 	}
 	defer rc.Close()
-	tr := tar.NewReader(rc)
+	return eachTar(rc, f)
+}
+
+// eachTar calls f for every entry of the tar stream r until f says stop.
+func eachTar(r io.Reader, f func(*tar.Header, io.Reader) (bool, error)) error {
+	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {

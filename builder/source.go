@@ -3,7 +3,6 @@ package builder
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -196,45 +195,34 @@ func extractTar(file, dir string) error {
 		return err
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return eachTar(f, func(h *tar.Header, r io.Reader) (bool, error) {
 		p := path.Clean("/" + h.Name)
 		if p == "/" {
-			continue
+			return false, nil
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(p))
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
-			}
+			return false, os.MkdirAll(dst, 0o755)
 		case tar.TypeReg:
 			if h.Size > maxArchiveEntry {
-				return fmt.Errorf("%s is %d bytes, larger than any blob of an image", h.Name, h.Size)
+				return false, fmt.Errorf("%s is %d bytes, larger than any blob of an image", h.Name, h.Size)
 			}
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
+				return false, err
 			}
 			out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 			if err != nil {
-				return err
+				return false, err
 			}
-			_, err = io.Copy(out, io.LimitReader(tr, h.Size))
+			_, err = io.Copy(out, io.LimitReader(r, h.Size))
 			if cerr := out.Close(); err == nil {
 				err = cerr
 			}
-			if err != nil {
-				return err
-			}
+			return false, err
 		default:
 			// Links and devices have no place in a layout; skip them.
+			return false, nil
 		}
-	}
+	})
 }
